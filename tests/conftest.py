@@ -1,0 +1,70 @@
+"""Shared test fixtures: the golden-fixture folder and the fixture loader."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def golden_dir() -> Path:
+    return Path(os.environ.get("VTON_GOLDEN_DIR", str(ROOT.parent / "shared" / "golden" / "public"))).resolve()
+
+
+@pytest.fixture(scope="session")
+def golden():
+    """``golden(name) -> (tensors, metadata)`` for ``<VTON_GOLDEN_DIR>/<name>.safetensors``.
+
+    Fails (never skips) when the folder or the file is missing: the golden checks are the proof of equivalence.
+    """
+    from vton.testing import load_fixture
+
+    root = golden_dir()
+    if not root.is_dir():
+        pytest.fail(f"golden fixture folder {root} is missing (set VTON_GOLDEN_DIR)")
+
+    def _load(name: str):
+        path = root / f"{name}.safetensors"
+        if not path.is_file():
+            pytest.fail(f"golden fixture {path} is missing")
+        return load_fixture(path)
+
+    return _load
+
+
+@pytest.fixture(scope="session")
+def golden_root() -> Path:
+    root = golden_dir()
+    if not root.is_dir():
+        pytest.fail(f"golden fixture folder {root} is missing (set VTON_GOLDEN_DIR)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def layouts_dir(golden_root) -> Path:
+    """``layouts/`` beside the fixture folder (``<golden>/../layouts``)."""
+    d = golden_root.parent / "layouts"
+    if not d.is_dir():
+        pytest.fail(f"golden layouts folder {d} is missing")
+    return d
+
+
+def atol_of(meta: dict, key: str, default: float) -> float:
+    """The fixture's suggested atol for ``key`` (metadata ``suggested_atol`` may be a number or a dict)."""
+    s = meta.get("suggested_atol")
+    if s is None:
+        return default
+    try:
+        val = json.loads(s)
+    except (TypeError, ValueError):
+        return default
+    if isinstance(val, (int, float)):
+        return float(val)
+    for k, v in val.items():
+        if k == key or (k.endswith("*") and key.startswith(k[:-1])) or key in k.split("/"):
+            return float(v)
+    return default

@@ -1,0 +1,25 @@
+"""Errors vton raises on purpose: each carries a message written for the person who must act on it.
+
+The CLI prints ``str(error)`` and exits non-zero, the app shows it in the page and the API returns it;
+none of them prints a traceback for a ``VtonError``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["VtonError", "InputError", "WeightsError", "PersonNotFoundError"]
+
+
+class VtonError(Exception):
+    """Base class of every error vton reports to a user."""
+
+
+class InputError(VtonError, ValueError):
+    """An input (image, annotation file, array, option) is unreadable or has the wrong form."""
+
+
+class PersonNotFoundError(InputError):
+    """The pose estimator found nobody in the person photo."""
+
+
+class WeightsError(VtonError):
+    """Weights are missing, unverifiable or incompatible; the message says how to get them."""

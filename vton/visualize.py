@@ -1,0 +1,151 @@
+"""Display images of every try-on stage, made from the stage data (structured data first, drawings second).
+
+The drawings follow the figures of CP-VTON (Wang et al., ECCV 2018, sergeywong/cp-vton): the skeleton over the
+photo, the colour-coded parse with its legend, the three parts of the person representation, the TPS control
+points on the garment and the deformed grid over the warped garment. Every function returns ``(H, W, 3) uint8``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
+
+from .annotations import Parsing, Pose
+from .images import to_uint8
+from .labels import COCO18, COCO18_LIMBS, palette
+
+__all__ = [
+    "draw_pose", "parse_with_legend", "mask_image", "tensor_image", "shape_image", "pose_map_image",
+    "control_points_image", "deformed_grid_image", "grid_lines_image",
+]
+
+_KEYPOINT_COLORS = palette(40)[1:]  # distinct, non-black
+
+
+def _font(size: int = 11) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType
+        return ImageFont.load_default()
+
+
+def _rgb(img: Image.Image | np.ndarray) -> Image.Image:
+    return (img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img))).convert("RGB")
+
+
+def draw_pose(image: Image.Image | np.ndarray, pose: Pose, *, radius: int = 3, width: int = 2) -> np.ndarray:
+    """The skeleton (COCO-18 limbs) and keypoints drawn over ``image``; missing points are left out."""
+    canvas = _rgb(image).copy()
+    draw = ImageDraw.Draw(canvas)
+    present = pose.present
+    for a, b in COCO18_LIMBS:
+        ia, ib = COCO18.index(a), COCO18.index(b)
+        if present[ia] and present[ib]:
+            color = tuple(int(c) for c in _KEYPOINT_COLORS[ib])
+            draw.line([tuple(pose.keypoints[ia]), tuple(pose.keypoints[ib])], fill=color, width=width)
+    for i, (x, y) in enumerate(pose.keypoints):
+        if present[i]:
+            color = tuple(int(c) for c in _KEYPOINT_COLORS[i])
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=color, outline=(255, 255, 255))
+    return np.asarray(canvas)
+
+
+def parse_with_legend(parsing: Parsing, *, legend_width: int = 110) -> np.ndarray:
+    """The colour-coded parse map with a legend of the label names present, at its right."""
+    colored = parsing.colorize()
+    h, w = colored.shape[:2]
+    present = [int(i) for i in np.unique(parsing.labels)]
+    canvas = Image.new("RGB", (w + legend_width, h), (255, 255, 255))
+    canvas.paste(Image.fromarray(colored), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    font = _font(10)
+    colors = parsing.label_set.colors()
+    step = max(10, min(14, (h - 4) // max(1, len(present))))
+    for row, label in enumerate(present):
+        y = 2 + row * step
+        draw.rectangle((w + 4, y, w + 4 + step - 3, y + step - 3), fill=tuple(int(c) for c in colors[label]),
+                       outline=(80, 80, 80))
+        draw.text((w + step + 4, y - 1), f"{label} {parsing.label_set.names[label]}", fill=(0, 0, 0), font=font)
+    return np.asarray(canvas)
+
+
+def tensor_image(t: torch.Tensor) -> np.ndarray:
+    """A ``(1, 3, H, W)`` image in [-1, 1] as RGB uint8."""
+    return to_uint8(t, signed=True)
+
+
+def mask_image(t: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A mask in [0, 1] (``(1, 1, H, W)`` tensor or ``(H, W)`` array) as a gray RGB image."""
+    if isinstance(t, np.ndarray):
+        gray = (np.clip(t.astype(np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
+    else:
+        gray = to_uint8(t, signed=False)
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+def shape_image(shape: torch.Tensor) -> np.ndarray:
+    """The blurred body-shape channel ``(1, 1, H, W)`` in [-1, 1] as a gray image."""
+    return np.repeat(to_uint8(shape, signed=True)[..., None], 3, axis=2)
+
+
+def pose_map_image(pose_map: torch.Tensor) -> np.ndarray:
+    """The 18-channel pose map (+1 squares on −1) as one image: each keypoint's square in its own colour."""
+    maps = (pose_map[0] > 0).cpu().numpy()  # (18, H, W)
+    out = np.zeros(maps.shape[1:] + (3,), dtype=np.uint8)
+    for i in range(maps.shape[0]):
+        out[maps[i]] = _KEYPOINT_COLORS[i]
+    return out
+
+
+def _to_pixels(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Normalised (x, y) in [-1, 1] (align_corners=True convention) → pixel centres."""
+    return np.stack([(points[:, 0] + 1) / 2 * (width - 1), (points[:, 1] + 1) / 2 * (height - 1)], 1)
+
+
+def control_points_image(cloth: torch.Tensor, points: np.ndarray, grid_size: int = 5) -> np.ndarray:
+    """The garment with the TPS control-point lattice where the warp samples it.
+
+    Args:
+        cloth: ``(1, 3, H, W)`` garment in [-1, 1].
+        points: ``(grid_size², 2)`` normalised (x, y) source positions, point k = grid_size·ix + iy.
+        grid_size: lattice size.
+    """
+    img = Image.fromarray(tensor_image(cloth))
+    w, h = img.size
+    px = _to_pixels(np.asarray(points, dtype=np.float64), w, h).reshape(grid_size, grid_size, 2)  # [ix, iy]
+    draw = ImageDraw.Draw(img)
+    for i in range(grid_size):
+        draw.line([tuple(p) for p in px[i, :]], fill=(0, 90, 255), width=1)  # constant x index
+        draw.line([tuple(p) for p in px[:, i]], fill=(0, 90, 255), width=1)  # constant y index
+    for x, y in px.reshape(-1, 2):
+        draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=(255, 40, 40), outline=(255, 255, 255))
+    return np.asarray(img)
+
+
+def grid_lines_image(height: int, width: int, step: int = 16) -> torch.Tensor:
+    """``(1, 1, H, W)`` image with 1 on regular grid lines every ``step`` pixels, 0 elsewhere."""
+    img = torch.zeros(1, 1, height, width)
+    img[..., ::step, :] = 1.0
+    img[..., :, ::step] = 1.0
+    img[..., height - 1, :] = 1.0
+    img[..., :, width - 1] = 1.0
+    return img
+
+
+def deformed_grid_image(warped_cloth: torch.Tensor, grid: torch.Tensor, *, align_corners: bool = True) -> np.ndarray:
+    """The regular lattice of the garment photo carried through the TPS grid, drawn over the warped garment.
+
+    Args:
+        warped_cloth: ``(1, 3, H, W)`` in [-1, 1].
+        grid: ``(1, H, W, 2)`` sampling grid (x, y) the garment was warped with.
+        align_corners: the grid's convention.
+    """
+    h, w = warped_cloth.shape[-2:]
+    lines = grid_lines_image(h, w).to(grid)
+    warped_lines = F.grid_sample(lines, grid, mode="bilinear", padding_mode="zeros", align_corners=align_corners)
+    alpha = warped_lines.clamp(0, 1)[0, 0].cpu().numpy()[..., None]
+    base = tensor_image(warped_cloth).astype(np.float32)
+    color = np.array([255.0, 30.0, 30.0], dtype=np.float32)
+    return (base * (1 - alpha) + color * alpha + 0.5).astype(np.uint8)

@@ -1,0 +1,124 @@
+"""Command line: ``python -m vton tryon|preprocess|methods|convert|random-weights``.
+
+Errors vton raises on purpose are printed as one readable paragraph with a non-zero exit status; ``--debug``
+shows the traceback of unexpected ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+from .errors import VtonError
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_inputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--person", required=True, help="person photo (any size; PNG, JPEG, …)")
+    p.add_argument("--cloth", required=True, help="garment photo (on a light background, or RGBA with alpha)")
+    p.add_argument("--pose", help="OpenPose JSON (COCO-18) for the person photo; estimated when omitted")
+    p.add_argument("--parse", help="LIP parse PNG (P or L mode) of the person photo; estimated when omitted")
+    p.add_argument("--cloth-mask", help="garment mask PNG (≥128 = garment); computed when omitted")
+    p.add_argument("--body-mask", help="body mask PNG (CP-VTON+ shape channel); from the parse when omitted")
+    p.add_argument("--weights-dir", help="local weights folder (default: $VTON_WEIGHTS_DIR, then the Hub)")
+    p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vton", description="vton: classic virtual try-on, every stage.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tryon", help="run a method on a person photo and a garment photo, write every stage")
+    _add_inputs(p)
+    p.add_argument("--method", default="cp-vton+", help="cp-vton or cp-vton+ (default)")
+    p.add_argument("--out", default="outputs/tryon", help="folder for the stage PNGs, result.json, timings.json")
+    p.set_defaults(func=_cmd_tryon)
+
+    p = sub.add_parser("preprocess", help="pose, parsing, cloth mask and framing only; write stages + dataset zip")
+    _add_inputs(p)
+    p.add_argument("--out", default="outputs/preprocess", help="output folder")
+    p.set_defaults(func=_cmd_preprocess)
+
+    p = sub.add_parser("methods", help="list the methods, their licences and where their weights are")
+    p.add_argument("--weights-dir", help="local weights folder")
+    p.set_defaults(func=_cmd_methods)
+
+    from .convert import add_convert_parser, add_random_weights_parser
+
+    add_convert_parser(sub)
+    add_random_weights_parser(sub)
+    return parser
+
+
+def _annotations(args: argparse.Namespace) -> dict:
+    given = {"pose": args.pose, "parsing": args.parse, "cloth_mask": args.cloth_mask, "body_mask": args.body_mask}
+    return {k: Path(v) if v else None for k, v in given.items()}
+
+
+def _progress(key: str, done: int, total: int) -> None:
+    print(f"  [{done:2d}/{total}] {key}", file=sys.stderr)
+
+
+def _cmd_tryon(args: argparse.Namespace) -> int:
+    from .pipeline import TryOnPipeline
+
+    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
+    result = pipe(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
+    paths = result.save(args.out)
+    print(f"{len(paths)} files written to {args.out} ({sum(result.timings.values()):.2f} s); sources: "
+          + ", ".join(f"{k} {v}" for k, v in result.sources.items()))
+    return 0
+
+
+def _cmd_preprocess(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from .pipeline import TryOnPipeline
+
+    pipe = TryOnPipeline(weights_dir=args.weights_dir, device=args.device)
+    pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for i, stage in enumerate(pre.stages()):
+        Image.fromarray(stage.image).save(out / f"{i:02d}_{stage.key}.png")
+    (out / "dataset.zip").write_bytes(pre.dataset_zip())
+    (out / "keypoints.json").write_text(json.dumps(pre.keypoint_table(), indent=2))
+    print(f"preprocessing written to {out} (dataset layout in {out / 'dataset.zip'})")
+    return 0
+
+
+def _cmd_methods(args: argparse.Namespace) -> int:
+    from .pipeline import METHODS, method_info
+
+    for mid in METHODS:
+        info = method_info(mid, args.weights_dir)
+        weights = ", ".join(f"{k}: {v}" for k, v in info["weights"].items())
+        print(f"{mid:10s} {info['title']} — {info['licence']}\n{'':11s}{info['paper']}\n{'':11s}weights: {weights}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except VtonError as e:
+        print("error: " + textwrap.fill(str(e), 100, subsequent_indent="       "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # an unexpected failure: one line, the traceback only on request
+        if args.debug:
+            raise
+        print(f"internal error ({type(e).__name__}): {e}\nrerun with --debug for the traceback and please report it.",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -50,6 +50,11 @@ def _open(src: ImageSource, what: str) -> Image.Image:
         fp, name = path, str(path)
     try:
         img = Image.open(fp)
+    except Image.DecompressionBombError:
+        raise InputError(
+            f"the {what} ({name}) declares more pixels than vton accepts ({MAX_PIXELS // 1_000_000} megapixels); "
+            "scale it down first"
+        ) from None
     except UnidentifiedImageError:
         raise InputError(f"the {what} ({name}) is not an image PIL can read (PNG, JPEG, WebP, BMP, TIFF, …)") from None
     except OSError as e:

@@ -434,6 +434,7 @@ class TryOnPipeline:
                  body_mask: Any = None, progress: Progress | None = None) -> TryOnResult:
         """Run the whole chain. Annotations not supplied are estimated. See ``preprocess`` for the arguments."""
         from .geometry.tps import control_points as tps_control_points
+        from .geometry.tps import warped_control_points
         from .models import METHOD_VARIANT
         from .models.cpvton import compose, tom_outputs, warp_cloth, warp_mask
         from .preprocess.framing import paste_back
@@ -471,12 +472,12 @@ class TryOnPipeline:
         pasted = clock.run("paste_back", lambda: paste_back(to_pil(tryon.cpu()), pre.transform, pre.photo))
 
         base = tps_control_points(5, device=theta.device, dtype=theta.dtype)  # (25, 2) (x, y)
-        th = theta[0].reshape(2, -1).t()  # (25, 2): x offsets, y offsets
+        source = warped_control_points(theta, 5)[0]  # (25, 2): where each control point samples the garment
         timings = {**clock.timings}
         cpu = lambda t: t.detach().float().cpu()  # noqa: E731
         return TryOnResult(
             self.method, pre, rep_gmm, rep_tom, cpu(c), cpu(cm), cpu(theta[0]).numpy(), cpu(base).numpy(),
-            cpu(base + th).numpy(), cpu(grid), cpu(warped_c), cpu(warped_m), cpu(rendered), cpu(m), cpu(tryon),
+            cpu(source).numpy(), cpu(grid), cpu(warped_c), cpu(warped_m), cpu(rendered), cpu(m), cpu(tryon),
             pasted, timings,
         )
 

@@ -1,0 +1,646 @@
+"""The one weights loader: a pinned manifest (``weights/manifest.json``), a local folder, the Hugging Face Hub.
+
+Every network vton runs (CP-VTON and CP-VTON+ GMM/TOM, the OpenPose body model, the SCHP parsers) is one
+manifest entry: Hub repo, file, pinned revision, sha256, licence and the authors' original file. Weights are
+looked up in this order:
+
+1. a local folder (``weights_dir=`` / ``--weights-dir``, else ``$VTON_WEIGHTS_DIR``) laid out as
+   ``<dir>/<folder>/<file name>``; the folder may hold a ``manifest.json`` (same schema, a subset of keys)
+   whose entries override the built-in ones for that folder (converted or generated weights declare their
+   sha256 there);
+2. the Hub, with ``huggingface_hub.hf_hub_download`` at the pinned revision (never an unpinned one).
+
+Every file is sha256-verified. A local file for which neither manifest gives a sha256 is accepted as
+*unverified*: ``resolve()`` returns ``ResolvedWeights(verified=False)`` and a warning is logged. Everything that
+goes wrong is a ``WeightsError`` whose message says what is missing and how to get it.
+
+Only safetensors are loaded at run time. A ``pth`` entry (the OpenPose body model) is converted once by
+``vton.convert`` (``torch.load(weights_only=True)``) to a safetensors file cached next to it, keyed by its sha256.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from vton.errors import InputError, WeightsError
+
+__all__ = [
+    "KEYS",
+    "WeightEntry",
+    "ResolvedWeights",
+    "MethodAvailability",
+    "manifest",
+    "entry",
+    "entries_for",
+    "manifest_path",
+    "weights_dir_from_env",
+    "local_entry",
+    "local_path",
+    "file_sha256",
+    "resolve",
+    "resolve_file",
+    "load_state_dict",
+    "load_network",
+    "check_state_dict",
+    "availability",
+    "method_availability",
+    "licence_text",
+    "convert_command",
+    "cache_dir",
+    "hub_offline",
+]
+
+log = logging.getLogger(__name__)
+
+KEYS = ("cp-vton/gmm", "cp-vton/tom", "cp-vton+/gmm", "cp-vton+/tom", "openpose/body", "schp/lip", "schp/atr")
+FORMATS = ("safetensors", "pth", "onnx")
+FOLDERS = ("cp-vton", "cp-vton-plus", "openpose", "schp")
+MANIFEST_ENV = "VTON_MANIFEST"
+WEIGHTS_DIR_ENV = "VTON_WEIGHTS_DIR"
+CACHE_ENV = "VTON_CACHE"
+LOCAL_MANIFEST = "manifest.json"
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_REQUIRED = ("method", "network", "folder", "repo", "file", "revision", "sha256", "format", "bytes", "licence",
+             "source", "description")
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    """One row of the manifest.
+
+    ``revision``/``sha256`` are ``None`` while the file is not published (``published`` is False); ``bytes`` is
+    the expected file size or ``None``. ``synthetic`` marks generated random weights (local manifests only).
+    """
+
+    key: str
+    method: str
+    network: str
+    folder: str
+    repo: str
+    file: str
+    revision: str | None
+    sha256: str | None
+    format: str
+    bytes: int | None
+    licence: str
+    source: str
+    description: str
+    licence_id: str = "other"
+    synthetic: bool = False
+    converted_from: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def filename(self) -> str:
+        """The file's name inside the local folder (the last component of ``file``)."""
+        return self.file.rsplit("/", 1)[-1]
+
+    @property
+    def published(self) -> bool:
+        return self.revision is not None
+
+    @property
+    def hub_url(self) -> str:
+        rev = self.revision or "main"
+        return f"https://huggingface.co/{self.repo}/blob/{rev}/{self.file}"
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """Where a weights file was found and whether its sha256 was checked.
+
+    ``origin`` is ``"local"`` (the weights folder) or ``"hub"`` (the Hugging Face cache); ``sha256`` is the file's
+    actual digest; ``verified`` is False only when no manifest gave a digest to compare with.
+    """
+
+    key: str
+    path: Path
+    origin: str
+    sha256: str
+    verified: bool
+    entry: WeightEntry
+
+
+@dataclass(frozen=True)
+class MethodAvailability:
+    """Per-method summary for the UI: ``status`` is the least available of its networks' statuses."""
+
+    method: str
+    status: str
+    networks: Mapping[str, str]
+    ready: bool
+    synthetic: bool
+    message: str
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# manifest
+
+
+def manifest_path() -> Path:
+    """``$VTON_MANIFEST`` or ``weights/manifest.json`` of the repository checkout."""
+    env = os.environ.get(MANIFEST_ENV)
+    if env:
+        return Path(env).expanduser()
+    import vton
+
+    return Path(vton.__file__).resolve().parents[1] / "weights" / "manifest.json"
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise WeightsError(f"The {what} {path} does not exist.") from None
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"The {what} {path} cannot be read as JSON: {exc}.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+        raise WeightsError(f"The {what} {path} has no \"entries\" table (expected {{\"entries\": {{key: {{...}}}}}}).")
+    return data
+
+
+def _entry_from_fields(key: str, fields: Mapping, where: str) -> WeightEntry:
+    missing = [f for f in _REQUIRED if f not in fields]
+    if missing:
+        raise WeightsError(f"Manifest entry {key!r} in {where} lacks the field(s) {', '.join(missing)}.")
+    known = {f.name for f in dataclasses.fields(WeightEntry)} - {"key"}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise WeightsError(f"Manifest entry {key!r} in {where} has unknown field(s) {', '.join(unknown)}.")
+    e = WeightEntry(key=key, **{k: fields[k] for k in fields})
+    _validate_entry(e, where)
+    return e
+
+
+def _validate_entry(e: WeightEntry, where: str) -> None:
+    problems = []
+    if e.revision is not None and not _HEX40.match(str(e.revision)):
+        problems.append(f"revision {e.revision!r} is not a 40-hex commit")
+    if e.sha256 is not None and not _HEX64.match(str(e.sha256)):
+        problems.append(f"sha256 {e.sha256!r} is not 64 lowercase hex digits")
+    if e.format not in FORMATS:
+        problems.append(f"format {e.format!r} is not one of {', '.join(FORMATS)}")
+    if e.bytes is not None and (not isinstance(e.bytes, int) or e.bytes <= 0):
+        problems.append(f"bytes {e.bytes!r} is not a positive integer")
+    if not str(e.licence).strip():
+        problems.append("licence is empty")
+    if problems:
+        raise WeightsError(f"Manifest entry {e.key!r} in {where}: " + "; ".join(problems) + ".")
+
+
+@lru_cache(maxsize=8)
+def _load_manifest(path: str) -> dict[str, WeightEntry]:
+    data = _read_json(Path(path), "weights manifest")
+    return {k: _entry_from_fields(k, v, path) for k, v in data["entries"].items()}
+
+
+def manifest() -> dict[str, WeightEntry]:
+    """The built-in manifest as ``{key: WeightEntry}`` (read once per manifest path)."""
+    return dict(_load_manifest(str(manifest_path())))
+
+
+def entry(key: str) -> WeightEntry:
+    """The built-in entry for ``key``; an unknown key is an ``InputError`` listing the valid ones."""
+    table = manifest()
+    if key not in table:
+        raise InputError(f"Unknown weights key {key!r}; valid keys: {', '.join(table)}.")
+    return table[key]
+
+
+def entries_for(method: str) -> list[WeightEntry]:
+    """The entries of one method (``"cp-vton"``, ``"cp-vton+"``, ``"openpose"``, ``"schp"``)."""
+    found = [e for e in manifest().values() if e.method == method]
+    if not found:
+        methods = sorted({e.method for e in manifest().values()})
+        raise InputError(f"Unknown method {method!r} for weights; valid methods: {', '.join(methods)}.")
+    return found
+
+
+def weights_dir_from_env(weights_dir: str | os.PathLike | None = None) -> Path | None:
+    """``weights_dir`` if given, else ``$VTON_WEIGHTS_DIR``, else None."""
+    if weights_dir is not None and str(weights_dir) != "":
+        return Path(weights_dir).expanduser()
+    env = os.environ.get(WEIGHTS_DIR_ENV)
+    return Path(env).expanduser() if env else None
+
+
+def _local_overrides(folder: Path) -> dict:
+    path = folder / LOCAL_MANIFEST
+    if not path.is_file():
+        return {}
+    return _read_json(path, "local weights manifest")["entries"]
+
+
+def local_entry(key: str, weights_dir: str | os.PathLike | None = None) -> tuple[WeightEntry, bool]:
+    """The entry for ``key`` with the local folder's ``manifest.json`` applied; ``(entry, overridden)``."""
+    base = entry(key)
+    root = weights_dir_from_env(weights_dir)
+    if root is None:
+        return base, False
+    over = _local_overrides(root / base.folder).get(key)
+    if not over:
+        return base, False
+    where = str(root / base.folder / LOCAL_MANIFEST)
+    fixed = {"key", "method", "network", "folder"}
+    bad = [f for f in fixed if f in over and over[f] != getattr(base, f)]
+    if bad:
+        raise WeightsError(f"The local manifest {where} changes {', '.join(bad)} of {key!r}; only file, sha256, "
+                           "format, bytes and descriptive fields may be overridden.")
+    known = {f.name for f in dataclasses.fields(WeightEntry)}
+    unknown = sorted(set(over) - known)
+    if unknown:
+        raise WeightsError(f"Manifest entry {key!r} in {where} has unknown field(s) {', '.join(unknown)}.")
+    changes = {k: v for k, v in over.items() if k not in fixed}
+    if "file" in changes and "sha256" not in changes and changes["file"].rsplit("/", 1)[-1] != base.filename:
+        changes["sha256"] = None  # the built-in digest belongs to another file
+        changes.setdefault("bytes", None)
+    merged = dataclasses.replace(base, **changes)
+    _validate_entry(merged, where)
+    return merged, True
+
+
+def local_path(key: str, weights_dir: str | os.PathLike | None = None) -> Path | None:
+    """Where ``key``'s file is expected in the local folder (``None`` when no folder is configured)."""
+    root = weights_dir_from_env(weights_dir)
+    if root is None:
+        return None
+    e, _ = local_entry(key, root)
+    return root / e.folder / e.filename
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# hashing
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _hash_file(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, read in 4 MiB chunks; cached per (real path, size, mtime) within the process."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        _HASH_CACHE[key] = _hash_file(p)
+    return _HASH_CACHE[key]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# messages
+
+
+def convert_command(key: str) -> str:
+    """The command that produces ``key``'s file locally from the authors' checkpoint."""
+    e = entry(key)
+    if e.method in ("cp-vton", "cp-vton+"):
+        return f"python -m vton convert --method {e.method} --{e.network} {_original_name(e)} --out WEIGHTS_DIR"
+    if e.format == "pth":
+        return f"python -m vton convert --key {key} --checkpoint {e.filename} --out WEIGHTS_DIR"
+    return f"download {e.file} and place it at WEIGHTS_DIR/{e.folder}/{e.filename}"
+
+
+def _original_name(e: WeightEntry) -> str:
+    m = re.search(r"[\w.-]+\.pth", e.source)
+    return m.group(0) if m else f"{e.network}_final.pth"
+
+
+def _where(e: WeightEntry, root: Path | None) -> str:
+    if root is None:
+        return (f"no local weights folder is set (pass --weights-dir / weights_dir= or set {WEIGHTS_DIR_ENV}; "
+                f"the file would go to <dir>/{e.folder}/{e.filename})")
+    return f"the local file {root / e.folder / e.filename} does not exist"
+
+
+def _hub_text(e: WeightEntry) -> str:
+    if e.published:
+        return f"Hub repo {e.repo}, file {e.file}, revision {e.revision}"
+    return f"Hub repo {e.repo}, file {e.file} (not yet published: no pinned revision)"
+
+
+def _head(e: WeightEntry) -> str:
+    return f"Weights {e.key!r} ({e.method} {e.network}; licence: {e.licence})"
+
+
+def _unpublished_error(e: WeightEntry, root: Path | None) -> WeightsError:
+    return WeightsError(
+        f"{_head(e)} are not available: {_where(e, root)}, and they are not yet published on the Hub "
+        f"({e.repo}/{e.file} has no pinned revision in the manifest). Get the authors' original checkpoint "
+        f"({e.source}), convert it into a local weights folder with `{convert_command(e.key)}`, then run with "
+        f"--weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}=WEIGHTS_DIR). For testing the plumbing only, "
+        f"`python -m vton random-weights WEIGHTS_DIR` writes random weights (the output is noise)."
+    )
+
+
+def _missing_error(e: WeightEntry, root: Path | None, reason: str) -> WeightsError:
+    return WeightsError(
+        f"{_head(e)} are not available: {_where(e, root)}, and the {_hub_text(e)} could not be fetched: {reason}. "
+        f"Either connect to the internet and unset HF_HUB_OFFLINE so that vton downloads it once into the Hugging "
+        f"Face cache, or download {e.hub_url} yourself and place it at WEIGHTS_DIR/{e.folder}/{e.filename}, then "
+        f"run with --weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}); expected sha256 {e.sha256 or 'unknown'}."
+    )
+
+
+def _hash_error(e: WeightEntry, path: Path, expected: str, actual: str, declared_in: str) -> WeightsError:
+    return WeightsError(
+        f"{_head(e)}: the file {path} has sha256 {actual}, but {declared_in} expects {expected}. The file is "
+        f"corrupt, incomplete or a different checkpoint. Delete it and fetch it again (Hub repo {e.repo}, file "
+        f"{e.file}, revision {e.revision or 'unpublished'}), or re-run `{convert_command(e.key)}`, which rewrites the "
+        f"file and the folder's manifest.json."
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# resolving
+
+
+def hub_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` is set (in the environment or in huggingface_hub's constants)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+        return True
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
+        return True
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _verify(e: WeightEntry, path: Path, origin: str, declared_in: str) -> ResolvedWeights:
+    try:
+        actual = file_sha256(path)
+    except OSError as exc:
+        raise WeightsError(f"{_head(e)}: the file {path} cannot be read: {exc}.") from None
+    if e.sha256 is None:
+        log.warning("weights %s: %s has no sha256 in any manifest; using it unverified (sha256 %s)",
+                    e.key, path, actual)
+        return ResolvedWeights(e.key, path, origin, actual, False, e)
+    if actual != e.sha256:
+        raise _hash_error(e, path, e.sha256, actual, declared_in)
+    return ResolvedWeights(e.key, path, origin, actual, True, e)
+
+
+def _cached_hub_file(e: WeightEntry) -> Path | None:
+    if not e.published:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover
+        return None
+    found = try_to_load_from_cache(e.repo, e.file, revision=e.revision)
+    return Path(found) if isinstance(found, str) else None
+
+
+def resolve(key: str, weights_dir: str | os.PathLike | None = None, *, download: bool = True) -> ResolvedWeights:
+    """Find, and sha256-verify, the file of ``key``: the local folder first, then the Hub at the pinned revision.
+
+    Args:
+        key: a manifest key, e.g. ``"cp-vton+/gmm"``.
+        weights_dir: local weights folder; default ``$VTON_WEIGHTS_DIR``.
+        download: when False only the local folder and the Hugging Face cache are looked at.
+
+    Returns:
+        ``ResolvedWeights`` (path, origin, actual sha256, whether it was verified).
+
+    Raises:
+        WeightsError: unpublished and not local, offline and not cached, wrong hash, or a Hub failure.
+    """
+    base = entry(key)
+    root = weights_dir_from_env(weights_dir)
+    if root is not None:
+        e, overridden = local_entry(key, root)
+        path = root / e.folder / e.filename
+        if path.is_file():
+            declared = str(root / e.folder / LOCAL_MANIFEST) if overridden and e.sha256 else \
+                f"the built-in manifest {manifest_path()}"
+            return _verify(e, path, "local", declared)
+    if not base.published:
+        raise _unpublished_error(base, root)
+    declared = f"the built-in manifest {manifest_path()}"
+    cached = _cached_hub_file(base)
+    if cached is not None:
+        return _verify(base, cached, "hub", declared)
+    if not download:
+        raise _missing_error(base, root, "downloading was not allowed (download=False) and it is not in the "
+                                         "Hugging Face cache")
+    if hub_offline():
+        raise _missing_error(base, root, "HF_HUB_OFFLINE=1 is set (offline mode) and the file is not in the Hugging "
+                                         "Face cache")
+    from huggingface_hub import errors as hf_errors
+    from huggingface_hub import hf_hub_download
+
+    try:
+        got = hf_hub_download(repo_id=base.repo, filename=base.file, revision=base.revision)
+    except (hf_errors.OfflineModeIsEnabled, hf_errors.LocalEntryNotFoundError) as exc:
+        raise _missing_error(base, root, f"offline or no connection to the Hub ({type(exc).__name__}: "
+                                         f"{_first_line(exc)})") from None
+    except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError, hf_errors.EntryNotFoundError,
+            hf_errors.GatedRepoError) as exc:
+        raise _missing_error(base, root, f"the Hub answered {type(exc).__name__}: {_first_line(exc)}") from None
+    except (OSError, hf_errors.HfHubHTTPError) as exc:  # connection errors are OSError subclasses
+        raise _missing_error(base, root, f"no connection to the Hub ({type(exc).__name__}: {_first_line(exc)}; "
+                                         "set HF_HUB_OFFLINE=1 to skip the attempt)") from None
+    return _verify(base, Path(got), "hub", declared)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def resolve_file(key: str, weights_dir: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """The verified path of ``key``'s file (see ``resolve``; an unverified local file is logged as a warning)."""
+    return resolve(key, weights_dir, download=download).path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# loading
+
+
+def cache_dir() -> Path:
+    """``$VTON_CACHE`` or ``~/.cache/vton``: converted copies of read-only weights."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "vton"
+
+
+def _converted_target(r: ResolvedWeights) -> Path:
+    name = f"{Path(r.entry.filename).stem}-{r.sha256[:16]}.safetensors"
+    beside = r.path.parent / name
+    if r.origin == "local" and os.access(r.path.parent, os.W_OK):
+        return beside
+    if beside.is_file():
+        return beside
+    return cache_dir() / r.entry.folder / name
+
+
+def _converted_matches(path: Path, sha256: str) -> bool:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return (f.metadata() or {}).get("original_sha256") == sha256
+    except Exception:  # noqa: BLE001 - an unreadable cached conversion is simply redone
+        return False
+
+
+def _pth_as_safetensors(r: ResolvedWeights) -> Path:
+    target = _converted_target(r)
+    if target.is_file() and _converted_matches(target, r.sha256):
+        return target
+    from vton.convert import convert_pth_file
+
+    log.info("converting %s to %s (once)", r.path, target)
+    try:
+        return convert_pth_file(r.path, target, metadata={"vton_key": r.key})
+    except OSError as exc:
+        raise WeightsError(f"{_head(r.entry)}: converting {r.path} to safetensors at {target} failed: {exc}. "
+                           f"Set {CACHE_ENV} to a writable folder.") from None
+
+
+def load_state_dict(key: str, weights_dir: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of ``key`` (CPU), read from safetensors; a ``pth`` entry is converted once and cached."""
+    from safetensors.torch import load_file
+
+    r = resolve(key, weights_dir)
+    fmt = r.entry.format
+    if fmt == "onnx":
+        raise WeightsError(f"{_head(r.entry)} is an ONNX model ({r.path}); run it with onnxruntime via "
+                           "resolve_file(), it has no PyTorch state dict.")
+    path = _pth_as_safetensors(r) if fmt == "pth" else r.path
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise WeightsError(f"{_head(r.entry)}: {path} is not a readable safetensors file ({_first_line(exc)}). "
+                           f"Re-create it with `{convert_command(key)}`.") from None
+
+
+def check_state_dict(
+    expected: Mapping[str, torch.Size | tuple[int, ...]], got: Mapping[str, torch.Tensor], limit: int = 5
+) -> str:
+    """Compare key sets and shapes; '' when they match, else one line naming the first few differences."""
+    missing = [k for k in expected if k not in got]
+    unexpected = [k for k in got if k not in expected]
+    shapes = [f"{k} {tuple(got[k].shape)} vs {tuple(expected[k])} expected" for k in expected
+              if k in got and tuple(got[k].shape) != tuple(expected[k])]
+
+    def _few(items: list[str]) -> str:
+        more = f", … ({len(items) - limit} more)" if len(items) > limit else ""
+        return ", ".join(items[:limit]) + more
+
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s): {_few(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s): {_few(unexpected)}")
+    if shapes:
+        parts.append(f"{len(shapes)} shape mismatch(es): {_few(shapes)}")
+    return "; ".join(parts)
+
+
+def load_network(
+    module: torch.nn.Module,
+    key: str,
+    weights_dir: str | os.PathLike | None = None,
+    rename: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+) -> torch.nn.Module:
+    """Load ``key``'s weights into ``module`` with ``strict=True`` and return it.
+
+    Args:
+        rename: optional ``state_dict -> state_dict`` function (the one place a key rename lives).
+
+    Raises:
+        WeightsError: naming missing/unexpected keys and shape mismatches and the file that was read.
+    """
+    r = resolve(key, weights_dir)
+    sd = load_state_dict(key, weights_dir)
+    if rename is not None:
+        sd = rename(sd)
+    expected = {k: v.shape for k, v in module.state_dict().items()}
+    diff = check_state_dict(expected, sd)
+    if diff:
+        raise WeightsError(f"{_head(r.entry)} from {r.path} do not fit {type(module).__name__}: {diff}. The file is "
+                           f"not a {r.entry.method} {r.entry.network} checkpoint, or it needs a key rename.")
+    try:
+        module.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(f"{_head(r.entry)} from {r.path} could not be loaded into {type(module).__name__}: "
+                           f"{_first_line(exc)}") from None
+    return module
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# availability and licences
+
+_ORDER = ("local", "cached", "hub", "unpublished")
+
+
+def availability(weights_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """Per key: ``"local"``, ``"cached"`` (in the Hugging Face cache at the pinned revision), ``"hub"`` (pinned,
+    downloadable when online) or ``"unpublished"`` (needs a local conversion). No network access, no hashing."""
+    root = weights_dir_from_env(weights_dir)
+    out = {}
+    for key, e in manifest().items():
+        if root is not None:
+            le, _ = local_entry(key, root)
+            if (root / le.folder / le.filename).is_file():
+                out[key] = "local"
+                continue
+        if not e.published:
+            out[key] = "unpublished"
+        elif _cached_hub_file(e) is not None:
+            out[key] = "cached"
+        else:
+            out[key] = "hub"
+    return out
+
+
+def method_availability(method: str, weights_dir: str | os.PathLike | None = None) -> MethodAvailability:
+    """Summary of one method's networks: the worst status, whether it runs without network, a short message."""
+    entries = entries_for(method)
+    status_all = availability(weights_dir)
+    nets = {e.network: status_all[e.key] for e in entries}
+    worst = max(nets.values(), key=_ORDER.index)
+    root = weights_dir_from_env(weights_dir)
+    synthetic = any(local_entry(e.key, root)[0].synthetic for e in entries if nets[e.network] == "local")
+    ready = all(s in ("local", "cached") for s in nets.values())
+    listing = ", ".join(f"{n} {s}" for n, s in nets.items())
+    if worst == "unpublished":
+        todo = [e.key for e in entries if nets[e.network] == "unpublished"]
+        msg = (f"{method}: {listing}. Convert the authors' checkpoints first: "
+               + "; ".join(f"`{convert_command(k)}`" for k in todo) + f", then pass --weights-dir/{WEIGHTS_DIR_ENV}.")
+    elif worst == "hub":
+        msg = f"{method}: {listing}. Missing files are downloaded from the Hub at their pinned revision on first use."
+    else:
+        msg = f"{method}: {listing}. Ready."
+    if synthetic:
+        msg += " WARNING: local weights are RANDOM (generated for testing); the output is noise."
+    return MethodAvailability(method, worst, nets, ready, synthetic, msg)
+
+
+def licence_text(key_or_method: str) -> str:
+    """Licence line(s) for one key (``"schp/lip"``) or one method (``"cp-vton+"``), for display."""
+    table = manifest()
+    entries = [table[key_or_method]] if key_or_method in table else entries_for(key_or_method)
+    lines = []
+    for e in entries:
+        line = f"{e.key}: {e.licence} Source: {e.source}."
+        if line not in lines:
+            lines.append(line)
+    return "\n".join(lines)

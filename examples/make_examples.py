@@ -142,7 +142,8 @@ def _lip_palette() -> list[int]:
     return out
 
 
-def draw_garment(kind: str, colour: tuple[int, int, int], stripe: tuple[int, int, int]) -> tuple[Image.Image, Image.Image]:
+def draw_garment(kind: str, colour: tuple[int, int, int],
+                 stripe: tuple[int, int, int]) -> tuple[Image.Image, Image.Image]:
     """A garment on white, 192 × 256, and its mask (L, 0/255). ``kind``: "tshirt" or "longsleeve"."""
     if kind == "tshirt":
         outline = [(70, 40), (84, 36), (96, 48), (108, 36), (122, 40), (160, 70), (146, 98), (134, 88), (134, 220),

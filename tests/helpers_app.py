@@ -1,0 +1,133 @@
+"""Launch ``app.py`` in a subprocess on a free 127.0.0.1 port and wait for it; shared by the app tests.
+
+``shared_app()`` starts one app per test process, with RANDOM CP-VTON+ weights generated into a temporary weights
+folder (the images are noise but every stage is produced), and stops it at exit. ``AppServer`` starts any other
+configuration (the offline test uses an empty weights folder).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+ARTIFACTS = ROOT / "test-artifacts"
+
+# one example pair with every annotation it needs (so no pose / parsing weights are used)
+EXAMPLE = {
+    "person": EXAMPLES / "person.png",
+    "cloth": EXAMPLES / "cloth_tshirt.png",
+    "pose": EXAMPLES / "person_keypoints.json",
+    "parse": EXAMPLES / "person_parse.png",
+    "cloth_mask": EXAMPLES / "cloth_tshirt_mask.png",
+}
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def app_env(**extra: str) -> dict[str, str]:
+    """The environment the app runs in for tests: no Hub, no analytics, nothing from the developer's weights."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VTON_WEIGHTS_DIR", "SPACE_ID")}
+    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1",
+               OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "2"))
+    env.update(extra)
+    return env
+
+
+class AppServer:
+    """``python app.py --weights-dir DIR --host 127.0.0.1 --port N`` as a subprocess; ``url`` once it serves."""
+
+    def __init__(self, weights_dir: Path, *, env: dict[str, str] | None = None, timeout_s: float = 180.0) -> None:
+        self.weights_dir = Path(weights_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.env = env or app_env()
+        self.timeout_s = timeout_s
+        self.log_path = Path(tempfile.mkstemp(prefix="vton-app-", suffix=".log")[1])
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> AppServer:
+        cmd = [sys.executable, str(ROOT / "app.py"), "--weights-dir", str(self.weights_dir), "--host", "127.0.0.1",
+               "--port", str(self.port)]
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed when the process is stopped
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self._log = log
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with {self.proc.returncode} before serving:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"app.py did not serve {self.url} within {self.timeout_s:.0f} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+
+    def __enter__(self) -> AppServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def make_app_weights(folder: Path) -> Path:
+    """RANDOM CP-VTON+ network weights in ``folder`` (the examples supply pose and parse, so no estimator weights)."""
+    from vton.convert import write_random_weights
+
+    write_random_weights(folder, ("cp-vton+",), seed=0)
+    return folder
+
+
+_shared: AppServer | None = None
+
+
+def shared_app() -> AppServer:
+    """The app with random CP-VTON+ weights, started once per test process and stopped at exit."""
+    global _shared
+    if _shared is None:
+        folder = Path(tempfile.mkdtemp(prefix="vton-app-weights-"))
+        make_app_weights(folder)
+        server = AppServer(folder)
+
+        def cleanup() -> None:
+            server.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(cleanup)
+        _shared = server.start()
+    return _shared

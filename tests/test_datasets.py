@@ -308,3 +308,25 @@ def test_viton_folder_pairs_list_errors(tmp_path):
     (root / "test_pairs.txt").write_text("../x.jpg look_01_cloth.jpg\n")
     with pytest.raises(InputError, match="plain file name"):
         VitonFolder(root)
+
+
+def test_viton_folder_reads_an_exported_zip_directly(tmp_path):
+    person, cloth, cloth_mask, parsing, pose, body = _item_parts()
+    path = export_dataset_zip(tmp_path / "x.zip", "x", person, cloth, cloth_mask, parsing, pose, body)
+    item = VitonFolder(path)[0]
+    assert np.array_equal(item.parsing.labels, parsing.labels) and np.array_equal(item.cloth_mask, cloth_mask)
+
+
+def test_viton_folder_refuses_a_zip_with_paths_outside_it(tmp_path):
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("../outside.txt", b"x")
+    with pytest.raises(InputError, match="outside"):
+        VitonFolder(path)
+
+
+def test_mask_png_reads_arrays():
+    m = np.zeros((4, 4), bool)
+    m[1:3, 1:3] = True
+    assert np.array_equal(read_mask_png(m), m)
+    assert np.array_equal(read_mask_png(m.astype(np.uint8) * 255), m)

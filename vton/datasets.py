@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,9 +150,14 @@ def write_openpose_json(pose: Pose) -> dict:
 # parse and mask PNGs
 
 
-def _open_png(src: PathLike | bytes | Image.Image, what: str) -> tuple[Image.Image, str]:
+def _open_png(src: PathLike | bytes | Image.Image | np.ndarray, what: str) -> tuple[Image.Image, str]:
     if isinstance(src, Image.Image):
         return src, f"the {what}"
+    if isinstance(src, np.ndarray):
+        arr = src.astype(np.uint8) * 255 if src.dtype == bool else src
+        if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
+            raise InputError(f"the {what} array must be (H, W) uint8 or bool, got {src.dtype} of shape {src.shape}")
+        return Image.fromarray(arr), f"the {what}"
     if isinstance(src, (bytes, bytearray)):
         fp: Any = io.BytesIO(bytes(src))
         name = f"the {what} (uploaded data)"
@@ -180,8 +186,8 @@ def _colours_to_labels(rgb: np.ndarray, label_set: LabelSet, name: str) -> np.nd
     found = np.unique(codes)
     known = np.isin(found, table)
     if known.all():
-        lut = dict(zip(table.tolist(), range(len(table)), strict=True))
-        return np.vectorize(lut.__getitem__, otypes=[np.int64])(codes)
+        order = np.argsort(table, kind="stable")  # palette colours of a label set are distinct
+        return order[np.searchsorted(table[order], codes)]
     grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
     if grey.all() and rgb[..., 0].max() < len(label_set):
         return rgb[..., 0]
@@ -253,7 +259,7 @@ def write_parse_png(parsing: Parsing, mode: Literal["P", "L"] = "P") -> bytes:
 
 
 def read_mask_png(
-    src: PathLike | bytes | Image.Image, what: str = "cloth mask", *, threshold: int = 128
+    src: PathLike | bytes | Image.Image | np.ndarray, what: str = "cloth mask", *, threshold: int = 128
 ) -> np.ndarray:
     """Read a mask image as ``(H, W) bool``: on where the grey value ≥ ``threshold``.
 
@@ -294,6 +300,23 @@ def _check_file_name(name: str, where: str) -> str:
     return name
 
 
+MAX_UNZIPPED_BYTES = 4 * 1024**3
+
+
+def _unzip(path: Path, dest: Path) -> None:
+    """Unpack a dataset zip safely: no member may leave ``dest``, nor may the total exceed ``MAX_UNZIPPED_BYTES``."""
+    with zipfile.ZipFile(path) as zf:
+        members = zf.infolist()
+        total = sum(m.file_size for m in members)
+        if total > MAX_UNZIPPED_BYTES:
+            raise InputError(f"the dataset zip {str(path)!r} unpacks to {total} bytes, more than vton accepts")
+        for m in members:
+            target = (dest / m.filename).resolve()
+            if not target.is_relative_to(dest.resolve()):
+                raise InputError(f"the dataset zip {str(path)!r} holds a file outside its folder: {m.filename!r}")
+        zf.extractall(dest)
+
+
 @dataclass(frozen=True)
 class VitonItem:
     """One (person, garment) pair of a VITON / CP-VTON folder.
@@ -322,10 +345,12 @@ class VitonItem:
 class VitonFolder:
     """A VITON / CP-VTON / CP-VTON+ dataset folder, as a sequence of ``VitonItem``.
 
-    ``root`` may be the dataset root (holding ``<split>/`` and the pairs list, CP-VTON's ``dataroot``) or the
-    split folder itself (holding ``image/``, ``cloth/`` …). The pairs list is looked for in ``root``, then
-    beside and inside the split folder. With ``pairs=None`` every photo in ``image/`` is paired with its own
-    garment: the cloth of the same file name, or VITON's ``<id>_1`` for a photo ``<id>_0``.
+    ``root`` may be the dataset root (holding ``<split>/`` and the pairs list, CP-VTON's ``dataroot``), the
+    split folder itself (holding ``image/``, ``cloth/`` …), or a ``.zip`` of either (such as
+    ``export_dataset_zip`` writes; it is unpacked into a temporary folder that lives as long as this object).
+    The pairs list is looked for in ``root``, then beside and inside the split folder. With ``pairs=None``
+    every photo in ``image/`` is paired with its own garment: the cloth of the same file name, or VITON's
+    ``<id>_1`` for a photo ``<id>_0``.
 
     The parse is read from ``parse_dir`` (default: ``image-parse-new`` when present, CP-VTON+'s corrected
     L-mode maps, else ``image-parse``); ``image-mask`` is optional.
@@ -345,6 +370,11 @@ class VitonFolder:
         label_set: LabelSet = LIP,
     ) -> None:
         self.root = Path(root)
+        self._unpacked: tempfile.TemporaryDirectory | None = None
+        if self.root.is_file() and zipfile.is_zipfile(self.root):
+            self._unpacked = tempfile.TemporaryDirectory(prefix="vton-dataset-")
+            _unzip(self.root, Path(self._unpacked.name))
+            self.root = Path(self._unpacked.name)
         if not self.root.is_dir():
             raise InputError(f"the dataset folder {str(self.root)!r} does not exist or is not a folder")
         if (self.root / _IMAGE_DIR).is_dir():

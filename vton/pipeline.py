@@ -399,7 +399,10 @@ class TryOnPipeline:
                 sources["body_mask"] = "parsing"
                 return frame_parsing.labels > 0
             sources["body_mask"] = "supplied"
-            m = body_mask if isinstance(body_mask, np.ndarray) else read_mask_png(body_mask, what="body mask")
+            if isinstance(body_mask, np.ndarray):
+                m = body_mask
+            else:  # CP-VTON+ counts every non-zero pixel of image-mask as body
+                m = read_mask_png(body_mask, what="body mask", threshold=1)
             _same_size((m.shape[1], m.shape[0]), photo.size, "body mask", "person photo")
             return frame_labels(m.astype(np.uint8), transform) > 0
 

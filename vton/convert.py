@@ -59,13 +59,18 @@ def _torch_load(pth: Path) -> object:
     except pickle.UnpicklingError as exc:
         raise InputError(
             f"{pth} was refused by torch.load(weights_only=True): it holds Python objects or code, not just tensors "
-            f"({str(exc).strip().splitlines()[0] if str(exc).strip() else 'unpickling refused'}). It is not a plain "
+            f"({_unpickler_reason(exc)}). It is not a plain "
             "checkpoint; vton never unpickles arbitrary objects. Re-save its state_dict (torch.save(model."
             "state_dict(), ...)) with code you trust, or use a safetensors file."
         ) from None
-    except (RuntimeError, EOFError, ValueError, OSError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file fails in many ways inside the unpickler
         raise InputError(f"{pth} is not a PyTorch checkpoint that torch.load can read ({type(exc).__name__}: "
                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no details'}).") from None
+
+
+def _unpickler_reason(exc: BaseException) -> str:
+    m = re.search(r"WeightsUnpickler error: ([^.]*)", str(exc))
+    return m.group(1).strip() if m else "the weights-only unpickler refused it"
 
 
 def _unwrap(obj: object, notes: list[str]) -> Mapping:

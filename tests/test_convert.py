@@ -1,0 +1,320 @@
+"""The checkpoint converter: authors' .pth -> safetensors folder with manifest and model card, refusals, caching."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from vton import convert, weights
+from vton.errors import InputError, WeightsError
+
+BODY_REV = "982e7edaec38759d914a963c48c4726685de7d96"
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path):
+    import huggingface_hub
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.delenv("VTON_WEIGHTS_DIR", raising=False)
+    monkeypatch.delenv("VTON_MANIFEST", raising=False)
+    monkeypatch.setenv("VTON_CACHE", str(tmp_path / "vton-cache"))
+
+
+def _make_weights(layouts_dir: Path):
+    spec = importlib.util.spec_from_file_location("golden_make_weights", layouts_dir.parent / "make_weights.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _old_torch_dataparallel(sd: dict) -> dict:
+    """What an old torch + DataParallel training run saved: ``module.`` prefixes, no ``num_batches_tracked``."""
+    return {"module." + k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}
+
+
+class NotATensor:
+    """A class a weights-only unpickler refuses to rebuild."""
+
+    def __reduce__(self):
+        return (print, ("this would run code",))
+
+
+def _body_manifest(tmp_path: Path, monkeypatch, sha256: str) -> None:
+    data = json.loads(weights.manifest_path().read_text())
+    data["entries"]["openpose/body"]["sha256"] = sha256
+    path = tmp_path / "manifest-body.json"
+    path.write_text(json.dumps(data))
+    monkeypatch.setenv("VTON_MANIFEST", str(path))
+
+
+def _small_body_sd() -> dict:
+    g = torch.Generator().manual_seed(1)
+    return {"conv1_1.weight": torch.randn(4, 3, 3, 3, generator=g), "conv1_1.bias": torch.randn(4, generator=g),
+            "Mconv7_stage6_L2.weight": torch.randn(19, 4, 1, 1, generator=g)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# read_checkpoint
+
+
+def test_read_checkpoint_unwraps_strips_module_prefix_and_adds_num_batches_tracked(tmp_path):
+    bn = torch.nn.BatchNorm2d(3)
+    sd = {"conv.weight": torch.randn(3, 1, 1, 1), **{f"bn.{k}": v for k, v in bn.state_dict().items()}}
+    pth = tmp_path / "ck.pth"
+    torch.save({"state_dict": _old_torch_dataparallel(sd), "epoch": 200, "opt": "adam"}, pth)
+    notes: list[str] = []
+    got = convert.read_checkpoint(pth, notes=notes)
+    assert list(got) == list(sd)
+    for k in sd:
+        assert torch.equal(got[k], sd[k]) and got[k].dtype == sd[k].dtype
+    assert got["bn.num_batches_tracked"].dtype == torch.int64 and got["bn.num_batches_tracked"].shape == ()
+    assert any("'state_dict'" in n and "epoch" in n for n in notes)
+    assert any("module." in n for n in notes) and any("num_batches_tracked" in n for n in notes)
+
+
+def test_read_checkpoint_skips_non_tensor_entries_with_a_note(tmp_path):
+    pth = tmp_path / "ck.pth"
+    torch.save({"w": torch.ones(2), "step": 7, "name": "gmm"}, pth)
+    notes: list[str] = []
+    assert list(convert.read_checkpoint(pth, notes=notes)) == ["w"]
+    assert any("skipped 2 non-tensor entries" in n for n in notes)
+
+
+def test_pickle_with_code_is_refused_with_a_clear_message(tmp_path):
+    pth = tmp_path / "evil.pth"
+    torch.save({"w": torch.ones(1), "payload": NotATensor()}, pth)
+    with pytest.raises(InputError, match=r"weights_only=True.*Unsupported global.*not a plain checkpoint"):
+        convert.read_checkpoint(pth)
+    raw = tmp_path / "evil.pkl"
+    raw.write_bytes(pickle.dumps(NotATensor(), protocol=2))
+    with pytest.raises(InputError, match="is not a PyTorch checkpoint|weights_only"):
+        convert.read_checkpoint(raw)
+
+
+def test_non_checkpoints_are_refused(tmp_path):
+    text = tmp_path / "notes.pth"
+    text.write_text("hello")
+    with pytest.raises(InputError, match="not a PyTorch checkpoint"):
+        convert.read_checkpoint(text)
+    with pytest.raises(InputError, match="does not exist"):
+        convert.read_checkpoint(tmp_path / "absent.pth")
+    empty = tmp_path / "empty.pth"
+    torch.save({"epoch": 3}, empty)
+    with pytest.raises(InputError, match="holds no tensors"):
+        convert.read_checkpoint(empty)
+    listed = tmp_path / "list.pth"
+    torch.save([torch.ones(1)], listed)
+    with pytest.raises(InputError, match="not a state dict"):
+        convert.read_checkpoint(listed)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# convert_checkpoint
+
+
+@pytest.mark.slow
+def test_authors_cpvtonplus_gmm_converts_to_identical_tensors(tmp_path, layouts_dir):
+    mw = _make_weights(layouts_dir)
+    sd = mw.make_state_dict(json.loads((layouts_dir / "cpvtonplus_gmm.json").read_text()), 0)
+    pth = tmp_path / "gmm_final.pth"
+    torch.save({"state_dict": _old_torch_dataparallel(sd)}, pth)
+
+    out = convert.convert_checkpoint(pth, "cp-vton+/gmm", tmp_path / "w")
+    assert out == tmp_path / "w" / "cp-vton-plus" / "gmm_final.safetensors"
+    got = load_file(str(out))
+    assert list(got) == list(sd) or sorted(got) == sorted(sd)
+    for k, v in sd.items():
+        assert got[k].dtype == v.dtype and torch.equal(got[k], v), k
+    assert mw.digest({k: got[k] for k in sd}) == mw.digest(sd)
+
+    local = json.loads((out.parent / "manifest.json").read_text())["entries"]["cp-vton+/gmm"]
+    assert local["sha256"] == _sha(out) and local["bytes"] == out.stat().st_size
+    assert local["bytes"] == weights.entry("cp-vton+/gmm").bytes
+    assert local["converted_from"]["sha256"] == _sha(pth)
+    card = (out.parent / "README.md").read_text()
+    assert card.startswith("---\nlicense: mit\n") and _sha(pth) in card and "python -m vton convert" in card
+    assert "minar09/cp-vton-plus@5d7a8997" in card
+
+    r = weights.resolve("cp-vton+/gmm", tmp_path / "w")
+    assert r.verified and r.path == out
+    from vton.models import build_network
+
+    net = weights.load_network(build_network("cp-vton+", "gmm"), "cp-vton+/gmm", tmp_path / "w")
+    assert torch.equal(net.state_dict()["regression.linear.weight"], sd["regression.linear.weight"])
+
+
+@pytest.mark.slow
+def test_checkpoint_of_the_other_variant_is_rejected_with_shapes(tmp_path, layouts_dir):
+    mw = _make_weights(layouts_dir)
+    sd = mw.make_state_dict(json.loads((layouts_dir / "cpvton_gmm.json").read_text()), 0)
+    pth = tmp_path / "gmm_final.pth"
+    torch.save(sd, pth)
+    with pytest.raises(WeightsError, match=r"extractionB\.model\.0\.weight \(64, 3, 4, 4\) vs \(64, 1, 4, 4\)"):
+        convert.convert_checkpoint(pth, "cp-vton+/gmm", tmp_path / "w")
+    assert not (tmp_path / "w" / "cp-vton-plus" / "gmm_final.safetensors").exists()
+
+
+def test_expected_keys_mismatch_is_a_weights_error(tmp_path):
+    pth = tmp_path / "tom_final.pth"
+    torch.save({"a": torch.zeros(3, 3), "b": torch.zeros(1)}, pth)
+    with pytest.raises(WeightsError, match=r"1 missing key\(s\): c.*1 unexpected key\(s\): b.*a \(3, 3\) vs \(2, 3\)"):
+        convert.convert_checkpoint(pth, "cp-vton/tom", tmp_path / "w", expected_keys={"a": (2, 3), "c": (1,)})
+
+
+def test_second_conversion_keeps_the_other_network_in_the_folder_manifest(tmp_path):
+    for name in ("gmm", "tom"):
+        pth = tmp_path / f"{name}_final.pth"
+        torch.save({f"{name}.w": torch.full((2,), 3.0)}, pth)
+        convert.convert_checkpoint(pth, f"cp-vton/{name}", tmp_path / "w", expected_keys=[f"{name}.w"])
+    entries = json.loads((tmp_path / "w" / "cp-vton" / "manifest.json").read_text())["entries"]
+    assert sorted(entries) == ["cp-vton/gmm", "cp-vton/tom"]
+    assert weights.availability(tmp_path / "w")["cp-vton/tom"] == "local"
+    assert weights.resolve("cp-vton/gmm", tmp_path / "w").verified
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the OpenPose .pth at load time
+
+
+def test_openpose_pth_is_converted_once_and_cached_beside_it(tmp_path, monkeypatch):
+    sd = _small_body_sd()
+    pth = tmp_path / "w" / "openpose" / "body_pose_model.pth"
+    pth.parent.mkdir(parents=True)
+    torch.save(sd, pth)
+    _body_manifest(tmp_path, monkeypatch, _sha(pth))
+
+    got = weights.load_state_dict("openpose/body", tmp_path / "w")
+    assert sorted(got) == sorted(sd) and all(torch.equal(got[k], sd[k]) for k in sd)
+    cached = pth.parent / f"body_pose_model-{_sha(pth)[:16]}.safetensors"
+    with safe_open(str(cached), "pt") as f:
+        assert f.metadata()["original_sha256"] == _sha(pth)
+
+    def _no_reconvert(*a, **k):
+        raise AssertionError("converted twice")
+
+    monkeypatch.setattr(convert, "convert_pth_file", _no_reconvert)
+    again = weights.load_state_dict("openpose/body", tmp_path / "w")
+    assert all(torch.equal(again[k], sd[k]) for k in sd)
+
+
+def test_openpose_pth_from_the_hub_cache_is_converted_into_vton_cache(tmp_path, monkeypatch):
+    snap = tmp_path / "hf-cache" / "models--lllyasviel--Annotators" / "snapshots" / BODY_REV
+    snap.mkdir(parents=True)
+    torch.save(_small_body_sd(), snap / "body_pose_model.pth")
+    sha = _sha(snap / "body_pose_model.pth")
+    _body_manifest(tmp_path, monkeypatch, sha)
+    got = weights.load_state_dict("openpose/body")
+    assert torch.equal(got["conv1_1.bias"], _small_body_sd()["conv1_1.bias"])
+    assert (tmp_path / "vton-cache" / "openpose" / f"body_pose_model-{sha[:16]}.safetensors").is_file()
+    assert not list(snap.glob("*.safetensors"))
+
+
+def test_convert_pth_file_records_the_original_sha256(tmp_path):
+    pth = tmp_path / "x.pth"
+    torch.save({"module.w": torch.arange(4.0)}, pth)
+    out = convert.convert_pth_file(pth, tmp_path / "out" / "x.safetensors", metadata={"vton_key": "k"})
+    with safe_open(str(out), "pt") as f:
+        assert f.metadata() == {"format": "pt", "vton_key": "k", "original_sha256": _sha(pth)}
+        assert torch.equal(f.get_tensor("w"), torch.arange(4.0))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CLI pieces
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    convert.add_convert_parser(sub)
+    convert.add_random_weights_parser(sub)
+    return parser.parse_args(argv)
+
+
+def test_convert_command_for_a_generic_key_writes_a_local_override(tmp_path, capsys):
+    pth = tmp_path / "body_pose_model.pth"
+    torch.save(_small_body_sd(), pth)
+    args = _parse("convert", "--key", "openpose/body", "--checkpoint", str(pth), "--out", str(tmp_path / "w"))
+    assert args.func(args) == 0
+    out = tmp_path / "w" / "openpose" / "body_pose_model.safetensors"
+    printed = capsys.readouterr().out
+    assert str(out) in printed and _sha(out) in printed
+    r = weights.resolve("openpose/body", tmp_path / "w")
+    assert (r.path, r.verified, r.entry.format) == (out, True, "safetensors")
+    assert torch.equal(weights.load_state_dict("openpose/body", tmp_path / "w")["conv1_1.weight"],
+                       _small_body_sd()["conv1_1.weight"])
+    assert "license: other" in (out.parent / "README.md").read_text()
+
+
+def test_convert_command_rejects_incomplete_arguments(tmp_path):
+    with pytest.raises(InputError, match="needs --gmm PATH and/or --tom PATH"):
+        convert.run_convert(_parse("convert", "--method", "cp-vton", "--out", str(tmp_path)))
+    with pytest.raises(InputError, match="needs --checkpoint"):
+        convert.run_convert(_parse("convert", "--key", "cp-vton/gmm", "--out", str(tmp_path)))
+    with pytest.raises(InputError, match="Nothing to convert"):
+        convert.run_convert(_parse("convert", "--out", str(tmp_path)))
+    with pytest.raises(InputError, match="--out DIR"):
+        convert.run_convert(_parse("convert", "--key", "cp-vton/gmm", "--checkpoint", "x.pth"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# upload (argument checks and offline refusal only: no network here)
+
+
+def test_upload_folder_validates_arguments_and_refuses_offline(tmp_path):
+    pth = tmp_path / "gmm_final.pth"
+    torch.save({"w": torch.ones(1)}, pth)
+    out = convert.convert_checkpoint(pth, "cp-vton/gmm", tmp_path / "w", expected_keys=["w"])
+    with pytest.raises(InputError, match="owner/name"):
+        convert.upload_folder(out.parent, "not a repo")
+    with pytest.raises(InputError, match="not a converted weights folder"):
+        convert.upload_folder(tmp_path, "vton-lab/cp-vton")
+    with pytest.raises(WeightsError, match="HF_HUB_OFFLINE=1"):
+        convert.upload_folder(out.parent, "vton-lab/cp-vton")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# random weights
+
+
+def test_reinit_is_deterministic_per_seed():
+    sd = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3)).state_dict()
+    a = convert._reinit(sd, torch.Generator().manual_seed(5))
+    b = convert._reinit(sd, torch.Generator().manual_seed(5))
+    c = convert._reinit(sd, torch.Generator().manual_seed(6))
+    assert all(torch.equal(a[k], b[k]) for k in sd) and not torch.equal(a["0.weight"], c["0.weight"])
+    assert (a["1.running_var"] >= 0.75).all() and a["1.num_batches_tracked"].dtype == torch.int64
+
+
+@pytest.mark.slow
+def test_random_weights_folder_loads_and_says_it_is_random(tmp_path, capsys):
+    from vton.models import build_network
+
+    args = _parse("random-weights", str(tmp_path / "w"), "--methods", "cp-vton+", "--seed", "3")
+    assert args.func(args) == 0
+    folder = tmp_path / "w" / "cp-vton-plus"
+    entries = json.loads((folder / "manifest.json").read_text())["entries"]
+    assert sorted(entries) == ["cp-vton+/gmm", "cp-vton+/tom"] and all(e["synthetic"] for e in entries.values())
+    assert "RANDOM" in (folder / "README.md").read_text() and "noise" in (folder / "README.md").read_text()
+    for name in ("gmm", "tom"):
+        weights.load_network(build_network("cp-vton+", name), f"cp-vton+/{name}", tmp_path / "w")
+    m = weights.method_availability("cp-vton+", tmp_path / "w")
+    assert m.ready and m.synthetic
+    with pytest.raises(InputError, match="RANDOM"):
+        convert.upload_folder(folder, "vton-lab/cp-vton-plus")

@@ -1,0 +1,214 @@
+"""Pose estimation: the keypoint maths on synthetic heatmaps/PAFs, the estimator on generated weights, and the
+post-processing against controlnet-aux's own ``Body`` on the same network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vton.annotations import Pose
+from vton.errors import PersonNotFoundError, WeightsError
+from vton.preprocess import pose as P
+
+# A standing person, COCO-18 order, relative to its centre (person's right = image left).
+TEMPLATE = np.array([
+    (0, -45), (0, -30), (-12, -30), (-16, -12), (-18, 4), (12, -30), (16, -12), (18, 4),
+    (-7, 5), (-8, 25), (-8, 45), (7, 5), (8, 25), (8, 45), (-3, -48), (3, -48), (-7, -46), (7, -46),
+], dtype=np.float64)
+
+
+def _draw_person(heat: np.ndarray, paf: np.ndarray, pts: np.ndarray, amplitude: float, missing=()) -> None:
+    """Gaussian bumps at ``pts`` (σ 1.5 px) and unit PAF vectors within 1.5 px of every limb, added in place."""
+    h, w = heat.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    for i, (x, y) in enumerate(pts):
+        if i not in missing:
+            bump = amplitude * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.5**2))
+            heat[:, :, i] = np.maximum(heat[:, :, i], bump)
+    for a, b, cx, cy in P.LIMBS:
+        if a in missing or b in missing:
+            continue
+        pa, pb = pts[a], pts[b]
+        d = pb - pa
+        length = np.hypot(*d)
+        u = d / length
+        t = np.clip(((xx - pa[0]) * u[0] + (yy - pa[1]) * u[1]) / length, 0, 1)
+        dist = np.hypot(xx - (pa[0] + t * d[0]), yy - (pa[1] + t * d[1]))
+        on = dist <= 1.5
+        paf[on, cx], paf[on, cy] = u[0], u[1]
+
+
+def _maps(h=128, w=96):
+    return np.zeros((h, w, 19)), np.zeros((h, w, 38))
+
+
+def test_one_synthetic_person_is_recovered_within_a_pixel_with_its_scores():
+    heat, paf = _maps()
+    pts = TEMPLATE + (48.3, 62.6)
+    _draw_person(heat, paf, pts, amplitude=0.8)
+    pose = P.select_person(P.extract_people(heat, paf), (96, 128))
+    assert isinstance(pose, Pose) and pose.people_found == 1 and pose.size == (96, 128)
+    assert pose.present.all()
+    err = np.abs(pose.keypoints - pts).max()
+    assert err <= 1.0, f"largest keypoint error {err:.2f} px"
+    # the score is the heatmap value at the peak pixel: 0.8 · exp(-d² / 2σ²) with d <= 0.71 px
+    assert np.all(pose.scores > 0.7) and np.all(pose.scores <= 0.8 + 1e-6)
+
+
+def test_two_people_gives_the_more_confident_one_and_counts_both():
+    heat, paf = _maps(w=192)
+    left, right = TEMPLATE + (50, 62), TEMPLATE + (140, 62)
+    _draw_person(heat, paf, left, amplitude=0.55)
+    _draw_person(heat, paf, right, amplitude=0.95)
+    people = P.extract_people(heat, paf)
+    assert len(people) == 2
+    assert all(p.parts == 18 for p in people)
+    pose = P.select_person(people, (192, 128))
+    assert pose.people_found == 2
+    assert np.abs(pose.keypoints - right).max() <= 1.0
+    assert pose.scores.min() > 0.9
+
+
+def test_missing_parts_stay_missing_with_zero_score():
+    heat, paf = _maps()
+    pts = TEMPLATE + (48, 62)
+    missing = (4, 7, 10, 13)  # wrists and ankles
+    _draw_person(heat, paf, pts, amplitude=0.8, missing=missing)
+    pose = P.select_person(P.extract_people(heat, paf), (96, 128))
+    assert not pose.present[list(missing)].any()
+    assert np.all(pose.scores[list(missing)] == 0) and np.all(pose.keypoints[list(missing)] == 0)
+    others = [i for i in range(18) if i not in missing]
+    assert pose.present[others].all()
+
+
+def test_no_peaks_means_person_not_found():
+    heat, paf = _maps()
+    heat[:, :, :18] = 0.05  # below the 0.1 peak threshold everywhere
+    assert P.extract_people(heat, paf) == []
+    with pytest.raises(PersonNotFoundError, match="no person found in the photo"):
+        P.select_person([], (96, 128))
+
+
+def test_peaks_without_limbs_make_nobody():
+    heat, paf = _maps()
+    _draw_person(heat, np.zeros_like(paf), TEMPLATE + (48, 62), amplitude=0.8)  # PAFs all zero
+    assert P.extract_people(heat, paf) == []
+
+
+def test_peak_scores_are_the_unsmoothed_heatmap_values():
+    heat, _ = _maps()
+    heat[40, 30, 0] = 0.0
+    heat[38:43, 28:33, 0] = 0.5
+    heat[40, 30, 0] = 0.9
+    peaks = P.find_peaks(heat)
+    assert peaks[0].shape == (1, 4)
+    np.testing.assert_allclose(peaks[0][0, :3], (30, 40, 0.9))
+    assert all(len(p) == 0 for p in peaks[1:])
+
+
+def test_input_is_bgr_scaled_to_184_rows_padded_with_128_to_multiples_of_8():
+    rgb = np.zeros((400, 300, 3), np.uint8)
+    rgb[..., 0] = 255  # red
+    x, (h, w) = P.prepare_input(rgb[:, :, ::-1])
+    assert (h, w) == (184, 138)
+    assert x.shape == (1, 3, 184, 144)
+    np.testing.assert_allclose(x[0, :, 100, 50], [0 / 256 - 0.5, 0 / 256 - 0.5, 255 / 256 - 0.5])
+    np.testing.assert_allclose(x[0, :, :, 138:], 128 / 256 - 0.5)
+
+
+def test_state_dict_with_a_wrong_shape_is_refused():
+    import torch
+
+    with torch.device("meta"):
+        model = P.build_body_model()
+    sd = {k.split(".", 1)[1]: torch.zeros(v.shape) for k, v in model.state_dict().items()}
+    sd["conv1_1.weight"] = torch.zeros(64, 3, 5, 5)
+    with pytest.raises(WeightsError, match="conv1_1.weight"):
+        P.convert_openpose_state_dict(sd, model)
+    del sd["conv1_1.weight"]
+    with pytest.raises(WeightsError, match="lack"):
+        P.convert_openpose_state_dict(sd, model)
+
+
+def test_loading_controlnet_aux_leaves_no_package_behind():
+    import sys
+
+    model_mod = P._controlnet_aux_openpose("model")
+    assert hasattr(model_mod, "bodypose_model")
+    assert not [k for k in sys.modules if k == "controlnet_aux" or k.startswith("controlnet_aux.")]
+
+
+@pytest.fixture(scope="module")
+def estimator(tmp_path_factory):
+    from helpers_weights import make_openpose_weights
+
+    root = tmp_path_factory.mktemp("weights")
+    make_openpose_weights(root, seed=0)
+    return P.PoseEstimator.from_weights(root)
+
+
+def _noise_photo(seed=0, size=(192, 256)):
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
+def test_estimator_on_generated_weights_returns_a_valid_pose(estimator):
+    # with seed 0 the random network "finds" people in a noise photo; the pose must be well formed
+    pose = estimator(_noise_photo())
+    assert pose.size == (192, 256)
+    assert pose.keypoints.shape == (18, 2) and pose.scores.shape == (18,)
+    assert pose.people_found >= 1
+    assert np.all((pose.scores >= 0) & (pose.scores <= 1))
+    assert np.all(pose.scores[~pose.present] == 0) and np.all(pose.scores[pose.present] > 0)
+    kp = pose.keypoints[pose.present]
+    assert np.all((kp[:, 0] < 192) & (kp[:, 1] < 256))
+
+
+class _SilentNetwork:
+    """Stands in for the body network: all-zero PAFs and heatmaps at 1/8 of the input."""
+
+    def __init__(self):
+        import torch
+
+        self.torch = torch
+        self.seen = None
+
+    def eval(self):
+        return self
+
+    def to(self, device):
+        return self
+
+    def __call__(self, x):
+        self.seen = tuple(x.shape)
+        n, _, h, w = x.shape
+        return self.torch.zeros(n, 38, h // 8, w // 8), self.torch.zeros(n, 19, h // 8, w // 8)
+
+
+def test_estimator_raises_person_not_found_when_the_network_sees_nobody():
+    net = _SilentNetwork()
+    with pytest.raises(PersonNotFoundError, match="no person found"):
+        P.PoseEstimator(net)(Image.new("RGB", (300, 500), (255, 255, 255)))
+    assert net.seen == (1, 3, 184, 112)  # 300 · 184/500 = 110.4 → 110 → padded to 112
+
+
+def test_large_photos_are_analysed_downscaled_and_mapped_back(estimator):
+    big = _noise_photo(size=(960, 1280)).resize((960, 1280))
+    heat, paf, s = estimator.maps(big)
+    assert heat.shape == (768, 576, 19) and paf.shape == (768, 576, 38)
+    assert s == pytest.approx(0.6)
+
+
+def test_post_processing_equals_controlnet_aux_body_on_the_same_network(estimator):
+    body_mod = P._controlnet_aux_openpose("body")
+    body = object.__new__(body_mod.Body)  # Body.__init__ would torch.load a file; give it our network instead
+    body.model = estimator.model
+    photo = _noise_photo()
+    candidate, subset = body(np.asarray(photo)[:, :, ::-1].copy())
+    heat, paf, s = estimator.maps(photo)
+    assert s == 1.0
+    peaks = P.find_peaks(heat)
+    ours = P.assemble_people(peaks, P.connect_limbs(peaks, paf, heat.shape[0]))
+    np.testing.assert_allclose(np.concatenate(peaks), candidate, rtol=1e-5, atol=1e-6)
+    assert ours.shape == subset.shape
+    np.testing.assert_allclose(ours, subset, rtol=1e-5, atol=1e-5)

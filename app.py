@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -56,13 +57,20 @@ def _fail(exc: BaseException) -> gr.Error:
     return gr.Error(webapp.user_message(exc), title="vton could not run", duration=None, print_exception=False)
 
 
-def _stage_updates(stages: list[Any], keys: tuple[str, ...]) -> list[Any]:
-    by_key = {s.key: s for s in stages}
+def _stage_values(stages: list[Any], keys: tuple[str, ...]) -> list[Any]:
+    """Stage images in ``keys`` order (None for a stage the run did not produce)."""
+    by_key = {s.key: s.image for s in stages}
+    return [by_key.get(k) for k in keys]
+
+
+def _stage_labels(summary: dict | None, keys: tuple[str, ...]) -> list[Any]:
+    """Label updates for the stage images, from the run summary: title, caption and time per stage."""
+    rows = {s["key"]: s for s in (summary or {}).get("stages", [])}
     out = []
     for k in keys:
-        s = by_key.get(k)
-        out.append(gr.Image(value=s.image, label=webapp.stage_label(s)) if s is not None
-                   else gr.Image(value=None, label=webapp.STAGE_TITLES[k]))
+        s = rows.get(k)
+        label = webapp.stage_label(SimpleNamespace(**s)) if s else webapp.STAGE_TITLES[k]
+        out.append(gr.Image(label=label))
     return out
 
 
@@ -91,7 +99,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
         note = " — **RANDOM test weights: the images are noise**" if _synthetic(method) else ""
         status = (f"**Done** with {summary['method']} in {total:.2f} s on {result_device(method)}; "
                   + ", ".join(f"{k}: {v}" for k, v in result.sources.items()) + note)
-        return (status, result.pasted_image, *_stage_updates(stages, webapp.STAGE_KEYS),
+        return (status, result.pasted_image, *_stage_values(stages, webapp.STAGE_KEYS),
                 _keypoint_rows(result.keypoint_table()), summary, str(stages_zip), str(dataset_zip))
 
     @webapp.gpu()
@@ -108,7 +116,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
             raise _fail(e) from None
         status = ("**Preprocessing done**; " + ", ".join(f"{k}: {v}" for k, v in pre.sources.items())
                   + ". Press *Run try-on* for the networks' stages.")
-        return (status, *_stage_updates(stages, webapp.PREPROCESS_KEYS), _keypoint_rows(pre.keypoint_table()),
+        return (status, *_stage_values(stages, webapp.PREPROCESS_KEYS), _keypoint_rows(pre.keypoint_table()),
                 summary, str(dataset_zip))
 
     def methods() -> list[dict]:
@@ -125,9 +133,12 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
         table = webapp.method_table(weights_dir)
         return (gr.Dropdown(choices=webapp.method_choices(table)), webapp.weights_notice(table, weights_dir))
 
+    def relabel(summary: dict | None):
+        return _stage_labels(summary, webapp.STAGE_KEYS)
+
     def clear_network_stages():
         rest = [k for k in webapp.STAGE_KEYS if k not in webapp.PREPROCESS_KEYS]
-        return (None, *_stage_updates([], tuple(rest)), None)
+        return (None, *(gr.Image(value=None, label=webapp.STAGE_TITLES[k]) for k in rest), None)
 
     with gr.Blocks(title="vton · virtual try-on, every stage", delete_cache=(3600, 7200)) as demo:
         gr.Markdown(INTRO)
@@ -188,6 +199,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
         with gr.Accordion("Run summary (JSON: timings, sources, θ, stages)", open=False):
             summary = gr.JSON(label="Run summary", elem_id="summary")
 
+        all_images = [images[k] for k in webapp.STAGE_KEYS]
         files_in = [person, cloth]
         overrides = [pose_json, parse_png, mask_png]
         run.click(
@@ -196,7 +208,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
                      zip_dataset],
             api_name="tryon", preprocess=False, concurrency_limit=1, concurrency_id="pipeline",
             show_progress_on=[status, result],
-        )
+        ).success(relabel, summary, all_images, queue=False, api_visibility="private", show_progress="hidden")
         rest = [images[k] for k in webapp.STAGE_KEYS if k not in webapp.PREPROCESS_KEYS]
         run_pre.click(clear_network_stages, None, [result, *rest, zip_stages], queue=False,
                       api_visibility="private").then(
@@ -204,7 +216,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
             outputs=[status, *(images[k] for k in webapp.PREPROCESS_KEYS), keypoints, summary, zip_dataset],
             api_name="preprocess", preprocess=False, concurrency_limit=1, concurrency_id="pipeline",
             show_progress_on=[status],
-        )
+        ).success(relabel, summary, all_images, queue=False, api_visibility="private", show_progress="hidden")
         gr.api(methods, api_name="methods", concurrency_limit=None, queue=False)
         demo.load(refresh, None, [method, notice], queue=False, api_visibility="private")
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)

@@ -102,7 +102,7 @@ class CPVTONConfig:
 
 
 class FeatureExtraction(nn.Module):
-    """Four 4×4 stride-2 convs then two 3×3 convs; ReLU then BatchNorm after each conv but the last.
+    """Four 4×4 stride-2 convs then two 3×3 convs, each followed by ReLU then BatchNorm; the last by ReLU only.
 
     Keys ``model.{0,3,6,9,12,15}`` (convs) and ``model.{2,5,8,11,14}`` (BatchNorm), as in the checkpoint.
     """
@@ -236,8 +236,8 @@ class UnetBlock(nn.Module):
     middle:    ``[LeakyReLU, down conv, IN, sub, ReLU, up ×2, conv 3×3, IN]``, output ``cat(skip, up)``
     innermost: ``[LeakyReLU, down conv, ReLU, up ×2, conv 3×3, IN]``, output ``cat(skip, up)``
 
-    The skip of a non-outermost level carries the LeakyReLU'd input: the authors' in-place LeakyReLU overwrote the
-    tensor that was concatenated.
+    The authors' in-place LeakyReLU also rewrote the skip tensor; that makes no difference, since the parent's
+    up path starts with a ReLU and ``ReLU(LeakyReLU(x)) = ReLU(x)``.
     """
 
     def __init__(
@@ -262,8 +262,7 @@ class UnetBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.outermost:
             return self.model(x)
-        skip = self.model[0](x)  # LeakyReLU(0.2)
-        return torch.cat([skip, self.model[1:](skip)], dim=1)  # (B, 2*outer_nc, H, W)
+        return torch.cat([x, self.model(x)], dim=1)  # (B, 2*outer_nc, H, W)
 
 
 class TOM(nn.Module):

@@ -1,0 +1,175 @@
+"""Human parsing: the letterbox maps, and the whole photo → labels path on tiny ONNX graphs with known logits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers_weights import default_colors, make_bad_parsing_onnx, make_parsing_onnx, make_preprocess_weights
+from PIL import Image
+from scipy.ndimage import maximum_filter, minimum_filter
+
+from vton.errors import WeightsError
+from vton.labels import ATR, LIP
+from vton.preprocess.parsing import (
+    HumanParser,
+    invert_affine,
+    letterbox,
+    letterbox_matrix,
+    normalize,
+    upsample_align_corners,
+)
+
+SIZES = {"portrait": (192, 256), "landscape": (300, 200), "square": (150, 150), "tiny": (17, 23), "large": (700, 1000)}
+
+
+def _apply(m, pts):
+    pts = np.asarray(pts, np.float64)
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_letterbox_matrix_fits_the_long_side_and_centres_the_short_one(size):
+    w, h = size
+    n = 473
+    m = letterbox_matrix(size, n)
+    corners = _apply(m, [(0, 0), (w - 1, h - 1)])
+    long_axis = 0 if w >= h else 1
+    np.testing.assert_allclose(corners[:, long_axis], [0, n - 1], atol=1e-9)
+    short = corners[:, 1 - long_axis]
+    np.testing.assert_allclose(short.mean(), (n - 1) / 2, atol=1e-9)
+    np.testing.assert_allclose(m[0, 1], 0) and np.testing.assert_allclose(m[1, 0], 0)
+    assert m[0, 0] == m[1, 1] == pytest.approx((n - 1) / (max(w, h) - 1))
+
+
+def test_inverse_letterbox_matrix_round_trips_points():
+    m = letterbox_matrix((300, 200), 473)
+    pts = np.array([(0, 0), (299, 199), (12.5, 170.25)])
+    np.testing.assert_allclose(_apply(invert_affine(m), _apply(m, pts)), pts, atol=1e-9)
+
+
+def test_letterbox_has_a_black_border_and_keeps_the_photo_colour():
+    photo = np.full((200, 100, 3), (10, 200, 90), np.uint8)
+    boxed, _ = letterbox(photo, 473)
+    assert boxed.shape == (473, 473, 3)
+    np.testing.assert_array_equal(boxed[236, 236], (10, 200, 90))
+    np.testing.assert_array_equal(boxed[236, 5], (0, 0, 0))
+
+
+def test_normalize_is_bgr_with_schp_mean_and_std():
+    x = normalize(np.array([[[255, 0, 0]]], np.uint8))  # pure red
+    np.testing.assert_allclose(x[0, :, 0, 0], [-0.406 / 0.225, -0.456 / 0.224, (1 - 0.485) / 0.229], rtol=1e-6)
+
+
+def test_upsampling_keeps_corner_values_as_align_corners_true():
+    lg = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3)
+    up = upsample_align_corners(lg, 9)
+    np.testing.assert_allclose(up[0, 0], lg[:, 0, 0])
+    np.testing.assert_allclose(up[8, 8], lg[:, 2, 2])
+    np.testing.assert_allclose(up[4, 4], lg[:, 1, 1], atol=1e-3)
+    np.testing.assert_allclose(up[0, 2], 0.5 * (lg[:, 0, 0] + lg[:, 0, 1]), atol=0.05)
+
+
+def _boundary(labels: np.ndarray, r: int) -> np.ndarray:
+    size = 2 * r + 1
+    return maximum_filter(labels, size=size, mode="nearest") != minimum_filter(labels, size=size, mode="nearest")
+
+
+def _layout(m=119, n_labels=20):
+    i, j = np.mgrid[0:m, 0:m]
+    return ((i // 30) * 5 + (j // 24) * 3) % n_labels
+
+
+@pytest.fixture(scope="module")
+def layout_parser(tmp_path_factory):
+    path = make_parsing_onnx(tmp_path_factory.mktemp("onnx") / "layout.onnx", layout=_layout())
+    return HumanParser(path, LIP)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_known_letterbox_layout_comes_back_at_the_photo_size(layout_parser, size):
+    w, h = size
+    photo = Image.new("RGB", size, (255, 255, 255))
+    parsing = layout_parser(photo)
+    assert parsing.labels.shape == (h, w) and parsing.labels.dtype == np.uint8
+    assert parsing.label_set is LIP
+    m = letterbox_matrix(size, 473)
+    ys, xs = np.mgrid[0:h, 0:w]
+    q = _apply(m, np.stack([xs.ravel(), ys.ravel()], 1)) * (118 / 472)  # photo pixel → logit cell
+    cells = np.clip(np.rint(q).astype(int), 0, 118)
+    expected = _layout()[cells[:, 1], cells[:, 0]].reshape(h, w)
+    r = max(1, int(np.ceil(2.0 / m[0, 0])))  # two letterbox pixels, at least one photo pixel
+    ok = ~_boundary(expected, r)
+    assert ok.mean() > 0.3
+    wrong = (parsing.labels != expected) & ok
+    assert wrong.sum() == 0, f"{wrong.sum()} of {ok.sum()} pixels away from boundaries got the wrong label"
+
+
+def _painted_photo(size, labels=(5, 9, 13, 2)):
+    """White photo with four rectangles in the LIP colours of ``labels``; returns (photo, expected labels)."""
+    w, h = size
+    colors = default_colors(20)
+    arr = np.full((h, w, 3), 255, np.uint8)
+    exp = np.zeros((h, w), np.uint8)
+    boxes = [(0.1, 0.1, 0.45, 0.5), (0.55, 0.1, 0.9, 0.5), (0.1, 0.55, 0.45, 0.9), (0.55, 0.55, 0.9, 0.9)]
+    for lab, (x0, y0, x1, y1) in zip(labels, boxes, strict=True):
+        sl = np.s_[int(y0 * h) : int(y1 * h), int(x0 * w) : int(x1 * w)]
+        arr[sl] = colors[lab]
+        exp[sl] = lab
+    return Image.fromarray(arr), exp
+
+
+@pytest.mark.parametrize("size", [(192, 256), (300, 200), (120, 120), (640, 480)])
+def test_colour_model_labels_a_painted_photo_so_colour_order_and_normalisation_are_right(tmp_path, size):
+    parser = HumanParser(make_parsing_onnx(tmp_path / "colour.onnx"), LIP)
+    photo, expected = _painted_photo(size)
+    got = parser(photo).labels
+    k = letterbox_matrix(size, 473)[0, 0]
+    r = int(np.ceil(1.5 * 4 / k)) + 1  # one logit cell (4 letterbox px) of sampling each side
+    ok = ~_boundary(expected, r)
+    ok[:r], ok[-r:], ok[:, :r], ok[:, -r:] = False, False, False, False  # cells there also sample the black border
+    wrong = (got != expected) & ok
+    assert wrong.sum() == 0, f"{wrong.sum()} of {ok.sum()} pixels away from boundaries got the wrong label"
+    assert set(np.unique(got[ok]).tolist()) == {0, 2, 5, 9, 13}
+
+
+def test_weights_folder_gives_lip_and_atr_parsers_with_their_input_sizes(tmp_path):
+    root = make_preprocess_weights(tmp_path, openpose=False)
+    lip = HumanParser.from_weights("lip", root)
+    atr = HumanParser.from_weights("atr", root)
+    assert (lip.input_size, lip.label_set, lip.input_name) == (473, LIP, "input.1")
+    assert (atr.input_size, atr.label_set) == (512, ATR)
+    photo, expected = _painted_photo((192, 256), labels=(4, 6, 11, 2))  # ATR: upper-clothes, pants, face, hair
+    got = atr(photo).labels
+    ok = ~_boundary(expected, 5)
+    assert np.array_equal(got[ok], expected[ok])
+    assert got.max() < len(ATR)
+
+
+def test_unknown_dataset_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="lip, atr"):
+        HumanParser.from_weights("pascal", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "input_shape, output_shapes, label_set, message",
+    [
+        ((1, 3, 473, 400), ((1, 20, 119, 100),) * 3, LIP, r"\[1, 3, n, n\]"),
+        ((1, 1, 473, 473), ((1, 20, 119, 119),) * 3, LIP, r"\[1, 3, n, n\]"),
+        ((1, 3, 473, 473), ((1, 20, 119, 119),), LIP, "second"),
+        ((1, 3, 512, 512), ((1, 18, 128, 128),) * 3, LIP, "20 labels"),
+        ((1, 3, 473, 473), ((1, 20, 119, 119),) * 3, ATR, "18 labels"),
+    ],
+    ids=["not-square", "one-channel", "one-output", "atr-model-as-lip", "lip-model-as-atr"],
+)
+def test_model_with_the_wrong_signature_is_a_clear_weights_error(tmp_path, input_shape, output_shapes, label_set,
+                                                                  message):
+    path = make_bad_parsing_onnx(tmp_path / "bad.onnx", input_shape, output_shapes)
+    with pytest.raises(WeightsError, match=message):
+        HumanParser(path, label_set)
+
+
+def test_a_file_that_is_not_onnx_is_a_weights_error(tmp_path):
+    path = tmp_path / "parsing_lip.onnx"
+    path.write_bytes(b"not a model")
+    with pytest.raises(WeightsError, match="onnxruntime"):
+        HumanParser(path, LIP)

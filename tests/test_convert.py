@@ -130,14 +130,17 @@ def test_non_checkpoints_are_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_authors_cpvtonplus_gmm_converts_to_identical_tensors(tmp_path, layouts_dir):
+def test_authors_cpvtonplus_gmm_converts_to_identical_tensors(tmp_path, layouts_dir, capsys):
     mw = _make_weights(layouts_dir)
     sd = mw.make_state_dict(json.loads((layouts_dir / "cpvtonplus_gmm.json").read_text()), 0)
     pth = tmp_path / "gmm_final.pth"
     torch.save({"state_dict": _old_torch_dataparallel(sd)}, pth)
 
-    out = convert.convert_checkpoint(pth, "cp-vton+/gmm", tmp_path / "w")
-    assert out == tmp_path / "w" / "cp-vton-plus" / "gmm_final.safetensors"
+    args = _parse("convert", "--method", "cp-vton+", "--gmm", str(pth), "--out", str(tmp_path / "w"))
+    assert args.func(args) == 0
+    out = tmp_path / "w" / "cp-vton-plus" / "gmm_final.safetensors"
+    printed = capsys.readouterr().out
+    assert f"cp-vton+/gmm: {pth} -> {out}" in printed and "num_batches_tracked" in printed
     got = load_file(str(out))
     assert list(got) == list(sd) or sorted(got) == sorted(sd)
     for k, v in sd.items():
@@ -149,7 +152,8 @@ def test_authors_cpvtonplus_gmm_converts_to_identical_tensors(tmp_path, layouts_
     assert local["bytes"] == weights.entry("cp-vton+/gmm").bytes
     assert local["converted_from"]["sha256"] == _sha(pth)
     card = (out.parent / "README.md").read_text()
-    assert card.startswith("---\nlicense: mit\n") and _sha(pth) in card and "python -m vton convert" in card
+    assert card.startswith("---\nlicense: mit\n") and _sha(pth) in card
+    assert "python -m vton convert --method cp-vton+ --gmm gmm_final.pth --out OUT_DIR" in card
     assert "minar09/cp-vton-plus@5d7a8997" in card
 
     r = weights.resolve("cp-vton+/gmm", tmp_path / "w")
@@ -247,19 +251,31 @@ def _parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def test_convert_command_for_a_generic_key_writes_a_local_override(tmp_path, capsys):
+def test_converted_openpose_file_is_declared_by_the_local_manifest(tmp_path):
     pth = tmp_path / "body_pose_model.pth"
     torch.save(_small_body_sd(), pth)
-    args = _parse("convert", "--key", "openpose/body", "--checkpoint", str(pth), "--out", str(tmp_path / "w"))
-    assert args.func(args) == 0
-    out = tmp_path / "w" / "openpose" / "body_pose_model.safetensors"
-    printed = capsys.readouterr().out
-    assert str(out) in printed and _sha(out) in printed
+    out = convert.convert_checkpoint(pth, "openpose/body", tmp_path / "w", expected_keys=list(_small_body_sd()))
+    assert out == tmp_path / "w" / "openpose" / "body_pose_model.safetensors"
     r = weights.resolve("openpose/body", tmp_path / "w")
     assert (r.path, r.verified, r.entry.format) == (out, True, "safetensors")
     assert torch.equal(weights.load_state_dict("openpose/body", tmp_path / "w")["conv1_1.weight"],
                        _small_body_sd()["conv1_1.weight"])
     assert "license: other" in (out.parent / "README.md").read_text()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("controlnet_aux") is None, reason="the OpenPose body network needs "
+                    "controlnet-aux")
+def test_openpose_checkpoint_is_checked_against_the_body_network(tmp_path):
+    pth = tmp_path / "body_pose_model.pth"
+    torch.save(_small_body_sd(), pth)
+    with pytest.raises(WeightsError, match=r"missing key\(s\).*conv1_2.weight.*conv1_1.weight \(4, 3, 3, 3\) vs "
+                                           r"\(64, 3, 3, 3\)"):
+        convert.convert_checkpoint(pth, "openpose/body", tmp_path / "w")
+
+
+def test_onnx_entries_are_not_converted(tmp_path):
+    with pytest.raises(InputError, match="ONNX model: there is nothing to convert"):
+        convert.convert_checkpoint(tmp_path / "x.pth", "schp/lip", tmp_path / "w")
 
 
 def test_convert_command_rejects_incomplete_arguments(tmp_path):

@@ -190,7 +190,22 @@ def convert_pth_file(pth: str | os.PathLike, out_safetensors: str | os.PathLike,
     return _atomic_save(sd, Path(out_safetensors), meta)
 
 
+def _openpose_shapes(notes: list[str]) -> dict[str, tuple[int, ...]] | None:
+    """Checkpoint keys drop the first dotted component of the body network's names (``model0.conv1_1.weight``)."""
+    try:
+        from vton.preprocess.pose import build_body_model
+
+        with torch.device("meta"):
+            sd = build_body_model().state_dict()
+    except Exception as exc:  # noqa: BLE001 - the body network is optional (controlnet-aux)
+        notes.append(f"not checked against the OpenPose body network (unavailable: {exc})")
+        return None
+    return {k.split(".", 1)[1]: tuple(v.shape) for k, v in sd.items()}
+
+
 def _expected_shapes(e: weights.WeightEntry, notes: list[str]) -> dict[str, tuple[int, ...]] | None:
+    if e.key == "openpose/body":
+        return _openpose_shapes(notes)
     try:
         from vton.models import build_network
     except ImportError as exc:
@@ -279,12 +294,16 @@ def _target_name(e: weights.WeightEntry) -> str:
 
 def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathLike, *,
                        expected_keys: Mapping[str, Iterable[int]] | Iterable[str] | None = None,
-                       command: str | None = None) -> Path:
+                       command: str | None = None, notes: list[str] | None = None) -> Path:
     """Convert an authors' checkpoint for manifest ``key`` into ``<out_dir>/<folder>/<name>.safetensors``.
 
     Keys and shapes are checked against ``expected_keys`` (``{key: shape}`` or a key list) or, by default, against
     ``vton.models.build_network(method, network)`` when that network exists. The folder's ``manifest.json`` gets
     the new file's sha256 and size, and its ``README.md`` model card is rewritten.
+
+    Args:
+        command: the command line recorded in the model card (default: the generic ``--key`` form).
+        notes: if given, receives the adjustments made and whether the network check ran.
 
     Returns:
         the path of the safetensors file written.
@@ -294,7 +313,10 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
     """
     pth = Path(pth)
     e = weights.entry(key)
-    notes: list[str] = []
+    if e.format == "onnx":
+        raise InputError(f"{key} is an ONNX model: there is nothing to convert. Place {e.filename} at "
+                         f"<weights dir>/{e.folder}/{e.filename} (Hub: {e.repo}, {e.file}).")
+    notes = [] if notes is None else notes
     sd = read_checkpoint(pth, notes=notes)
     if expected_keys is None:
         expected = _expected_shapes(e, notes)
@@ -483,7 +505,10 @@ def run_convert(args: argparse.Namespace) -> int:
         flag = f"--{key.split('/')[1]}" if args.method else "--checkpoint"
         head = f"--method {args.method}" if args.method else f"--key {key}"
         cmd = f"python -m vton convert {head} {flag} {shlex.quote(Path(pth).name)} --out OUT_DIR"
-        path = convert_checkpoint(pth, key, out_dir, command=cmd)
+        notes: list[str] = []
+        path = convert_checkpoint(pth, key, out_dir, command=cmd, notes=notes)
+        for n in notes:
+            print(f"{key}: {n}")
         info = json.loads((path.parent / weights.LOCAL_MANIFEST).read_text(encoding="utf-8"))["entries"][key]
         print(f"{key}: {pth} -> {path} ({info['bytes']} bytes, sha256 {info['sha256']})")
         if path.parent not in folders:

@@ -28,8 +28,11 @@ log = logging.getLogger("vton.app")
 
 QUEUE_SIZE = 16  # waiting requests beyond this are refused with "queue full" instead of waiting for minutes
 CSS = """
-.stage-image label, .stage-image [data-testid="block-label"] { white-space: normal !important; height: auto !important;
-  max-width: 100% !important; line-height: 1.25; }
+.stage-image label[data-testid="block-label"] { position: static !important; white-space: normal !important;
+  height: auto !important; max-width: 100% !important; padding-right: 64px !important; line-height: 1.3;
+  border-radius: 0 !important; box-shadow: none !important; border: none !important; }
+.stage-image .image-container { height: auto !important; }
+.stage-image .image-frame img { height: 300px !important; width: 100% !important; object-fit: contain; }
 .section-head p { margin: 0.2em 0 0 0; color: var(--body-text-color-subdued); }
 """
 INTRO = """# vton · classic virtual try-on, every stage
@@ -189,7 +192,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
             with gr.Row(equal_height=True):
                 for key in keys:
                     images[key] = gr.Image(label=webapp.STAGE_TITLES[key], type="numpy", format="png",
-                                           interactive=False, height=300, elem_id=f"stage-{key}",
+                                           interactive=False, elem_id=f"stage-{key}",
                                            elem_classes=["stage-image"], buttons=["download", "fullscreen"])
             if keys is webapp.PREPROCESS_KEYS:
                 with gr.Accordion("Keypoints (frame pixels, 192 × 256) and scores", open=False):

@@ -173,3 +173,17 @@ def test_a_file_that_is_not_onnx_is_a_weights_error(tmp_path):
     path.write_bytes(b"not a model")
     with pytest.raises(WeightsError, match="onnxruntime"):
         HumanParser(path, LIP)
+
+
+def test_parse_human_caches_the_parser_per_dataset_and_folder(tmp_path, monkeypatch):
+    from vton.preprocess import parsing as module
+
+    monkeypatch.setattr(module, "_CACHE", {})
+    root = make_preprocess_weights(tmp_path, openpose=False)
+    photo, _ = _painted_photo((120, 160))
+    a = module.parse_human(photo, "lip", root)
+    b = module.parse_human(photo, "lip", root)
+    c = module.parse_human(photo, "atr", root)
+    assert len(module._CACHE) == 2
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert (a.label_set, c.label_set) == (LIP, ATR)

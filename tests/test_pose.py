@@ -140,12 +140,17 @@ def test_loading_controlnet_aux_leaves_no_package_behind():
 
 
 @pytest.fixture(scope="module")
-def estimator(tmp_path_factory):
+def weights_root(tmp_path_factory):
     from helpers_weights import make_openpose_weights
 
     root = tmp_path_factory.mktemp("weights")
     make_openpose_weights(root, seed=0)
-    return P.PoseEstimator.from_weights(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def estimator(weights_root):
+    return P.PoseEstimator.from_weights(weights_root)
 
 
 def _noise_photo(seed=0, size=(192, 256)):
@@ -212,3 +217,24 @@ def test_post_processing_equals_controlnet_aux_body_on_the_same_network(estimato
     np.testing.assert_allclose(np.concatenate(peaks), candidate, rtol=1e-5, atol=1e-6)
     assert ours.shape == subset.shape
     np.testing.assert_allclose(ours, subset, rtol=1e-5, atol=1e-5)
+
+
+def test_estimate_pose_builds_the_estimator_once_per_weights_folder(weights_root, monkeypatch):
+    monkeypatch.setattr(P, "_CACHE", {})
+    photo = _noise_photo()
+    first = P.estimate_pose(photo, weights_dir=weights_root)
+    cached = P._CACHE[str(weights_root.resolve())]
+    second = P.estimate_pose(photo, weights_dir=weights_root)
+    assert P._CACHE[str(weights_root.resolve())] is cached and len(P._CACHE) == 1
+    np.testing.assert_array_equal(first.keypoints, second.keypoints)
+
+
+def test_a_tampered_weights_file_is_refused_by_its_sha256(weights_root, tmp_path):
+    import shutil
+
+    bad = tmp_path / "w"
+    shutil.copytree(weights_root / "openpose", bad / "openpose")
+    with open(bad / "openpose" / "body_pose_model.pth", "ab") as f:
+        f.write(b"x")
+    with pytest.raises(WeightsError, match="sha256"):
+        P.PoseEstimator.from_weights(bad)

@@ -21,18 +21,24 @@ TIME = re.compile(r"\((\d+ ms|\d+\.\d\d s)\)\s*$")
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"{CHROMIUM} is not installed (bash scripts/install.sh --test installs it)")
-    server = shared_app()
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1500, "height": 1000})
-        pg.set_default_timeout(60_000)
-        pg.goto(server.url, wait_until="domcontentloaded")
-        pg.wait_for_selector("#run")
-        yield pg
-        browser.close()
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    server = shared_app()
+    pg = browser.new_page(viewport={"width": 1500, "height": 1000})
+    pg.set_default_timeout(60_000)
+    pg.goto(server.url, wait_until="domcontentloaded")
+    pg.wait_for_selector("#run")
+    yield pg
+    pg.close()
 
 
 def _upload(page, elem_id: str, path: Path) -> None:
@@ -75,3 +81,17 @@ def test_upload_run_and_every_stage_is_shown_with_its_caption(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
     assert (ARTIFACTS / "app.png").stat().st_size > 50_000
+
+
+def test_example_runs_out_of_the_box_and_is_pasted_back_at_photo_size(page):
+    # the photo-like example: 768 × 1024 person with its shipped pose, parse map and garment mask
+    page.get_by_text("person_photo_keypoints.json").first.click()
+    page.locator("#person-input img").first.wait_for(state="visible")
+    page.locator("#run").click()
+    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    result = page.locator("#result img").first
+    result.wait_for(state="visible")
+    page.wait_for_function("() => { const i = document.querySelector('#result img'); "
+                           "return i && i.complete && i.naturalWidth > 0; }")
+    assert result.evaluate("el => [el.naturalWidth, el.naturalHeight]") == [768, 1024]
+    assert "supplied" in page.locator("#status").inner_text()

@@ -16,7 +16,8 @@ multiple of 8 with 128, ``x / 256 − 0.5``) and the post-processing, which keep
    parts or a mean score below 0.4 is dropped.
 
 ``extract_people`` runs all three on image-sized maps, ``select_person`` picks the most confident person (by
-total score) as a ``vton.annotations.Pose``.
+total score) as a ``vton.annotations.Pose``. Photos larger than 768 px are analysed at 768 px on their longer
+side (the network sees 184 px of height either way) and the keypoints mapped back to the photo's pixels.
 """
 
 from __future__ import annotations
@@ -342,11 +343,14 @@ class PoseEstimator:
     @classmethod
     def from_weights(cls, weights_dir: str | Path | None = None, device: str = "cpu") -> PoseEstimator:
         """Build the body network and load ``openpose/body`` through ``vton.weights`` (strict, shapes checked)."""
+        import torch
+
         from .. import weights
 
-        model = build_body_model()
         state = weights.load_state_dict("openpose/body", weights_dir=weights_dir)
-        model.load_state_dict(convert_openpose_state_dict(state, model), strict=True)
+        with torch.device("meta"):  # no random initialisation of 52 M parameters that are overwritten at once
+            model = build_body_model()
+        model.load_state_dict(convert_openpose_state_dict(state, model), strict=True, assign=True)
         return cls(model, device)
 
     def maps(self, image: ImageSource) -> tuple[np.ndarray, np.ndarray, float]:

@@ -49,3 +49,62 @@ def test_methods_endpoint_reports_missing_weights_with_instructions(offline_app)
         assert "--weights-dir" in r["how_to"] and "VTON_WEIGHTS_DIR" in r["how_to"]
         assert "random-weights" in r["how_to"]
         assert "offline" in r["message"].lower()
+
+
+def test_app_py_does_no_tensor_maths():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "app.py").read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not imported & {"torch", "numpy", "cv2"}, imported
+
+
+def test_gpu_decorator_is_spaces_gpu_when_importable_and_a_noop_otherwise(monkeypatch):
+    import sys
+    import types
+
+    from vton import webapp
+
+    def f(x):
+        return x + 1
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # import spaces -> ImportError
+    assert webapp.gpu()(f) is f
+    calls = []
+    fake = types.ModuleType("spaces")
+    fake.GPU = lambda duration: (lambda fn: calls.append(duration) or fn)
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert webapp.gpu(duration=60)(f)(1) == 2 and calls == [60]
+
+
+def test_binds_localhost_unless_running_on_a_space(monkeypatch):
+    from vton import webapp
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert webapp.server_host(None) == "127.0.0.1"
+    monkeypatch.setenv("SPACE_ID", "someone/vton")
+    assert webapp.server_host(None) == "0.0.0.0"
+    assert webapp.server_host("127.0.0.1") == "127.0.0.1"
+
+
+def test_unexpected_errors_become_a_short_message_and_vton_errors_stay_as_written():
+    from vton import webapp
+    from vton.errors import InputError
+
+    assert webapp.user_message(InputError("the person photo is too small")) == "the person photo is too small"
+    msg = webapp.user_message(KeyError("secret internal detail"))
+    assert "KeyError" in msg and "secret" not in msg and "server log" in msg
+
+
+def test_every_shipped_example_file_exists():
+    import os
+
+    from vton import webapp
+
+    rows = webapp.example_rows("cp-vton+")
+    assert len(rows) == 4
+    for row in rows:
+        for value in row:
+            assert value == "cp-vton+" or os.path.isfile(value), value

@@ -164,8 +164,11 @@ def method_table(weights_dir: str | Path | None = None) -> list[dict[str, Any]]:
 
     offline = hub_offline()
     status = availability(weights_dir)
-    annotators = {"pose (OpenPose body)": status.get("openpose/body", "unknown"),
-                  "parsing (SCHP LIP)": status.get("schp/lip", "unknown")}
+    def where(key: str) -> str:
+        s = status.get(key, "unknown")
+        return f"{s} (offline: cannot download)" if s == "hub" and offline else s
+
+    annotators = {"pose (OpenPose body)": where("openpose/body"), "parsing (SCHP LIP)": where("schp/lip")}
     rows = []
     for mid in METHODS:
         info = method_info(mid, weights_dir)

@@ -95,3 +95,9 @@ def test_example_runs_out_of_the_box_and_is_pasted_back_at_photo_size(page):
                            "return i && i.complete && i.naturalWidth > 0; }")
     assert result.evaluate("el => [el.naturalWidth, el.naturalHeight]") == [768, 1024]
     assert "supplied" in page.locator("#status").inner_text()
+
+
+def test_an_error_is_shown_as_a_readable_message_in_the_page(page):
+    page.locator("#run").click()  # nothing uploaded
+    page.get_by_text("Upload a person photo and a garment photo first").first.wait_for(state="visible")
+    assert "Traceback" not in page.content()

@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except VtonError as e:
-        print("error: " + textwrap.fill(str(e), 100, subsequent_indent="       "), file=sys.stderr)
+        print("error: " + textwrap.fill(str(e), 100, subsequent_indent="       ", break_on_hyphens=False,
+                                              break_long_words=False), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -380,7 +380,7 @@ class TryOnPipeline:
 
         photo_pose = clock.run("pose", get_pose)
         framed, transform = clock.run("framing", lambda: frame_person(photo, photo_pose, size=FRAME_SIZE))
-        frame_pose = photo_pose.transformed(transform.scale, (transform.offset_x, transform.offset_y), FRAME_SIZE)
+        frame_pose = transform.frame_pose(photo_pose)  # points that leave the frame become missing
 
         def get_parsing() -> Parsing:
             if parsing is None:

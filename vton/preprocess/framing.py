@@ -123,6 +123,8 @@ def frame_transform(src_size: tuple[int, int], pose: Pose | None = None,
     fw, fh = int(frame_size[0]), int(frame_size[1])
     if w < 1 or h < 1 or fw < 1 or fh < 1:
         raise InputError(f"cannot frame a {w} × {h} photo into {fw} × {fh}")
+    if (w, h) == (fw, fh):  # already a frame (dataset images): keep it exactly as it is
+        return FrameTransform(1.0, 0.0, 0.0, (w, h), (fw, fh))
     if pose is None or pose.present.sum() < 2:
         return _letterbox((w, h), (fw, fh))
     if tuple(pose.size) != (w, h):

@@ -1,0 +1,64 @@
+"""``python -m vton``: every stage written on generated weights; a missing-weights run explains and exits non-zero."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EX = ROOT / "examples"
+
+
+def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "vton", *args], capture_output=True, text=True, env=full_env,
+                          cwd=ROOT, timeout=300)
+
+
+def test_tryon_writes_every_stage_on_generated_weights(tmp_path):
+    weights = tmp_path / "weights"
+    made = _run("random-weights", str(weights))
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "out"
+    r = _run("tryon", "--person", str(EX / "person.png"), "--cloth", str(EX / "cloth_tshirt.png"),
+             "--pose", str(EX / "person_keypoints.json"), "--parse", str(EX / "person_parse.png"),
+             "--method", "cp-vton+", "--weights-dir", str(weights), "--out", str(out), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert len(pngs) == 16 and pngs[0] == "00_person.png" and pngs[-1] == "15_pasted.png"
+    timings = json.loads((out / "timings.json").read_text())
+    assert timings["gmm"] > 0 and timings["tom"] > 0
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["sources"]["pose"] == "supplied" and summary["sources"]["cloth_mask"] == "background"
+    assert all({"name", "x", "y", "score", "present"} <= set(k) for k in summary["keypoints"])
+
+
+def test_missing_weights_print_one_paragraph_and_exit_nonzero(tmp_path):
+    r = _run("tryon", "--person", str(EX / "person.png"), "--cloth", str(EX / "cloth_tshirt.png"),
+             "--pose", str(EX / "person_keypoints.json"), "--parse", str(EX / "person_parse.png"),
+             "--method", "cp-vton", "--weights-dir", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    paragraph = r.stderr[r.stderr.index("error: "):].replace("\n       ", " ")
+    assert "\n" not in paragraph.strip()  # one paragraph
+    assert str(tmp_path / "cp-vton" / "gmm_final.safetensors") in paragraph
+    assert "python -m vton convert" in paragraph and "--weights-dir" in paragraph
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_image_is_a_clear_error_not_a_traceback(tmp_path):
+    bad = tmp_path / "person.png"
+    bad.write_text("not an image")
+    r = _run("preprocess", "--person", str(bad), "--cloth", str(EX / "cloth_tshirt.png"),
+             "--pose", str(EX / "person_keypoints.json"), "--parse", str(EX / "person_parse.png"),
+             "--out", str(tmp_path / "o"))
+    message = r.stderr.replace("\n       ", " ")
+    assert r.returncode == 2 and "is not an image" in message and "Traceback" not in message
+
+
+def test_methods_lists_licences(tmp_path):
+    r = _run("methods", "--weights-dir", str(tmp_path))
+    assert r.returncode == 0
+    assert "cp-vton+" in r.stdout and "MIT" in r.stdout

@@ -239,6 +239,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    webapp.ensure_space_dependencies()
     demo = build_demo(args.weights_dir)
     demo.launch(server_name=webapp.server_host(args.host), server_port=args.port, share=args.share,
                 allowed_paths=[str(webapp.EXAMPLES_DIR)], css=CSS, footer_links=["api", "gradio"])

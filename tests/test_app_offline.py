@@ -108,3 +108,17 @@ def test_every_shipped_example_file_exists():
     for row in rows:
         for value in row:
             assert value == "cp-vton+" or os.path.isfile(value), value
+
+
+def test_space_dependency_step_runs_only_on_a_space_and_only_when_missing(monkeypatch):
+    from vton import webapp
+
+    calls = []
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: calls.append(a))
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert webapp.ensure_space_dependencies() is False
+    monkeypatch.setenv("SPACE_ID", "owner/vton")
+    assert webapp.ensure_space_dependencies() is False  # controlnet-aux is installed here
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    assert webapp.ensure_space_dependencies() is True
+    assert calls and calls[0][0][-2:] == ["--no-deps", webapp.CONTROLNET_AUX]

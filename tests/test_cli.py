@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
 
@@ -62,3 +64,49 @@ def test_methods_lists_licences(tmp_path):
     r = _run("methods", "--weights-dir", str(tmp_path))
     assert r.returncode == 0
     assert "cp-vton+" in r.stdout and "MIT" in r.stdout
+
+
+def test_tryon_runs_the_whole_chain_from_raw_photos_on_generated_weights(tmp_path):
+    """No annotations: pose (OpenPose), parsing (SCHP ONNX) and cloth mask are estimated, every stage written."""
+    from helpers_weights import make_preprocess_weights
+    from PIL import Image
+
+    weights = tmp_path / "weights"
+    make_preprocess_weights(weights)
+    assert _run("random-weights", str(weights)).returncode == 0
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 255, (480, 360, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "out"
+    r = _run("tryon", "--person", str(photo), "--cloth", str(EX / "cloth_longsleeve.png"), "--method", "cp-vton+",
+             "--weights-dir", str(weights), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["sources"] == {"pose": "estimated", "parsing": "estimated", "body_mask": "parsing",
+                                  "cloth_mask": "background"}
+    scores = [k["score"] for k in summary["keypoints"]]
+    assert any(0 < s <= 1 for s in scores) and all(0 <= s <= 1 for s in scores)
+    assert summary["timings_s"]["pose"] > 0 and summary["timings_s"]["parsing"] > 0
+    assert summary["photo_size"] == [360, 480]
+    assert Image.open(out / "15_pasted.png").size == (360, 480)
+    assert Image.open(out / "01_pose.png").size == (192, 256)
+    assert Image.open(out / "02_parsing.png").size[0] > 192  # the legend beside the map
+
+
+def test_photo_with_no_person_is_its_own_clear_error(tmp_path):
+    """An OpenPose network that sees nobody (all-zero weights) → 'no person found', exit 2, no traceback."""
+    import torch
+    from helpers_weights import make_preprocess_weights, write_local_manifest
+
+    from vton.preprocess.pose import build_body_model
+
+    weights = tmp_path / "weights"
+    make_preprocess_weights(weights, openpose=False)
+    pth = weights / "openpose" / "body_pose_model.pth"
+    pth.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k.split(".", 1)[1]: torch.zeros_like(v) for k, v in build_body_model().state_dict().items()}, pth)
+    write_local_manifest(pth, "openpose/body", "pth")
+    r = _run("preprocess", "--person", str(EX / "person_photo.jpg"), "--cloth", str(EX / "cloth_tshirt.png"),
+             "--weights-dir", str(weights), "--out", str(tmp_path / "o"))
+    message = r.stderr.replace("\n       ", " ")
+    assert r.returncode == 2 and "no person found" in message.lower() and "Traceback" not in message

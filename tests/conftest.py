@@ -10,6 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The tests never reach the Hub: weights are generated into local folders. Set before huggingface_hub is imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
 
 def golden_dir() -> Path:
     return Path(os.environ.get("VTON_GOLDEN_DIR", str(ROOT.parent / "shared" / "golden" / "public"))).resolve()

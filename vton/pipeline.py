@@ -236,7 +236,7 @@ class TryOnResult:
                   "Blurred body silhouette (down to 12 × 16 and back up): coarse shape, no clothing detail.",
                   vis.shape_image(rep.shape), t.get("representation", 0.0)),
             Stage("representation_head", "Representation: head",
-                  "The photo kept only on the identity labels (GMM stage); −1 (gray) elsewhere.",
+                  "The photo kept only on the identity labels (GMM stage); −1 (black) elsewhere.",
                   vis.tensor_image(rep.head), t.get("representation", 0.0)),
             Stage("representation_pose", "Representation: pose map",
                   "18 channels, an 11 × 11 square per keypoint (+1 on −1), shown in one image.",

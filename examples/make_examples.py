@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from vton.labels import palette
+
 HERE = Path(__file__).resolve().parent
 
 # The LIP label ids the figure uses (LIP order, see vton.labels.LIP); kept here so the script needs only PIL.
@@ -109,7 +111,7 @@ def draw_person(s: float, size: tuple[int, int], background: Image.Image) -> tup
     oy = (size[1] - 256 * s) / 2
     photo = background.copy()
     parse = Image.new("P", size, 0)
-    parse.putpalette(_lip_palette())
+    parse.putpalette(palette(256).reshape(-1).tolist())  # Pascal-VOC palette, as LIP parse PNGs carry
     pd, dd = ImageDraw.Draw(photo), ImageDraw.Draw(parse)
     _draw_figure(lambda label, colour: (dd, LIP_IDS[label]), s, ox, oy)
     _draw_figure(lambda label, colour: (pd, colour), s, ox, oy)
@@ -126,20 +128,6 @@ def keypoints(s: float, size: tuple[int, int]) -> dict:
         flat += [round(ox + x * s, 3), round(oy + y * s, 3), 1.0]
     return {"version": 1.0, "people": [{"face_keypoints": [], "pose_keypoints": flat, "hand_right_keypoints": [],
                                         "hand_left_keypoints": []}]}
-
-
-def _lip_palette() -> list[int]:
-    """Pascal-VOC palette (the one LIP parse PNGs carry), 256 entries."""
-    out = []
-    for j in range(256):
-        lab, r, g, b = j, 0, 0, 0
-        for shift in range(7, -1, -1):
-            r |= (lab & 1) << shift
-            g |= ((lab >> 1) & 1) << shift
-            b |= ((lab >> 2) & 1) << shift
-            lab >>= 3
-        out += [r, g, b]
-    return out
 
 
 def draw_garment(kind: str, colour: tuple[int, int, int],

@@ -72,3 +72,18 @@ def atol_of(meta: dict, key: str, default: float) -> float:
         if k == key or (k.endswith("*") and key.startswith(k[:-1])) or key in k.split("/"):
             return float(v)
     return default
+
+
+@pytest.fixture
+def offline_hub(monkeypatch, tmp_path):
+    """Offline Hub, an empty Hugging Face cache, no weights folder from the environment, a private vton cache."""
+    import huggingface_hub
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.delenv("VTON_WEIGHTS_DIR", raising=False)
+    monkeypatch.delenv("VTON_MANIFEST", raising=False)
+    monkeypatch.setenv("VTON_CACHE", str(tmp_path / "vton-cache"))
+    return tmp_path

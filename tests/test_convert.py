@@ -21,16 +21,8 @@ BODY_REV = "982e7edaec38759d914a963c48c4726685de7d96"
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
-    import huggingface_hub
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.delenv("VTON_WEIGHTS_DIR", raising=False)
-    monkeypatch.delenv("VTON_MANIFEST", raising=False)
-    monkeypatch.setenv("VTON_CACHE", str(tmp_path / "vton-cache"))
+def offline(offline_hub):
+    return offline_hub
 
 
 def _make_weights(layouts_dir: Path):

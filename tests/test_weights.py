@@ -20,23 +20,15 @@ LIP_REV = "585a32e74aee241cbc0d0cc3ab21392ca58c916a"
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
-    """Offline Hub, an empty Hugging Face cache, no weights folder from the environment, a private vton cache."""
+def offline(offline_hub, monkeypatch):
+    """``offline_hub``, and any call of hf_hub_download fails the test."""
     import huggingface_hub
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.delenv("VTON_WEIGHTS_DIR", raising=False)
-    monkeypatch.delenv("VTON_MANIFEST", raising=False)
-    monkeypatch.setenv("VTON_CACHE", str(tmp_path / "vton-cache"))
 
     def _no_download(*a, **k):
         raise AssertionError("hf_hub_download must not be called in offline mode")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", _no_download)
-    return tmp_path
+    return offline_hub
 
 
 def _sha(data: bytes) -> str:

@@ -110,3 +110,30 @@ def test_photo_with_no_person_is_its_own_clear_error(tmp_path):
              "--weights-dir", str(weights), "--out", str(tmp_path / "o"))
     message = r.stderr.replace("\n       ", " ")
     assert r.returncode == 2 and "no person found" in message.lower() and "Traceback" not in message
+
+
+def test_dataset_command_runs_every_pair_of_an_exported_folder(tmp_path):
+    """preprocess → dataset.zip (the authors' layout) → python -m vton dataset runs each pair with its annotations."""
+    weights = tmp_path / "weights"
+    assert _run("random-weights", str(weights)).returncode == 0
+    pre = tmp_path / "pre"
+    r = _run("preprocess", "--person", str(EX / "person.png"), "--cloth", str(EX / "cloth_tshirt.png"),
+             "--pose", str(EX / "person_keypoints.json"), "--parse", str(EX / "person_parse.png"), "--out", str(pre))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "runs"
+    r = _run("dataset", "--root", str(pre / "dataset.zip"), "--method", "cp-vton", "--weights-dir", str(weights),
+             "--out", str(out), "--all-stages")
+    assert r.returncode == 0, r.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["method"] == "cp-vton" and len(results["pairs"]) == 1
+    from PIL import Image
+
+    assert Image.open(out / results["pairs"][0]["tryon"]).size == (192, 256)
+    stem = results["pairs"][0]["tryon"][: -len(".png")]
+    assert len(list((out / stem).glob("*.png"))) == 16
+
+
+def test_dataset_command_says_what_is_missing(tmp_path):
+    (tmp_path / "test" / "image").mkdir(parents=True)
+    r = _run("dataset", "--root", str(tmp_path), "--weights-dir", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "cloth" in r.stderr

@@ -33,6 +33,11 @@ FRAME_SIZE = (192, 256)  # (W, H) of the methods' person frame
 
 Progress = Callable[[str, int, int], None]
 
+# The timed steps, in order; progress reports (step, done, total) against these counts.
+PREPROCESS_STEPS = ("pose", "framing", "parsing", "cloth_mask", "cloth_framing")
+TRYON_STEPS = ("load_gmm", "load_tom", *PREPROCESS_STEPS, "representation", "gmm", "warp", "tom", "composition",
+               "paste_back")
+
 
 @dataclass(frozen=True)
 class MethodInfo:
@@ -365,7 +370,7 @@ class TryOnPipeline:
         from .preprocess.cloth_mask import cloth_mask as compute_cloth_mask
         from .preprocess.framing import frame_labels, frame_person
 
-        clock = _clock or _Clock(progress, 6)
+        clock = _clock or _Clock(progress, len(PREPROCESS_STEPS))
         photo = load_image(person, "person photo")
         garment = load_image(cloth, "garment photo", keep_alpha=True)
         sources: dict[str, str] = {}
@@ -443,7 +448,7 @@ class TryOnPipeline:
         from .preprocess.framing import paste_back
         from .representation import build_representation, cloth_tensors
 
-        clock = _Clock(progress, 12)
+        clock = _Clock(progress, len(TRYON_STEPS))
         # load the networks first: a missing-weights error should come before minutes of preprocessing
         gmm = clock.run("load_gmm", lambda: self.network("gmm"))
         tom = clock.run("load_tom", lambda: self.network("tom"))

@@ -88,16 +88,12 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
 
 
 def _cmd_preprocess(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    from .pipeline import TryOnPipeline
+    from .pipeline import TryOnPipeline, save_stages
 
     pipe = TryOnPipeline(weights_dir=args.weights_dir, device=args.device)
     pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for i, stage in enumerate(pre.stages()):
-        Image.fromarray(stage.image).save(out / f"{i:02d}_{stage.key}.png")
+    save_stages(pre.stages(), out)
     (out / "dataset.zip").write_bytes(pre.dataset_zip())
     (out / "keypoints.json").write_text(json.dumps(pre.keypoint_table(), indent=2))
     print(f"preprocessing written to {out} (dataset layout in {out / 'dataset.zip'})")

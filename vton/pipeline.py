@@ -27,7 +27,8 @@ from .errors import InputError
 from .images import load_image, to_pil
 from .labels import COCO18
 
-__all__ = ["METHODS", "MethodInfo", "Stage", "Preprocessed", "TryOnResult", "TryOnPipeline", "method_info"]
+__all__ = ["METHODS", "MethodInfo", "Stage", "Preprocessed", "TryOnResult", "TryOnPipeline", "method_info",
+           "save_stages"]
 
 FRAME_SIZE = (192, 256)  # (W, H) of the methods' person frame
 
@@ -93,6 +94,18 @@ class Stage:
     caption: str
     image: np.ndarray
     seconds: float
+
+
+def save_stages(stages: list[Stage], folder: str | Path) -> list[Path]:
+    """Write each stage's image as ``NN_<key>.png`` (NN = its position) into ``folder``; the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, stage in enumerate(stages):
+        p = folder / f"{i:02d}_{stage.key}.png"
+        Image.fromarray(stage.image).save(p)
+        paths.append(p)
+    return paths
 
 
 class _Clock:
@@ -282,12 +295,7 @@ class TryOnResult:
     def save(self, folder: str | Path) -> list[Path]:
         """Write every stage as ``NN_<key>.png`` plus ``result.json`` (summary) and ``timings.json``."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for i, stage in enumerate(self.stages()):
-            p = folder / f"{i:02d}_{stage.key}.png"
-            Image.fromarray(stage.image).save(p)
-            paths.append(p)
+        paths = save_stages(self.stages(), folder)
         summary = self.summary()
         for name, data in (("result.json", summary), ("timings.json", summary["timings_s"])):
             p = folder / name

@@ -16,6 +16,14 @@ Convention:
 
 The linear algebra is done once in float64 on the CPU and the result is cast to the dtype and device of the
 input, so a float32 grid is at least as accurate as the authors' float32 computation.
+
+TPS from arbitrary control points (:func:`tps_fit`, :func:`tps_transform`, :func:`tps_warp_grid`) serves every
+convention: CP-VTON's lattice above, ACGPN's STN (25 points on ±0.9 with x fastest, kernel ``0.5 · r² · ln r²``,
+switchablenorms/DeepFashion_Try_On) and the training-free geometric method's matched contour points. Convention
+of those functions: points are ``(x, y)`` in normalised ``align_corners=True`` coordinates; a *backward* map is
+fitted, from the output (target) points to where they sample the source; the system is
+``[[K + λI, P], [Pᵀ, 0]]`` with ``K = s · U(|p_i − p_j|²)``, ``P = [1, x, y]`` (``s`` = ``kernel_scale``,
+``λ`` = ``regularization``; ``λ = 0`` interpolates exactly).
 """
 
 from __future__ import annotations
@@ -32,6 +40,10 @@ __all__ = [
     "tps_grid",
     "warped_control_points",
     "TpsGridGen",
+    "tps_basis",
+    "tps_fit",
+    "tps_transform",
+    "tps_warp_grid",
 ]
 
 
@@ -92,22 +104,141 @@ def _pairwise_d2(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (diff * diff).sum(-1)
 
 
-def tps_system(points: torch.Tensor) -> torch.Tensor:
-    """The TPS system matrix ``L = [[K, P], [Pᵀ, 0]]`` of control points.
+def _check_points(points: torch.Tensor, name: str, batched: bool = False) -> None:
+    shape = "(B, N, 2)" if batched else "(N, 2)"
+    if not isinstance(points, torch.Tensor):
+        raise ValueError(f"{name} must be a tensor of shape {shape}, got {type(points).__name__}")
+    if points.ndim != (3 if batched else 2) or points.shape[-1] != 2:
+        raise ValueError(f"{name} must have shape {shape} holding (x, y), got {tuple(points.shape)}")
+    if not points.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got {points.dtype}")
+    if not bool(torch.isfinite(points).all()):
+        raise ValueError(f"{name} holds NaN or infinite coordinates")
+
+
+def tps_system(points: torch.Tensor, *, kernel_scale: float = 1.0, regularization: float = 0.0) -> torch.Tensor:
+    """The TPS system matrix ``L = [[K + λI, P], [Pᵀ, 0]]`` of control points.
 
     Args:
         points: ``(N, 2)`` control points ``(x, y)``.
+        kernel_scale: ``s`` in ``K = s · U(|p_i − p_j|²)`` (1 in CP-VTON, 0.5 in ACGPN).
+        regularization: ``λ ≥ 0`` added to K's diagonal (0 = exact interpolation).
 
     Returns:
-        ``(N + 3, N + 3)`` with ``K = U(|p_i − p_j|²)`` and ``P = [1, x, y]``.
+        ``(N + 3, N + 3)`` with ``P = [1, x, y]``; ACGPN's ``inverse_kernel`` buffer is its inverse.
     """
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"points must have shape (N, 2), got {tuple(points.shape)}")
+    _check_points(points, "points")
+    if regularization < 0:
+        raise ValueError(f"regularization must be >= 0, got {regularization}")
     n = points.shape[0]
-    k = tps_kernel(_pairwise_d2(points, points))  # (N, N)
+    k = kernel_scale * tps_kernel(_pairwise_d2(points, points))  # (N, N)
+    if regularization:
+        k = k + regularization * torch.eye(n, dtype=points.dtype, device=points.device)
     p = torch.cat([torch.ones(n, 1, dtype=points.dtype, device=points.device), points], dim=1)  # (N, 3)
     z = torch.zeros(3, 3, dtype=points.dtype, device=points.device)
     return torch.cat([torch.cat([k, p], 1), torch.cat([p.t(), z], 1)], 0)  # (N+3, N+3)
+
+
+def tps_basis(points: torch.Tensor, ctrl: torch.Tensor, *, kernel_scale: float = 1.0) -> torch.Tensor:
+    """The TPS features of ``points``: ``[s · U(|p − c_j|²) for each control point c_j, 1, x, y]``.
+
+    Args:
+        points: ``(M, 2)`` where the spline is evaluated.
+        ctrl: ``(N, 2)`` control points.
+        kernel_scale: ``s`` (see :func:`tps_system`).
+
+    Returns:
+        ``(M, N + 3)``; ACGPN's ``target_coordinate_repr`` buffer is this for every output pixel.
+    """
+    _check_points(points, "points")
+    _check_points(ctrl, "ctrl")
+    u = kernel_scale * tps_kernel(_pairwise_d2(points, ctrl))  # (M, N)
+    ones = torch.ones(points.shape[0], 1, dtype=points.dtype, device=points.device)
+    return torch.cat([u, ones, points], dim=1)  # (M, N+3)
+
+
+def tps_fit(ctrl: torch.Tensor, values: torch.Tensor, *, kernel_scale: float = 1.0,
+            regularization: float = 0.0) -> torch.Tensor:
+    """Fit a TPS that maps each control point ``ctrl[b, i]`` to ``values[b, i]``.
+
+    Solved in float64 (and returned in ``values``' dtype and device).
+
+    Args:
+        ctrl: ``(B, N, 2)`` control points (``N ≥ 3``, not all on one line).
+        values: ``(B, N, D)`` the values at them (D = 2 for a warp).
+        kernel_scale, regularization: see :func:`tps_system`.
+
+    Returns:
+        ``(B, N + 3, D)`` coefficients: N kernel weights, then the affine part (constant, x, y).
+
+    Raises:
+        ValueError: bad shapes, non-finite values, or a degenerate point set (e.g. collinear or repeated points
+            with ``regularization = 0``).
+    """
+    _check_points(ctrl, "ctrl", batched=True)
+    if not isinstance(values, torch.Tensor) or values.ndim != 3 or values.shape[:2] != ctrl.shape[:2]:
+        got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+        raise ValueError(f"values must have shape (B, N, D) = {tuple(ctrl.shape[:2])} + (D,), got {got}")
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("values hold NaN or infinite numbers")
+    b, n, d = values.shape
+    if n < 3:
+        raise ValueError(f"a TPS needs at least 3 control points, got {n}")
+    c64 = ctrl.detach().to("cpu", torch.float64)
+    v64 = values.detach().to("cpu", torch.float64)
+    rhs = torch.cat([v64, torch.zeros(b, 3, d, dtype=torch.float64)], dim=1)  # (B, N+3, D)
+    systems = torch.stack([tps_system(c64[i], kernel_scale=kernel_scale, regularization=regularization)
+                           for i in range(b)])  # (B, N+3, N+3)
+    coeffs, info = torch.linalg.solve_ex(systems, rhs)
+    if bool((info != 0).any()) or not bool(torch.isfinite(coeffs).all()):
+        raise ValueError("the TPS system is singular: the control points are repeated or all on one line")
+    return coeffs.to(device=values.device, dtype=values.dtype)
+
+
+def tps_transform(points: torch.Tensor, ctrl: torch.Tensor, coeffs: torch.Tensor, *,
+                  kernel_scale: float = 1.0) -> torch.Tensor:
+    """Evaluate fitted TPS at ``points``.
+
+    Args:
+        points: ``(B, M, 2)`` or ``(M, 2)`` (shared by the batch).
+        ctrl: ``(B, N, 2)`` the control points of the fit.
+        coeffs: ``(B, N + 3, D)`` from :func:`tps_fit` with the same ``kernel_scale``.
+
+    Returns:
+        ``(B, M, D)``.
+    """
+    _check_points(ctrl, "ctrl", batched=True)
+    b, n = ctrl.shape[:2]
+    if coeffs.ndim != 3 or coeffs.shape[:2] != (b, n + 3):
+        raise ValueError(f"coeffs must have shape ({b}, {n + 3}, D), got {tuple(coeffs.shape)}")
+    pts = points if points.ndim == 3 else points.unsqueeze(0).expand(b, -1, -1)
+    _check_points(pts, "points", batched=True)
+    out = [tps_basis(pts[i], ctrl[i].to(pts.dtype), kernel_scale=kernel_scale) @ coeffs[i].to(pts.dtype)
+           for i in range(b)]  # each (M, D)
+    return torch.stack(out)
+
+
+def tps_warp_grid(target: torch.Tensor, source: torch.Tensor, out_h: int, out_w: int, *,
+                  kernel_scale: float = 1.0, regularization: float = 0.0) -> torch.Tensor:
+    """The sampling grid of the TPS that carries ``target[b, i]`` (output) to ``source[b, i]`` (input).
+
+    Args:
+        target: ``(B, N, 2)`` points in the output image, normalised ``(x, y)`` (align_corners=True).
+        source: ``(B, N, 2)`` where each samples the input image, same convention.
+        out_h, out_w: size of the grid.
+        kernel_scale, regularization: see :func:`tps_system`.
+
+    Returns:
+        ``(B, out_h, out_w, 2)`` ``(x, y)`` for ``F.grid_sample(..., align_corners=True)``, in ``source``'s dtype
+        and device.
+    """
+    _check_out_size(out_h, out_w)
+    _check_points(source, "source", batched=True)
+    coeffs = tps_fit(target, source, kernel_scale=kernel_scale, regularization=regularization)  # (B, N+3, 2)
+    pix = _output_points(out_h, out_w, torch.float64)  # (H*W, 2)
+    grid = tps_transform(pix, target.detach().to("cpu", torch.float64), coeffs.to("cpu", torch.float64),
+                         kernel_scale=kernel_scale)  # (B, H*W, 2)
+    return grid.view(-1, out_h, out_w, 2).to(device=source.device, dtype=source.dtype)
 
 
 def _output_points(out_h: int, out_w: int, dtype: torch.dtype) -> torch.Tensor:
@@ -134,9 +265,7 @@ def tps_grid_matrix(
     n = grid_size * grid_size
     pts = control_points(grid_size, dtype=torch.float64)  # (N, 2)
     l_inv = torch.linalg.inv(tps_system(pts))  # (N+3, N+3)
-    out = _output_points(out_h, out_w, torch.float64)  # (H*W, 2)
-    u = tps_kernel(_pairwise_d2(out, pts))  # (H*W, N)
-    basis = torch.cat([u, torch.ones(out.shape[0], 1, dtype=torch.float64), out], dim=1)  # (H*W, N+3)
+    basis = tps_basis(_output_points(out_h, out_w, torch.float64), pts)  # (H*W, N+3)
     m = basis @ l_inv[:, :n]  # (H*W, N): coefficients [W; A] = L⁻¹[:, :N] @ Q
     return m.to(device=device, dtype=dtype)
 

@@ -27,7 +27,7 @@ def _peak_rss_mib() -> float:
 def _measure(method: str | None, network: str | None, runs: int, threads: int | None, device: str, queue) -> None:
     import torch
 
-    from vton.models import build_network
+    from vton.methods import build_network
 
     if threads:
         torch.set_num_threads(threads)

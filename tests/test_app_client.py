@@ -10,7 +10,7 @@ import pytest
 from helpers_app import EXAMPLE, shared_app
 from PIL import Image
 
-from vton.webapp import FRAME_STAGE_KEYS, PREPROCESS_KEYS, STAGE_KEYS
+from vton import methods
 
 pytestmark = pytest.mark.slow
 
@@ -32,50 +32,61 @@ def _tryon(client, person=EXAMPLE["person"], method="cp-vton+"):
                           _f(EXAMPLE["cloth_mask"]), api_name="/tryon")
 
 
-def test_tryon_endpoint_returns_every_stage_with_caption_and_time(client):
+def _gallery(items) -> list[tuple[str, str]]:
+    """gradio_client's gallery value as (image path, caption) pairs."""
+    out = []
+    for it in items:
+        if isinstance(it, dict):
+            img = it.get("image")
+            out.append((img.get("path") if isinstance(img, dict) else img, it.get("caption")))
+        else:
+            out.append((it[0], it[1]))
+    return out
+
+
+def test_tryon_endpoint_returns_a_method_independent_value(client):
     out = _tryon(client)
-    # status, result, one image per stage, keypoint table, summary JSON, stages zip, dataset zip
-    assert len(out) == 2 + len(STAGE_KEYS) + 4
-    status, result, *rest = out
-    stage_files, (table, summary, stages_zip, dataset_zip) = rest[: len(STAGE_KEYS)], rest[len(STAGE_KEYS):]
-    assert status.startswith("**Done** with cp-vton+") and "RANDOM" in status
-    assert len(STAGE_KEYS) == 16
-    for key, path in zip(STAGE_KEYS, stage_files, strict=True):
-        assert path and Path(path).is_file(), key
+    # status, pasted result, gallery of (image, caption) in card order, summary JSON, stages zip, dataset zip
+    assert len(out) == 6
+    status, result, gallery, summary, stages_zip, dataset_zip = out
+    assert status.startswith("**Done** with CP-VTON+") and "RANDOM" in status
+    card = methods.card("cp-vton+")
+    keys = [s["key"] for s in summary["stages"]]
+    assert keys == ["person", "pose", "parsing", "body_mask", "cloth", "cloth_mask", *card.stage_keys]
+    items = _gallery(gallery)
+    assert len(items) == len(keys)
+    for (path, caption), row in zip(items, summary["stages"], strict=True):
+        assert path and Path(path).is_file(), row["key"]
+        assert caption.startswith(row["title"] + " — "), (caption, row)
         size = Image.open(path).size
-        if key in FRAME_STAGE_KEYS:
-            assert size == (192, 256), (key, size)
-    assert Image.open(stage_files[STAGE_KEYS.index("parsing")]).size[1] == 256  # parse map + legend at its right
+        if row["key"] not in ("parsing", "pasted"):
+            assert size == (192, 256), (row["key"], size)
     assert Image.open(result).size == (192, 256)  # pasted back at the photo's size (the example is 192 × 256)
-
-    rows = {s["key"]: s for s in summary["stages"]}
-    assert list(rows) == list(STAGE_KEYS)
-    for s in rows.values():
-        assert s["title"] and s["caption"] and s["seconds"] >= 0
-    assert summary["method"] == "cp-vton+"
+    assert summary["method"] == "cp-vton+" and summary["random_weights"] is True
+    assert summary["networks"]["gmm"]["manifest_key"] == "cp-vton+/gmm"
     assert summary["sources"]["pose"] == "supplied" and summary["sources"]["parsing"] == "supplied"
-    assert len(summary["theta"]) == 50
-    assert [r[0] for r in table["data"]][:2] == ["nose", "neck"] and len(table["data"]) == 18
+    assert len(summary["data"]["theta"]) == 50 and len(summary["data"]["control_points"]) == 25
+    assert len(summary["keypoints"]) == 18
 
+    assert Path(stages_zip).name == "vton_cp-vton__stages.zip"
     with zipfile.ZipFile(stages_zip) as zf:
         names = zf.namelist()
-    assert "result.json" in names and sum(n.endswith(".png") for n in names) == len(STAGE_KEYS)
+    assert "result.json" in names and sum(n.endswith(".png") for n in names) == len(keys)
     with zipfile.ZipFile(dataset_zip) as zf:
         assert any("pose" in n and n.endswith(".json") for n in zf.namelist())
 
 
 def test_preprocess_endpoint_returns_the_preprocessing_stages(client):
-    out = client.predict(_f(EXAMPLE["person"]), _f(EXAMPLE["cloth"]), _f(EXAMPLE["pose"]), _f(EXAMPLE["parse"]),
-                         _f(EXAMPLE["cloth_mask"]), api_name="/preprocess")
-    assert len(out) == 1 + len(PREPROCESS_KEYS) + 3
-    status, *images, table, summary, dataset_zip = out
+    out = client.predict(_f(EXAMPLE["person"]), _f(EXAMPLE["cloth"]), "cp-vton", _f(EXAMPLE["pose"]),
+                         _f(EXAMPLE["parse"]), _f(EXAMPLE["cloth_mask"]), api_name="/preprocess")
+    status, gallery, summary = out
     assert "Preprocessing done" in status
-    assert [s["key"] for s in summary["stages"]] == list(PREPROCESS_KEYS)
-    for key, path in zip(PREPROCESS_KEYS, images, strict=True):
-        assert Path(path).is_file(), key
-    assert Image.open(images[PREPROCESS_KEYS.index("pose")]).size == (192, 256)
+    keys = ["person", "pose", "parsing", "cloth", "cloth_mask"]  # CP-VTON needs no body mask
+    assert [s["key"] for s in summary["stages"]] == keys
+    items = _gallery(gallery)
+    assert len(items) == len(keys) and all(Path(p).is_file() for p, _ in items)
+    assert Image.open(items[keys.index("pose")][0]).size == (192, 256)
     assert summary["sources"]["cloth_mask"] == "supplied"
-    assert zipfile.is_zipfile(dataset_zip)
 
 
 def test_text_file_renamed_png_gives_a_readable_error(client, tmp_path):
@@ -103,16 +114,27 @@ def test_method_without_weights_says_how_to_add_them(client):
         _tryon(client, method="cp-vton")  # the test weights folder holds CP-VTON+ only
     msg = str(err.value)
     assert "cp-vton/gmm" in msg and "--weights-dir" in msg
+    assert "/tmp/" not in msg and "`" not in msg  # no server paths, no markdown backticks
 
 
-def test_methods_endpoint_lists_both_methods_with_licences(client):
+def test_unknown_or_malformed_method_is_refused_by_name(client):
+    for bad in ("viton-hd", "", "cp-vton+ "):
+        with pytest.raises(gradio_client.exceptions.AppError) as err:
+            _tryon(client, method=bad)
+        assert "unknown method" in str(err.value) or "a string" in str(err.value)
+
+
+def test_methods_endpoint_lists_every_card_with_weight_status(client):
     rows = client.predict(api_name="/methods")
     if isinstance(rows, str):
         rows = json.loads(rows)
     by_id = {r["id"]: r for r in rows}
-    assert {"cp-vton", "cp-vton+"} <= set(by_id)
+    assert list(by_id) == list(methods.ids())
     for r in by_id.values():
-        assert "MIT" in r["licence"] and r["paper"] and r["repo"].startswith("https://github.com/")
-    assert by_id["cp-vton+"]["ready"] and by_id["cp-vton+"]["synthetic"]
+        assert r["licence"] and r["paper"] and r["repo"].startswith("https://github.com/")
+        assert [s["key"] for s in r["stages"]] == list(methods.card(r["id"]).stage_keys)
+    assert by_id["cp-vton+"]["ready"] and by_id["cp-vton+"]["random"]
+    assert by_id["cp-vton+"]["weights"]["gmm"]["status"] == "local"
     assert not by_id["cp-vton"]["ready"] and by_id["cp-vton"]["missing"] == ["gmm", "tom"]
     assert "--weights-dir" in by_id["cp-vton"]["how_to"]
+    assert "non-commercial" in by_id["cp-vton"]["estimator_licences"]["openpose/body"]

@@ -150,7 +150,7 @@ def test_authors_cpvtonplus_gmm_converts_to_identical_tensors(tmp_path, layouts_
 
     r = weights.resolve("cp-vton+/gmm", tmp_path / "w")
     assert r.verified and r.path == out
-    from vton.models import build_network
+    from vton.methods import build_network
 
     net = weights.load_network(build_network("cp-vton+", "gmm"), "cp-vton+/gmm", tmp_path / "w")
     assert torch.equal(net.state_dict()["regression.linear.weight"], sd["regression.linear.weight"])
@@ -312,7 +312,7 @@ def test_reinit_is_deterministic_per_seed():
 
 @pytest.mark.slow
 def test_random_weights_folder_loads_and_says_it_is_random(tmp_path, capsys):
-    from vton.models import build_network
+    from vton.methods import build_network
 
     args = _parse("random-weights", str(tmp_path / "w"), "--methods", "cp-vton+", "--seed", "3")
     assert args.func(args) == 0

@@ -9,8 +9,8 @@ import torch
 
 from vton.errors import InputError
 from vton.geometry.tps import identity_grid
-from vton.models import METHOD_VARIANT, NETWORKS, build_network
-from vton.models.cpvton import (
+from vton.methods import build_network, card
+from vton.methods.cpvton.networks import (
     GMM,
     TOM,
     CPVTONConfig,
@@ -160,8 +160,9 @@ def test_tom_outputs_and_compose_values():
 
 
 def test_build_network_returns_eval_modules_of_the_method_variant():
-    assert NETWORKS == {"cp-vton": ("gmm", "tom"), "cp-vton+": ("gmm", "tom")}
-    assert METHOD_VARIANT == {"cp-vton": "original", "cp-vton+": "plus"}
+    assert card("cp-vton").weights == (("gmm", "cp-vton/gmm"), ("tom", "cp-vton/tom"))
+    assert card("cp-vton+").weights == (("gmm", "cp-vton+/gmm"), ("tom", "cp-vton+/tom"))
+    assert build_network("cp-vton", "gmm", ngf=8).cfg.variant == "original"
     gmm = build_network("cp-vton+", "gmm", ngf=8)
     assert isinstance(gmm, GMM) and not gmm.training and gmm.cfg.variant == "plus"
     assert gmm.extractionB.model[0].in_channels == 1
@@ -172,7 +173,7 @@ def test_build_network_returns_eval_modules_of_the_method_variant():
 def test_build_network_rejects_unknown_names_listing_valid_ones():
     with pytest.raises(InputError, match="cp-vton\\+"):
         build_network("viton", "gmm")
-    with pytest.raises(InputError, match="gmm, tom"):
+    with pytest.raises(InputError, match="gmm and tom"):
         build_network("cp-vton", "unet")
     with pytest.raises(InputError):
         build_network("cp-vton", "gmm", widthh=3)

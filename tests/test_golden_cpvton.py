@@ -15,8 +15,8 @@ import torch
 from conftest import atol_of
 
 from vton.geometry.tps import TpsGridGen, tps_grid
-from vton.models import build_network
-from vton.models.cpvton import compose, tom_outputs, warp_cloth, warp_mask
+from vton.methods import build_network
+from vton.methods.cpvton.networks import compose, tom_outputs, warp_cloth, warp_mask
 
 pytestmark = pytest.mark.golden
 

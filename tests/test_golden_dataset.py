@@ -11,8 +11,9 @@ import torch
 from conftest import atol_of
 
 from vton.datasets import read_mask_png, read_openpose_json, read_parse_png
+from vton.encodings import body_shape, cloth_tensors, pose_map, worn_cloth
 from vton.images import load_image, to_tensor
-from vton.representation import body_shape, build_representation, cloth_tensors, pose_map, worn_cloth
+from vton.methods.cpvton.representation import build_representation
 
 pytestmark = pytest.mark.golden
 

@@ -1,4 +1,4 @@
-"""Behaviour of the CP-VTON / CP-VTON+ person representation (vton.representation)."""
+"""Behaviour of the CP-VTON / CP-VTON+ person representation (vton.methods.cpvton.representation, vton.encodings)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,10 @@ import torch
 from PIL import Image
 
 from vton.annotations import Parsing, Pose
+from vton.encodings import body_shape, cloth_tensors, pose_map, worn_cloth
 from vton.errors import InputError
 from vton.labels import LIP
-from vton.representation import (
-    HEAD_LABELS,
-    body_shape,
-    build_representation,
-    cloth_tensors,
-    head_labels,
-    pose_map,
-    worn_cloth,
-)
+from vton.methods.cpvton.representation import HEAD_LABELS, build_representation, head_labels
 
 H, W = 256, 192
 

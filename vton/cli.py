@@ -1,4 +1,6 @@
-"""Command line: ``python -m vton tryon|preprocess|dataset|methods|convert|random-weights``.
+"""Command line: ``python -m vton tryon|preprocess|dataset|methods|convert|random-weights|prepare``.
+
+Method choices, their help and the stages written come from the registry (:mod:`vton.methods`).
 
 Errors vton raises on purpose are printed as one readable paragraph with a non-zero exit status; ``--debug``
 shows the traceback of unexpected ones.
@@ -28,6 +30,20 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
 
 
+def _method_help() -> str:
+    from . import methods
+
+    return "; ".join(f"{c.id}: {c.title}, {c.licence}" for c in methods.cards())
+
+
+def _add_method(p: argparse.ArgumentParser) -> None:
+    from . import methods
+
+    ids = methods.ids()
+    p.add_argument("--method", default=ids[0], choices=ids, help=f"default {ids[0]}. {_method_help()}")
+    p.add_argument("--seed", type=int, default=0, help="seed of any randomness a method draws (recorded)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vton", description="vton: classic virtual try-on, every stage.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
@@ -35,12 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tryon", help="run a method on a person photo and a garment photo, write every stage")
     _add_inputs(p)
-    p.add_argument("--method", default="cp-vton+", help="cp-vton or cp-vton+ (default)")
-    p.add_argument("--out", default="outputs/tryon", help="folder for the stage PNGs, result.json, timings.json")
+    _add_method(p)
+    p.add_argument("--out", default="outputs/tryon", help="folder for the stage PNGs (NN_<key>.png) and result.json")
     p.set_defaults(func=_cmd_tryon)
 
-    p = sub.add_parser("preprocess", help="pose, parsing, cloth mask and framing only; write stages + dataset zip")
+    p = sub.add_parser("preprocess", help="the preprocessing a method needs (default: all), stages + dataset zip")
     _add_inputs(p)
+    _add_method(p)
     p.add_argument("--out", default="outputs/preprocess", help="output folder")
     p.set_defaults(func=_cmd_preprocess)
 
@@ -48,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", required=True, help="dataset root, its split folder, or a dataset zip")
     p.add_argument("--pairs", default="test_pairs.txt", help="pairs list ('person.jpg cloth.jpg' per line)")
     p.add_argument("--split", default="test", help="split folder name (default: test)")
-    p.add_argument("--method", default="cp-vton+", help="cp-vton or cp-vton+ (default)")
+    _add_method(p)
     p.add_argument("--out", default="outputs/dataset", help="folder for try-on PNGs and results.json")
     p.add_argument("--limit", type=int, help="stop after this many pairs")
     p.add_argument("--all-stages", action="store_true", help="also write every stage of each pair")
@@ -58,7 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("methods", help="list the methods, their licences and where their weights are")
     p.add_argument("--weights-dir", help="local weights folder")
+    p.add_argument("--json", action="store_true", help="print the cards as JSON (id, title, licence, needs, "
+                   "weights with status, stage keys)")
     p.set_defaults(func=_cmd_methods)
+
+    p = sub.add_parser("prepare", help="convert the pose model's .pth to a verified safetensors copy ahead of time")
+    p.add_argument("--weights-dir", help="local weights folder")
+    p.add_argument("--no-download", action="store_true", help="use only local or cached files")
+    p.set_defaults(func=_cmd_prepare)
 
     from .convert import add_convert_parser, add_random_weights_parser
 
@@ -76,27 +100,65 @@ def _progress(key: str, done: int, total: int) -> None:
     print(f"  [{done:2d}/{total}] {key}", file=sys.stderr)
 
 
+def _weights_warning(result) -> str:
+    prov = result.provenance
+    parts = []
+    if prov.get("random_weights"):
+        parts.append("WARNING: RANDOM test weights were used: the try-on is noise")
+    if prov.get("unverified_weights"):
+        parts.append("WARNING: unverified weights (no sha256 declared in any manifest) for "
+                     + ", ".join(prov["unverified_weights"]))
+    return "\n".join(parts)
+
+
+def _out_folder(path: str) -> Path:
+    from .errors import InputError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {path!r} is a file; give a folder (it is created if missing)")
+    return out
+
+
 def _cmd_tryon(args: argparse.Namespace) -> int:
     from .pipeline import TryOnPipeline
 
-    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
+    out = _out_folder(args.out)
+    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed)
     result = pipe(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
-    paths = result.save(args.out)
-    print(f"{len(paths)} files written to {args.out} ({sum(result.timings.values()):.2f} s); sources: "
-          + ", ".join(f"{k} {v}" for k, v in result.sources.items()))
+    paths = result.save(out)
+    print(f"{result.card.title}: {len(paths)} files written to {out} ({sum(result.timings.values()):.2f} s); "
+          "sources: " + ", ".join(f"{k} {v}" for k, v in result.sources.items()))
+    warning = _weights_warning(result)
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 
 def _cmd_preprocess(args: argparse.Namespace) -> int:
     from .pipeline import TryOnPipeline, save_stages
 
-    pipe = TryOnPipeline(weights_dir=args.weights_dir, device=args.device)
+    out = _out_folder(args.out)
+    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
     pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
-    out = Path(args.out)
     save_stages(pre.stages(), out)
-    (out / "dataset.zip").write_bytes(pre.dataset_zip())
     (out / "keypoints.json").write_text(json.dumps(pre.keypoint_table(), indent=2))
-    print(f"preprocessing written to {out} (dataset layout in {out / 'dataset.zip'})")
+    if pre.pose is not None and pre.parsing is not None:
+        (out / "dataset.zip").write_bytes(pre.dataset_zip())
+        print(f"preprocessing written to {out} (dataset layout in {out / 'dataset.zip'})")
+    else:
+        print(f"preprocessing written to {out} ({args.method} needs no pose/parsing, so no dataset zip)")
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from .weights import prepare_converted
+
+    done = prepare_converted(args.weights_dir, download=not args.no_download)
+    for p in done:
+        print(f"ready: {p}")
+    if not done:
+        print("nothing to convert (no .pth weights found locally or on the Hub)")
     return 0
 
 
@@ -105,8 +167,8 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     from .pipeline import TryOnPipeline
 
     folder = VitonFolder(args.root, args.pairs, split=args.split)
-    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
-    out = Path(args.out)
+    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed)
+    out = _out_folder(args.out)
     out.mkdir(parents=True, exist_ok=True)
     n = len(folder) if args.limit is None else min(args.limit, len(folder))
     rows = []
@@ -127,12 +189,23 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
-    from .pipeline import METHODS, method_info
+    from . import methods
 
-    for mid in METHODS:
-        info = method_info(mid, args.weights_dir)
-        weights = ", ".join(f"{k}: {v}" for k, v in info["weights"].items())
-        print(f"{mid:10s} {info['title']} — {info['licence']}\n{'':11s}{info['paper']}\n{'':11s}weights: {weights}")
+    rows = [methods.describe(c.id, args.weights_dir) for c in methods.cards()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        state = "ready" if r["ready"] else "NOT READY"
+        if r["random"]:
+            state += " (RANDOM test weights: output is noise)"
+        if r["unverified"]:
+            state += f" (UNVERIFIED: {', '.join(r['unverified'])})"
+        weights = ", ".join(f"{k}: {v['status']}" for k, v in r["weights"].items()) or "none (training-free)"
+        print(f"{r['id']:10s} {r['title']} — {r['licence']} — {state}\n{'':11s}{r['paper']}\n"
+              f"{'':11s}needs: {', '.join(r['needs'])}; weights: {weights}")
+        if r["how_to"]:
+            print(f"{'':11s}how to get them: {r['how_to']}")
     return 0
 
 

@@ -1,9 +1,11 @@
-"""Checkpoint converter: the authors' ``.pth`` files (CP-VTON sergeywong/cp-vton, CP-VTON+ minar09/cp-vton-plus,
-the OpenPose body model) to safetensors in vton's local weights-folder layout, plus publishing and random weights.
+"""Checkpoint converter: the authors' ``.pth`` files (of every registered method, and the OpenPose body model) to
+safetensors in vton's local weights-folder layout, plus publishing and random weights.
 
-This is the only module that calls ``torch.load``, always with ``weights_only=True``: a checkpoint that holds
-Python objects beyond tensors and plain containers is refused. The converted folder carries a ``manifest.json``
-with the new files' sha256 (read by ``vton.weights``) and a Hub model card, ready for ``upload_folder``.
+Checkpoints are read by :mod:`vton.checkpoints` (``torch.load(weights_only=True)``, the one place vton unpickles).
+Which networks a method has, their expected keys and shapes and any key rename come from the method's card and
+its ``Method.build_network`` / ``Method.adapt_state_dict`` (:mod:`vton.methods`); nothing here names a method.
+The converted folder carries a ``manifest.json`` with the new files' sha256 (read by ``vton.weights``) and a Hub
+model card, ready for ``upload_folder``.
 """
 
 from __future__ import annotations
@@ -13,19 +15,17 @@ import json
 import logging
 import math
 import os
-import pickle
 import re
 import shlex
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from vton import weights
+from vton.checkpoints import atomic_save, convert_pth_file, read_checkpoint
 from vton.errors import InputError, WeightsError
 
 __all__ = [
@@ -42,152 +42,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_WRAPPERS = ("state_dict", "model", "net", "network")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HUB_LICENCE = {"mit": "mit", "cc-by-nc-sa-4.0": "cc-by-nc-sa-4.0"}
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# reading
-
-
-def _torch_load(pth: Path) -> object:
-    if not pth.is_file():
-        raise InputError(f"Checkpoint {pth} does not exist.")
-    try:
-        return torch.load(str(pth), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise InputError(
-            f"{pth} was refused by torch.load(weights_only=True): it holds Python objects or code, not just tensors "
-            f"({_unpickler_reason(exc)}). It is not a plain "
-            "checkpoint; vton never unpickles arbitrary objects. Re-save its state_dict (torch.save(model."
-            "state_dict(), ...)) with code you trust, or use a safetensors file."
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file fails in many ways inside the unpickler
-        raise InputError(f"{pth} is not a PyTorch checkpoint that torch.load can read ({type(exc).__name__}: "
-                         f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no details'}).") from None
-
-
-def _unpickler_reason(exc: BaseException) -> str:
-    m = re.search(r"WeightsUnpickler error: ([^.]*)", str(exc))
-    return m.group(1).strip() if m else "the weights-only unpickler refused it"
-
-
-def _unwrap(obj: object, notes: list[str]) -> Mapping:
-    if not isinstance(obj, Mapping):
-        raise InputError(f"The checkpoint holds a {type(obj).__name__}, not a state dict (a mapping of names to "
-                         "tensors).")
-    while True:
-        inner = next((w for w in _WRAPPERS if isinstance(obj.get(w), Mapping)), None)
-        if inner is None or any(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-        others = [k for k in obj if k != inner]
-        notes.append(f"unwrapped the {inner!r} entry" + (f"; skipped {', '.join(map(str, others))}" if others else ""))
-        obj = obj[inner]
-
-
-def read_checkpoint(pth: str | os.PathLike, *, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """Read an authors' checkpoint as a clean ``{name: tensor}`` dict.
-
-    Handles ``{"state_dict": ...}`` / ``{"model": ...}`` wrappers, ``module.`` prefixes (DataParallel), BatchNorm
-    saved by old torch without ``num_batches_tracked`` (int64 zeros are added), and skips non-tensor entries.
-
-    Args:
-        pth: the ``.pth``/``.pt``/``.ckpt`` file.
-        notes: if given, receives one line per adjustment made (also logged).
-
-    Raises:
-        InputError: the file is missing, not a checkpoint, or refused by the weights-only unpickler.
-    """
-    notes = [] if notes is None else notes
-    pth = Path(pth)
-    obj = _unwrap(_torch_load(pth), notes)
-    out: dict[str, torch.Tensor] = {}
-    skipped = []
-    for k, v in obj.items():
-        if not isinstance(v, torch.Tensor):
-            skipped.append(str(k))
-            continue
-        out[str(k)] = v
-    if skipped:
-        notes.append(f"skipped {len(skipped)} non-tensor entr{'y' if len(skipped) == 1 else 'ies'}: "
-                     + ", ".join(skipped[:5]) + (" …" if len(skipped) > 5 else ""))
-    if not out:
-        raise InputError(f"{pth} holds no tensors; it is not a network checkpoint.")
-    prefixed = [k for k in out if k.startswith("module.")]
-    if prefixed:
-        out = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in out.items()}
-        notes.append(f"removed the DataParallel 'module.' prefix from {len(prefixed)} keys")
-    out, added = _add_num_batches_tracked(out)
-    if added:
-        notes.append(f"added num_batches_tracked = 0 for {added} BatchNorm layer(s) saved by an old torch")
-    for n in notes:
-        log.info("%s: %s", pth.name, n)
-    return _own_storage(out)
-
-
-def _add_num_batches_tracked(sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], int]:
-    out: dict[str, torch.Tensor] = {}
-    added = 0
-    for k, v in sd.items():
-        out[k] = v
-        if k.endswith(".running_var"):
-            nbt = k[: -len("running_var")] + "num_batches_tracked"
-            if nbt not in sd and k[: -len("running_var")] + "running_mean" in sd:
-                out[nbt] = torch.zeros((), dtype=torch.int64)
-                added += 1
-    for k in sd:  # a running_mean without running_var (unusual) still gets its counter
-        if k.endswith(".running_mean"):
-            nbt = k[: -len("running_mean")] + "num_batches_tracked"
-            if nbt not in out:
-                out[nbt] = torch.zeros((), dtype=torch.int64)
-                added += 1
-    return out, added
-
-
-def _own_storage(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Contiguous tensors that share no storage (safetensors refuses shared or strided tensors)."""
-    seen: set[int] = set()
-    out = {}
-    for k, v in sd.items():
-        v = v.detach().cpu()
-        ptr = v.untyped_storage().data_ptr() if v.numel() else -1
-        if ptr in seen or not v.is_contiguous() or v.untyped_storage().nbytes() != v.numel() * v.element_size():
-            v = v.contiguous().clone()
-        elif ptr != -1:
-            seen.add(ptr)
-        out[k] = v
-    return out
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# writing
-
-
-def _atomic_save(sd: dict[str, torch.Tensor], out: Path, metadata: dict[str, str]) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".part", dir=out.parent)
-    os.close(fd)
-    try:
-        save_file(sd, tmp, metadata=metadata)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
-
-
-def convert_pth_file(pth: str | os.PathLike, out_safetensors: str | os.PathLike, *,
-                     metadata: Mapping[str, str] | None = None) -> Path:
-    """Low level: ``read_checkpoint(pth)`` written to ``out_safetensors`` (atomically).
-
-    The safetensors metadata records ``original_sha256`` (the .pth's digest), which ``vton.weights`` uses to
-    recognise an up-to-date cached conversion.
-    """
-    pth = Path(pth)
-    sd = read_checkpoint(pth)
-    meta = {"format": "pt", **dict(metadata or {}), "original_sha256": weights.file_sha256(pth)}
-    return _atomic_save(sd, Path(out_safetensors), meta)
 
 
 def _openpose_shapes(notes: list[str]) -> dict[str, tuple[int, ...]] | None:
@@ -203,20 +59,36 @@ def _openpose_shapes(notes: list[str]) -> dict[str, tuple[int, ...]] | None:
     return {k.split(".", 1)[1]: tuple(v.shape) for k, v in sd.items()}
 
 
+def method_network(key: str):
+    """``(Method, network name)`` of the registered method whose card lists manifest ``key``; None if none does."""
+    from vton import methods
+
+    for c in methods.cards():
+        for name, k in c.weights:
+            if k == key:
+                return methods.create(c.id), name
+    return None
+
+
 def _expected_shapes(e: weights.WeightEntry, notes: list[str]) -> dict[str, tuple[int, ...]] | None:
     if e.key == "openpose/body":
         return _openpose_shapes(notes)
-    try:
-        from vton.models import build_network
-    except ImportError as exc:
-        notes.append(f"not checked against a network (vton.models unavailable: {exc})")
+    found = method_network(e.key)
+    if found is None:
+        notes.append(f"not checked against a network (no registered method lists {e.key})")
         return None
-    try:
-        net = build_network(e.method, e.network)
-    except (KeyError, ValueError, InputError) as exc:
-        notes.append(f"not checked against a network (no {e.method} {e.network} in vton.models: {exc})")
-        return None
-    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    method, name = found
+    return {k: tuple(v.shape) for k, v in method.build_network(name).state_dict().items()}
+
+
+def _adapt(key: str, sd: dict[str, torch.Tensor], notes: list[str]) -> dict[str, torch.Tensor]:
+    found = method_network(key)
+    if found is None:
+        return sd
+    method, name = found
+    sd, more = method.adapt_state_dict(name, sd)
+    notes.extend(more)
+    return sd
 
 
 def _read_local_manifest(folder: Path) -> dict:
@@ -298,8 +170,8 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
     """Convert an authors' checkpoint for manifest ``key`` into ``<out_dir>/<folder>/<name>.safetensors``.
 
     Keys and shapes are checked against ``expected_keys`` (``{key: shape}`` or a key list) or, by default, against
-    ``vton.models.build_network(method, network)`` when that network exists. The folder's ``manifest.json`` gets
-    the new file's sha256 and size, and its ``README.md`` model card is rewritten.
+    the network of the registered method whose card lists ``key`` (after its ``adapt_state_dict``). The folder's
+    ``manifest.json`` gets the new file's sha256 and size, and its ``README.md`` model card is rewritten.
 
     Args:
         command: the command line recorded in the model card (default: the generic ``--key`` form).
@@ -317,7 +189,7 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
         raise InputError(f"{key} is an ONNX model: there is nothing to convert. Place {e.filename} at "
                          f"<weights dir>/{e.folder}/{e.filename} (Hub: {e.repo}, {e.file}).")
     notes = [] if notes is None else notes
-    sd = read_checkpoint(pth, notes=notes)
+    sd = _adapt(key, read_checkpoint(pth, notes=notes), notes)
     if expected_keys is None:
         expected = _expected_shapes(e, notes)
     elif isinstance(expected_keys, Mapping):
@@ -331,7 +203,7 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
                                f"(expected the authors' {e.source})?")
     original_sha = weights.file_sha256(pth)
     folder = Path(out_dir) / e.folder
-    out = _atomic_save(sd, folder / _target_name(e),
+    out = atomic_save(sd, folder / _target_name(e),
                        {"format": "pt", "vton_key": key, "original_sha256": original_sha})
     data = _read_local_manifest(folder)
     cmd = command or f"python -m vton convert --key {key} --checkpoint {shlex.quote(pth.name)} --out OUT_DIR"
@@ -415,30 +287,40 @@ def _reinit(sd: Mapping[str, torch.Tensor], g: torch.Generator) -> dict[str, tor
     return out
 
 
-def write_random_weights(out_dir: str | os.PathLike, methods: Iterable[str] = ("cp-vton", "cp-vton+"),
-                         seed: int = 0) -> Path:
-    """Write deterministic RANDOM weights for ``methods`` into a local weights folder (for tests of the plumbing).
+def methods_with_weights() -> tuple[str, ...]:
+    """Ids of the registered methods that have networks (the training-free ones have nothing to write)."""
+    from vton import methods
 
-    Each network comes from ``vton.models.build_network``, is re-initialised from a ``torch.Generator`` seeded with
-    ``seed`` and the key's crc32, and saved as safetensors with a local ``manifest.json`` (sha256, ``synthetic``)
-    and a README that says the output is noise.
+    return tuple(c.id for c in methods.cards() if c.weights)
+
+
+def write_random_weights(out_dir: str | os.PathLike, methods: Iterable[str] | None = None, seed: int = 0,
+                         **overrides) -> Path:
+    """Write deterministic RANDOM weights for ``methods`` (default: every method with networks) into a local
+    weights folder (for tests of the plumbing).
+
+    Each network comes from the method's ``build_network`` (``overrides`` go to it, e.g. a smaller width for fast
+    tests), is re-initialised from a ``torch.Generator`` seeded with ``seed`` and the key's crc32, and saved as
+    safetensors (metadata ``vton_random``) with a local ``manifest.json`` (sha256, ``synthetic``) and a README that
+    says the output is noise.
     """
-    from vton.models import NETWORKS, build_network
+    from vton import methods as registry
 
     out_dir = Path(out_dir)
-    for method in methods:
-        if method not in NETWORKS:
-            raise InputError(f"Unknown method {method!r}; valid: {', '.join(NETWORKS)}.")
+    for method in (methods_with_weights() if methods is None else tuple(methods)):
+        m = registry.create(method)
+        if not m.card.weights:
+            raise InputError(f"{method} is training-free: it has no weights to write.")
         folders: dict[Path, dict] = {}
-        for network in NETWORKS[method]:
-            key = f"{method}/{network}"
+        for network, key in m.card.weights:
             e = weights.entry(key)
             g = torch.Generator().manual_seed(int(seed) * 1_000_003 + zlib.crc32(key.encode()))
-            sd = _reinit(build_network(method, network).state_dict(), g)
+            sd = _reinit(m.build_network(network, **overrides).state_dict(), g)
             folder = out_dir / e.folder
             data = folders.setdefault(folder, _read_local_manifest(folder))
-            out = _atomic_save(sd, folder / _target_name(e),
+            out = atomic_save(sd, folder / _target_name(e),
                                {"format": "pt", "vton_key": key, "random_seed": str(int(seed)),
+                                weights.RANDOM_FLAG: "true",
                                 "warning": "RANDOM weights for testing; output is noise"})
             data["entries"][key] = {
                 "file": out.name,
@@ -458,17 +340,30 @@ def write_random_weights(out_dir: str | os.PathLike, methods: Iterable[str] = ("
 # CLI pieces (wired into `python -m vton` by vton/cli.py)
 
 
+def _network_flags() -> dict[str, list[str]]:
+    """Every network name of the registered cards → the method ids that have it (for ``--<network> PATH``)."""
+    from vton import methods
+
+    flags: dict[str, list[str]] = {}
+    for c in methods.cards():
+        for name, _ in c.weights:
+            flags.setdefault(name, []).append(c.id)
+    return flags
+
+
 def add_convert_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``convert``; the handler is ``run_convert`` (also set as ``func`` default)."""
+    flags = _network_flags()
     p = subparsers.add_parser(
         "convert", help="convert the authors' .pth checkpoints to a local safetensors weights folder",
         description="Convert the authors' checkpoints (torch.load with weights_only=True) into "
                     "OUT/<folder>/*.safetensors with a manifest.json (sha256) and a model card. Either --method "
-                    "with --gmm/--tom, or --key with --checkpoint.")
-    p.add_argument("--method", choices=("cp-vton", "cp-vton+"), help="CP-VTON or CP-VTON+ checkpoints")
-    p.add_argument("--gmm", type=Path, metavar="PATH", help="the authors' gmm_final.pth")
-    p.add_argument("--tom", type=Path, metavar="PATH", help="the authors' tom_final.pth")
-    p.add_argument("--key", choices=weights.KEYS, help="a manifest key, for a single checkpoint")
+                    "with one --<network> PATH per network, or --key with --checkpoint.")
+    p.add_argument("--method", choices=methods_with_weights(), help="the method whose checkpoints these are")
+    for name, owners in flags.items():
+        p.add_argument(f"--{name}", type=Path, metavar="PATH", dest=f"net_{name}",
+                       help=f"the authors' {name} checkpoint ({', '.join(owners)})")
+    p.add_argument("--key", choices=tuple(weights.manifest()), help="a manifest key, for a single checkpoint")
     p.add_argument("--checkpoint", type=Path, metavar="PATH", help="the checkpoint for --key")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help=f"local weights folder to write (default ${weights.WEIGHTS_DIR_ENV})")
@@ -478,20 +373,33 @@ def add_convert_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
 
 
 def _convert_jobs(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    from vton import methods
+
+    given = {k[len("net_"):]: v for k, v in vars(args).items() if k.startswith("net_") and v is not None}
     if args.method and args.key:
-        raise InputError("Give either --method with --gmm/--tom, or --key with --checkpoint, not both.")
+        raise InputError("Give either --method with its --<network> PATH options, or --key with --checkpoint, "
+                         "not both.")
     if args.method:
-        jobs = [(f"{args.method}/{n}", getattr(args, n)) for n in ("gmm", "tom") if getattr(args, n) is not None]
+        c = methods.card(args.method)
+        names = [n for n, _ in c.weights]
+        foreign = sorted(set(given) - set(names))
+        if foreign:
+            raise InputError(f"--method {args.method} has the networks {', '.join(names)}; "
+                             f"{', '.join('--' + f for f in foreign)} belong(s) to another method.")
+        jobs = [(key, given[name]) for name, key in c.weights if name in given]
         if not jobs:
-            raise InputError(f"--method {args.method} needs --gmm PATH and/or --tom PATH.")
+            raise InputError(f"--method {args.method} needs " + " and/or ".join(f"--{n} PATH" for n in names) + ".")
         if args.checkpoint is not None:
-            raise InputError("--checkpoint goes with --key; with --method use --gmm/--tom.")
+            raise InputError(f"--checkpoint goes with --key; with --method use {', '.join('--' + n for n in names)}.")
         return jobs
+    if given:
+        raise InputError(f"{', '.join('--' + g for g in given)} need(s) --method.")
     if args.key:
         if args.checkpoint is None:
             raise InputError(f"--key {args.key} needs --checkpoint PATH.")
         return [(args.key, args.checkpoint)]
-    raise InputError("Nothing to convert: give --method cp-vton|cp-vton+ with --gmm/--tom, or --key with --checkpoint.")
+    raise InputError("Nothing to convert: give --method METHOD with its --<network> PATH options, or --key with "
+                     "--checkpoint.")
 
 
 def run_convert(args: argparse.Namespace) -> int:
@@ -502,7 +410,7 @@ def run_convert(args: argparse.Namespace) -> int:
         raise InputError(f"Where to write? Pass --out DIR (or set {weights.WEIGHTS_DIR_ENV}).")
     folders = []
     for key, pth in jobs:
-        flag = f"--{key.split('/')[1]}" if args.method else "--checkpoint"
+        flag = f"--{weights.entry(key).network}" if args.method else "--checkpoint"
         head = f"--method {args.method}" if args.method else f"--key {key}"
         cmd = f"python -m vton convert {head} {flag} {shlex.quote(Path(pth).name)} --out OUT_DIR"
         notes: list[str] = []
@@ -524,12 +432,13 @@ def run_convert(args: argparse.Namespace) -> int:
 
 def add_random_weights_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``random-weights DIR``; the handler is ``run_random_weights``."""
+    choices = methods_with_weights()
     p = subparsers.add_parser(
-        "random-weights", help="write RANDOM CP-VTON/CP-VTON+ weights (testing only: the output is noise)",
+        "random-weights", help="write RANDOM weights for every method (testing only: the output is noise)",
         description="Write deterministic RANDOM weights into a local weights folder, to test loading and the "
                     "pipeline without the real checkpoints. The try-on output is noise.")
     p.add_argument("dir", type=Path, metavar="DIR", help="local weights folder to write")
-    p.add_argument("--methods", nargs="+", default=["cp-vton", "cp-vton+"], choices=("cp-vton", "cp-vton+"))
+    p.add_argument("--methods", nargs="+", default=list(choices), choices=choices)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_random_weights)
     return p
@@ -537,9 +446,12 @@ def add_random_weights_parser(subparsers: argparse._SubParsersAction) -> argpars
 
 def run_random_weights(args: argparse.Namespace) -> int:
     """Handler of ``vton random-weights``: writes the folder and prints where. Returns 0."""
+    from vton import methods
+
     out = write_random_weights(args.dir, methods=tuple(args.methods), seed=args.seed)
     for method in args.methods:
-        for e in weights.entries_for(method):
+        for _, key in methods.card(method).weights:
+            e = weights.entry(key)
             print(f"{e.key}: {out / e.folder / _target_name(e)} (RANDOM, seed {args.seed})")
     print(f"RANDOM weights for testing only (output is noise). Use with --weights-dir {out}", file=sys.stderr)
     return 0

@@ -552,7 +552,7 @@ def export_dataset_zip(
     Raises:
         InputError: a bad name, label set or size.
     """
-    from .representation import _mask_array
+    from .encodings import mask_array as _mask_array
 
     if name.lower().endswith(".jpg"):
         name = name[:-4]

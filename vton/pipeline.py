@@ -1,18 +1,21 @@
-"""The try-on pipeline: two photos in, the try-on and every stage in between out.
+"""The try-on pipeline: two photos in, the try-on and every stage in between out, for any registered method.
 
-It chains the preprocessing (OpenPose COCO-18 pose, SCHP LIP parsing, cloth mask, framing to 256 × 192) with a
-method's networks — CP-VTON (Wang et al., "Toward Characteristic-Preserving Image-based Virtual Try-On Network",
-ECCV 2018, sergeywong/cp-vton) or CP-VTON+ (Minar et al., CVPR Workshops 2020, minar09/cp-vton-plus) — and keeps
-every intermediate as data. Any annotation may be supplied instead of estimated; the result records which.
+It chains the preprocessing a method's card asks for (OpenPose COCO-18 pose, SCHP LIP parsing, garment mask, body
+mask, framing to the method's 256 × 192 frame) with the method's own ``run`` (:mod:`vton.methods`), and keeps
+every intermediate as data. Any annotation may be supplied instead of estimated; the result records which, and
+``result.json`` records the provenance of every input and every weight file. The person side (pose, parsing,
+framing) and the garment side (mask, framing) are cached by content, so a garment swap on the same person or a
+second method on the same pair reuses them (those stages say "cached" and 0 s).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-import time
+import threading
 import zipfile
-from collections.abc import Callable
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,85 +24,53 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import methods
 from . import visualize as vis
 from .annotations import Parsing, Pose
 from .errors import InputError
 from .images import load_image, to_pil
 from .labels import COCO18
+from .methods.base import Method, MethodCard, MethodOutput, Progress, Stage, StageSpec, Trace
 
-__all__ = ["METHODS", "MethodInfo", "Stage", "Preprocessed", "TryOnResult", "TryOnPipeline", "method_info",
-           "save_stages"]
+__all__ = ["Preprocessed", "Preprocessor", "TryOnResult", "TryOnPipeline", "save_stages", "PREPROCESS_STAGES",
+           "preprocess_steps"]
 
 FRAME_SIZE = (192, 256)  # (W, H) of the methods' person frame
 
-Progress = Callable[[str, int, int], None]
-
-# The timed steps, in order; progress reports (step, done, total) against these counts.
-PREPROCESS_STEPS = ("pose", "framing", "parsing", "cloth_mask", "cloth_framing")
-TRYON_STEPS = ("load_gmm", "load_tom", *PREPROCESS_STEPS, "representation", "gmm", "warp", "tom", "composition",
-               "paste_back")
-
-
-@dataclass(frozen=True)
-class MethodInfo:
-    """What a user should know about a method before choosing it."""
-
-    id: str
-    title: str
-    paper: str
-    repo: str
-    licence: str
-    networks: tuple[str, ...]
-    needs: tuple[str, ...]
+# The preprocessing stages, shown before each method's own; a stage appears only when its step ran.
+PREPROCESS_STAGES: tuple[StageSpec, ...] = (
+    StageSpec("person", "Person (framed 256 × 192)", "The photo scaled and centred into the 192 × 256 frame the "
+              "networks read.", "inputs", "framing"),
+    StageSpec("pose", "Pose keypoints (COCO-18)", "OpenPose body keypoints.", "inputs", "pose"),
+    StageSpec("parsing", "Human parsing (LIP-20)", "SCHP LIP labels, coloured, with the legend of labels present.",
+              "inputs", "parsing"),
+    StageSpec("body_mask", "Body mask", "The person's silhouette (CP-VTON+'s shape channel).", "inputs",
+              "body_mask"),
+    StageSpec("cloth", "Garment (framed 256 × 192)", "The garment photo fitted into the frame on white.", "inputs",
+              "cloth_framing"),
+    StageSpec("cloth_mask", "Garment mask", "Binary garment silhouette.", "inputs", "cloth_mask"),
+)
+_STEP_OF = {"pose": "pose", "parsing": "parsing", "body_mask": "body_mask"}
 
 
-METHODS: dict[str, MethodInfo] = {
-    "cp-vton": MethodInfo(
-        "cp-vton", "CP-VTON", "Wang et al., Toward Characteristic-Preserving Image-based Virtual Try-On Network, "
-        "ECCV 2018", "https://github.com/sergeywong/cp-vton", "MIT (code and released checkpoints)",
-        ("gmm", "tom"), ("pose", "parsing", "cloth_mask"),
-    ),
-    "cp-vton+": MethodInfo(
-        "cp-vton+", "CP-VTON+", "Minar et al., CP-VTON+: Clothing Shape and Texture Preserving Image-Based Virtual "
-        "Try-On, CVPR Workshops 2020", "https://github.com/minar09/cp-vton-plus",
-        "MIT (code and released checkpoints)", ("gmm", "tom"), ("pose", "parsing", "cloth_mask", "body_mask"),
-    ),
-}
-
-
-def _check_method(method: str) -> MethodInfo:
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; vton has: {', '.join(METHODS)}")
-    return METHODS[method]
-
-
-def method_info(method: str, weights_dir: str | Path | None = None) -> dict[str, Any]:
-    """The method's description, licence and where each of its networks' weights would come from."""
-    from .weights import availability
-
-    info = _check_method(method)
-    avail = availability(weights_dir)
-    nets = {net: avail.get(f"{method}/{net}", "unknown") for net in info.networks}
-    ready = all(v in ("local", "cached") for v in nets.values())
-    return {"id": info.id, "title": info.title, "paper": info.paper, "repo": info.repo, "licence": info.licence,
-            "weights": nets, "ready": ready}
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One stage for display: ``image`` is ``(H, W, 3) uint8``; ``seconds`` is the time the stage took."""
-
-    key: str
-    title: str
-    caption: str
-    image: np.ndarray
-    seconds: float
+def preprocess_steps(needs: frozenset[str] | set[str]) -> tuple[str, ...]:
+    """The timed preprocessing steps for a card's ``needs``, in order."""
+    steps = ["pose"] if "pose" in needs else []
+    steps.append("framing")
+    steps += [s for s in ("parsing", "body_mask") if s in needs]
+    steps += ["cloth_mask", "cloth_framing"]
+    return tuple(steps)
 
 
 def save_stages(stages: list[Stage], folder: str | Path) -> list[Path]:
     """Write each stage's image as ``NN_<key>.png`` (NN = its position) into ``folder``; the paths written."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"the output folder {str(folder)!r} is a file; give a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"the output folder {str(folder)!r} cannot be created ({e.strerror})") from None
     paths = []
     for i, stage in enumerate(stages):
         p = folder / f"{i:02d}_{stage.key}.png"
@@ -108,58 +79,52 @@ def save_stages(stages: list[Stage], folder: str | Path) -> list[Path]:
     return paths
 
 
-class _Clock:
-    """Times named stages and reports progress."""
-
-    def __init__(self, progress: Progress | None, total: int) -> None:
-        self.timings: dict[str, float] = {}
-        self._progress, self._total, self._done = progress, total, 0
-
-    def run(self, key: str, fn: Callable[[], Any]) -> Any:
-        if self._progress is not None:
-            self._progress(key, self._done, self._total)
-        t0 = time.perf_counter()
-        out = fn()
-        self.timings[key] = time.perf_counter() - t0
-        self._done += 1
-        if self._progress is not None:
-            self._progress(key, self._done, self._total)
-        return out
+# ---------------------------------------------------------------------------------------------------------------
+# preprocessing
 
 
 @dataclass(frozen=True)
 class Preprocessed:
-    """Everything the networks read, in the 256 × 192 frame, and how it was obtained.
+    """Everything a method reads, in the 256 × 192 frame, and how it was obtained.
+
+    Fields a method's card does not need are None (they were not computed).
 
     Attributes:
         photo: the person photo as uploaded (upright RGB, its own size).
         garment_photo: the garment photo as uploaded (RGB or RGBA).
         person: ``PIL`` RGB 192 × 256, the framed person.
         cloth: ``PIL`` RGB 192 × 256, the framed garment on white.
-        pose: COCO-18 pose in frame pixels.
-        parsing: LIP parse in the frame.
+        pose: COCO-18 pose in frame pixels, or None.
+        parsing: LIP parse in the frame, or None.
         cloth_mask: ``(256, 192) bool`` garment silhouette in the frame.
-        body_mask: ``(256, 192) bool`` person silhouette (CP-VTON+ shape channel).
+        body_mask: ``(256, 192) bool`` person silhouette, or None.
         transform: photo → frame mapping (``vton.preprocess.framing.FrameTransform``).
-        sources: for pose, parsing, cloth_mask, body_mask: "estimated", "supplied", "alpha", "background", "parsing".
-        timings: seconds per preprocessing stage.
+        sources: per annotation: "estimated", "supplied", "alpha", "background", "parsing"; and "framing".
+        timings: seconds per preprocessing step (0 for a cached one).
+        cached: the steps reused from an earlier run.
+        photo_pose: the pose in photo pixels, or None.
+        input_sha256: sha256 of each input as given (file bytes, or the pixels of an in-memory image).
     """
 
     photo: Image.Image
     garment_photo: Image.Image
     person: Image.Image
     cloth: Image.Image
-    pose: Pose
-    parsing: Parsing
+    pose: Pose | None
+    parsing: Parsing | None
     cloth_mask: np.ndarray
-    body_mask: np.ndarray
+    body_mask: np.ndarray | None
     transform: Any
     sources: dict[str, str]
     timings: dict[str, float]
+    cached: frozenset[str] = frozenset()
     photo_pose: Pose | None = None
+    input_sha256: dict[str, str] = field(default_factory=dict)
 
     def keypoint_table(self) -> list[dict[str, Any]]:
-        """One row per COCO-18 keypoint: name, x, y (frame pixels), score, present."""
+        """One row per COCO-18 keypoint: name, x, y (frame pixels), score, present; empty without a pose."""
+        if self.pose is None:
+            return []
         present = self.pose.present
         return [
             {"name": name, "x": round(float(self.pose.keypoints[i, 0]), 2),
@@ -168,146 +133,367 @@ class Preprocessed:
             for i, name in enumerate(COCO18)
         ]
 
-    def stages(self) -> list[Stage]:
-        t = self.timings
+    def record_stages(self, trace: Trace) -> None:
+        """Draw the preprocessing stages that were computed onto ``trace``."""
+        trace.allow(PREPROCESS_STAGES)
         src = self.sources
-        return [
-            Stage("person", "Person (framed 256 × 192)",
-                  "The photo scaled and centred into the 192 × 256 frame the networks read.", np.asarray(self.person),
-                  t.get("framing", 0.0)),
-            Stage("pose", "Pose keypoints (COCO-18)",
-                  f"OpenPose body keypoints ({src['pose']}); {int(self.pose.present.sum())} of 18 found.",
-                  vis.draw_pose(self.person, self.pose), t.get("pose", 0.0)),
-            Stage("parsing", "Human parsing (LIP-20)",
-                  f"SCHP LIP labels ({src['parsing']}), coloured with the legend of labels present.",
-                  vis.parse_with_legend(self.parsing), t.get("parsing", 0.0)),
-            Stage("cloth", "Garment (framed 256 × 192)", "The garment photo fitted into the frame on white.",
-                  np.asarray(self.cloth), t.get("cloth_framing", 0.0)),
-            Stage("cloth_mask", "Garment mask", f"Binary garment silhouette ({src['cloth_mask']}).",
-                  vis.mask_image(self.cloth_mask), t.get("cloth_mask", 0.0)),
-        ]
+        trace.record("person", np.asarray(self.person),
+                     f"The photo scaled into the 192 × 256 frame ({src.get('framing', 'framed')}).")
+        if self.pose is not None:
+            trace.record("pose", vis.draw_pose(self.person, self.pose),
+                         f"OpenPose body keypoints ({src['pose']}); {int(self.pose.present.sum())} of 18 found.")
+        if self.parsing is not None:
+            trace.record("parsing", vis.parse_with_legend(self.parsing),
+                         f"SCHP LIP labels ({src['parsing']}), coloured, with the legend of labels present.")
+        if self.body_mask is not None:
+            trace.record("body_mask", vis.mask_image(self.body_mask),
+                         f"The person's silhouette ({src['body_mask']}).")
+        trace.record("cloth", np.asarray(self.cloth))
+        trace.record("cloth_mask", vis.mask_image(self.cloth_mask),
+                     f"Binary garment silhouette ({src['cloth_mask']}).")
+
+    def stages(self) -> list[Stage]:
+        """The preprocessing stages alone (for ``preprocess``)."""
+        trace = Trace(None, 0)
+        trace.timings.update(self.timings)
+        trace.cached_steps.update(self.cached)
+        self.record_stages(trace)
+        return trace.stages(PREPROCESS_STAGES)
 
     def dataset_zip(self, name: str = "vton_000001") -> bytes:
-        """The preprocessing in the CP-VTON / VITON dataset layout, as zip bytes."""
+        """The preprocessing in the CP-VTON / VITON dataset layout, as zip bytes (needs pose and parsing)."""
         from .datasets import export_dataset_zip
 
+        if self.pose is None or self.parsing is None:
+            raise InputError("the dataset layout holds a pose and a parse map; this method's preprocessing computed "
+                             "neither (it does not need them)")
         buf = io.BytesIO()
         export_dataset_zip(buf, name, self.person, self.cloth, self.cloth_mask, self.parsing, self.pose,
                            body_mask=self.body_mask)
         return buf.getvalue()
 
 
-@dataclass(frozen=True)
-class TryOnResult:
-    """Every stage of one try-on as data (tensors are ``(1, C, 256, 192)`` on the CPU).
+def _sha256_of(src: Any) -> str | None:
+    """sha256 of an input as given: file bytes for a path or bytes, pixels for an in-memory image/array."""
+    if src is None:
+        return None
+    h = hashlib.sha256()
+    if isinstance(src, (bytes, bytearray)):
+        h.update(bytes(src))
+    elif isinstance(src, (str, Path)) and not str(src).lstrip().startswith(("{", "[")):
+        try:
+            with open(src, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+        except OSError:
+            return None  # the reader reports the missing file
+    elif isinstance(src, Image.Image):
+        h.update(f"{src.mode}{src.size}".encode())
+        h.update(src.tobytes())
+    elif isinstance(src, np.ndarray):
+        h.update(f"{src.dtype}{src.shape}".encode())
+        h.update(np.ascontiguousarray(src).tobytes())
+    elif isinstance(src, (Pose, Parsing)):
+        h.update(repr(src).encode())
+        arr = src.keypoints if isinstance(src, Pose) else src.labels
+        h.update(np.ascontiguousarray(arr).tobytes())
+    else:
+        h.update(json.dumps(src, sort_keys=True, default=str).encode())
+    return h.hexdigest()
 
-    Attributes:
-        method: method id.
-        pre: the preprocessing (``Preprocessed``).
-        representation_gmm / representation_tom: ``vton.representation.PersonRepresentation`` read by each network
-            (they differ in the head labels for CP-VTON+).
-        cloth_tensor: garment in [-1, 1]; cloth_mask_tensor: {0, 1}.
-        theta: ``(50,)`` TPS offsets, 25 x then 25 y. control_points: ``(25, 2)`` regular lattice (normalised);
-            source_points: ``(25, 2)`` where the warp samples the garment for each control point (normalised).
-        grid: ``(1, 256, 192, 2)`` sampling grid (x, y), align_corners=True convention.
-        warped_cloth: [-1, 1]; warped_mask: [0, 1]; rendered: [-1, 1]; composition_mask: [0, 1]; tryon: [-1, 1].
-        pasted_image: the try-on pasted back into the photo at the photo's resolution.
-        timings: seconds per stage, preprocessing included.
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self._d: OrderedDict[Any, Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key in self._d:
+                self._d.move_to_end(key)
+                return self._d[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self._size:
+                self._d.popitem(last=False)
+
+
+class Preprocessor:
+    """Estimators (loaded on first use) and the content-addressed cache of the person and garment sides.
+
+    One instance may serve every method and every request of a process (the app keeps one per weights folder).
     """
 
-    method: str
+    def __init__(self, weights_dir: str | Path | None = None, device: str | torch.device | None = None,
+                 cache_size: int = 16) -> None:
+        self.weights_dir = weights_dir
+        self.device = _pick_device(device)
+        self._pose_estimator = None
+        self._parser = None
+        self._lock = threading.Lock()
+        self._person_cache = _LRU(cache_size)
+        self._garment_cache = _LRU(cache_size)
+
+    def estimator_weights(self, needs: frozenset[str], supplied: set[str]) -> list[str]:
+        """Manifest keys of the estimators a run will use (for licences and provenance)."""
+        keys = []
+        if "pose" in needs and "pose" not in supplied:
+            keys.append("openpose/body")
+        if "parsing" in needs and "parsing" not in supplied:
+            keys.append("schp/lip")
+        return keys
+
+    def _estimate_pose(self, photo: Image.Image) -> Pose:
+        with self._lock:
+            if self._pose_estimator is None:
+                from .preprocess.pose import PoseEstimator
+
+                self._pose_estimator = PoseEstimator.from_weights(self.weights_dir, device=self.device)
+        return self._pose_estimator(photo)
+
+    def _estimate_parsing(self, photo: Image.Image) -> Parsing:
+        with self._lock:
+            if self._parser is None:
+                from .preprocess.parsing import HumanParser
+
+                self._parser = HumanParser.from_weights("lip", self.weights_dir)
+        return self._parser(photo)
+
+    def __call__(self, person: Any, cloth: Any, trace: Trace, *, needs: frozenset[str], pose: Any = None,
+                 parsing: Any = None, cloth_mask: Any = None, body_mask: Any = None,
+                 card: MethodCard | None = None) -> Preprocessed:
+        """Photos (and any supplied annotations, in the photo's pixels) → a method's inputs in the frame."""
+        hashes = {k: v for k, v in (("person", _sha256_of(person)), ("cloth", _sha256_of(cloth)),
+                                    ("pose", _sha256_of(pose)), ("parsing", _sha256_of(parsing)),
+                                    ("cloth_mask", _sha256_of(cloth_mask)), ("body_mask", _sha256_of(body_mask)))
+                  if v is not None}
+        person_key = (hashes.get("person"), hashes.get("pose"), hashes.get("parsing"), hashes.get("body_mask"),
+                      tuple(sorted(needs & {"pose", "parsing", "body_mask"})))
+        garment_key = (hashes.get("cloth"), hashes.get("cloth_mask"))
+        cacheable = hashes.get("person") is not None and hashes.get("cloth") is not None
+        person_side = self._person_cache.get(person_key) if cacheable else None
+        garment_side = self._garment_cache.get(garment_key) if cacheable else None
+        cached: set[str] = set()
+
+        if person_side is None:
+            person_side = self._person_side(person, trace, needs, pose, parsing, body_mask, card)
+            if cacheable:
+                self._person_cache.put(person_key, person_side)
+        else:
+            for step in preprocess_steps(needs):
+                if step not in ("cloth_mask", "cloth_framing"):
+                    trace.cached(step)
+                    cached.add(step)
+        if garment_side is None:
+            garment_side = self._garment_side(cloth, trace, cloth_mask)
+            if cacheable:
+                self._garment_cache.put(garment_key, garment_side)
+        else:
+            for step in ("cloth_mask", "cloth_framing"):
+                trace.cached(step)
+                cached.add(step)
+        sources = {**person_side["sources"], **garment_side["sources"]}
+        timings = {k: trace.timings.get(k, 0.0) for k in preprocess_steps(needs)}
+        return Preprocessed(
+            person_side["photo"], garment_side["garment"], person_side["framed"], garment_side["framed"],
+            person_side["pose"], person_side["parsing"], garment_side["mask"], person_side["body"],
+            person_side["transform"], sources, timings, frozenset(cached), person_side["photo_pose"], hashes)
+
+    def _person_side(self, person: Any, trace: Trace, needs: frozenset[str], pose: Any, parsing: Any,
+                     body_mask: Any, card: MethodCard | None) -> dict[str, Any]:
+        from .datasets import read_mask_png, read_openpose_json, read_parse_png
+        from .preprocess.framing import frame_labels, frame_person
+
+        photo = load_image(person, "person photo")
+        sources: dict[str, str] = {}
+        photo_pose = None
+        if "pose" in needs:
+            def get_pose() -> Pose:
+                if pose is None:
+                    sources["pose"] = "estimated"
+                    return self._estimate_pose(photo)
+                sources["pose"] = "supplied"
+                return pose if isinstance(pose, Pose) else read_openpose_json(pose, size=photo.size)
+
+            photo_pose = trace.step("pose", get_pose)
+            _check_pose_for(card, photo_pose, photo.size)
+        framed, transform = trace.step("framing", lambda: frame_person(photo, photo_pose, size=FRAME_SIZE))
+        sources["framing"] = "pose-driven (neck-centred, VITON-like scale)" if photo_pose is not None else \
+            "letterbox (whole photo, no pose)"
+        frame_pose = transform.frame_pose(photo_pose) if photo_pose is not None else None
+
+        frame_parsing = None
+        if "parsing" in needs:
+            def get_parsing() -> Parsing:
+                if parsing is None:
+                    sources["parsing"] = "estimated"
+                    p = self._estimate_parsing(photo)
+                else:
+                    sources["parsing"] = "supplied"
+                    p = parsing if isinstance(parsing, Parsing) else read_parse_png(parsing)
+                _same_size(p.size, photo.size, "parse map", "person photo")
+                return Parsing(frame_labels(p.labels, transform), p.label_set)
+
+            frame_parsing = trace.step("parsing", get_parsing)
+
+        frame_body = None
+        if "body_mask" in needs:
+            def get_body_mask() -> np.ndarray:
+                if body_mask is None:
+                    if frame_parsing is None:
+                        raise InputError("a body mask is needed; supply one (or a parse map it can come from)")
+                    sources["body_mask"] = "parsing"
+                    return frame_parsing.labels > 0
+                sources["body_mask"] = "supplied"
+                if isinstance(body_mask, np.ndarray):
+                    m = body_mask
+                else:  # CP-VTON+ counts every non-zero pixel of image-mask as body
+                    m = read_mask_png(body_mask, what="body mask", threshold=1)
+                _same_size((m.shape[1], m.shape[0]), photo.size, "body mask", "person photo")
+                return frame_labels(m.astype(np.uint8), transform) > 0
+
+            frame_body = trace.step("body_mask", get_body_mask)
+        return {"photo": photo, "framed": framed, "transform": transform, "pose": frame_pose, "photo_pose": photo_pose,
+                "parsing": frame_parsing, "body": frame_body, "sources": sources}
+
+    def _garment_side(self, cloth: Any, trace: Trace, cloth_mask: Any) -> dict[str, Any]:
+        from .datasets import read_mask_png
+        from .preprocess.cloth_mask import compute_cloth_mask
+        from .preprocess.framing import frame_labels, frame_person
+
+        garment = load_image(cloth, "garment photo", keep_alpha=True)
+        sources: dict[str, str] = {}
+
+        def get_cloth_mask() -> np.ndarray:
+            if cloth_mask is None:
+                res = compute_cloth_mask(garment)
+                mask, sources["cloth_mask"] = res.mask, res.source
+            else:
+                sources["cloth_mask"] = "supplied"
+                mask = cloth_mask if isinstance(cloth_mask, np.ndarray) else read_mask_png(cloth_mask)
+            mask = np.asarray(mask)
+            _same_size((mask.shape[1], mask.shape[0]), garment.size, "garment mask", "garment photo")
+            mask = mask > 0
+            if not mask.any():
+                raise InputError("the garment mask is empty: no pixel of the garment photo is marked as garment. "
+                                 "Supply a mask with the garment in white, or a garment photo on a plain light "
+                                 "background (or with transparency)")
+            return mask
+
+        garment_mask = trace.step("cloth_mask", get_cloth_mask)
+
+        def frame_cloth() -> tuple[Image.Image, np.ndarray]:
+            on_white = load_image(garment, "garment photo")  # transparency composited on white
+            framed_cloth, ctf = frame_person(on_white, None, size=FRAME_SIZE)
+            return framed_cloth, frame_labels(garment_mask.astype(np.uint8), ctf) > 0
+
+        framed_cloth, frame_mask = trace.step("cloth_framing", frame_cloth)
+        return {"garment": garment, "framed": framed_cloth, "mask": frame_mask, "sources": sources}
+
+
+def _check_pose_for(card: MethodCard | None, pose: Pose, size: tuple[int, int]) -> None:
+    """Refuse a pose that cannot serve the method: too few points, or required keypoints missing."""
+    if card is None:
+        return
+    present = pose.present
+    n = int(present.sum())
+    if n < card.min_pose_points:
+        raise InputError(f"the pose has {n} of 18 keypoints inside the {size[0]} × {size[1]} photo; {card.title} "
+                         f"needs at least {card.min_pose_points}. Is the pose JSON from this photo (same size, "
+                         "pixel coordinates)?")
+    missing = [name for name in card.required_keypoints if not present[COCO18.index(name)]]
+    if missing:
+        raise InputError(f"the pose lacks {', '.join(missing)}, which {card.title} needs to place the garment; "
+                         "use a photo where the upper body faces the camera, or supply a pose that has them")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class TryOnResult:
+    """One try-on: the preprocessing, the method's output, every stage and the provenance.
+
+    Attributes:
+        card: the method's card.
+        pre: the preprocessing (``Preprocessed``).
+        output: the method's ``MethodOutput`` (try-on tensor, region, raw data).
+        pasted_image: the try-on pasted back into the photo at the photo's resolution.
+        stage_list: every stage in display order (preprocessing, then the method's).
+        timings: seconds per step.
+        provenance: what ``result.json`` records besides the stages (version, weights, inputs, sources).
+    """
+
+    card: MethodCard
     pre: Preprocessed
-    representation_gmm: Any
-    representation_tom: Any
-    cloth_tensor: torch.Tensor
-    cloth_mask_tensor: torch.Tensor
-    theta: np.ndarray
-    control_points: np.ndarray
-    source_points: np.ndarray
-    grid: torch.Tensor
-    warped_cloth: torch.Tensor
-    warped_mask: torch.Tensor
-    rendered: torch.Tensor
-    composition_mask: torch.Tensor
-    tryon: torch.Tensor
+    output: MethodOutput
     pasted_image: Image.Image
-    timings: dict[str, float] = field(default_factory=dict)
+    stage_list: tuple[Stage, ...]
+    timings: dict[str, float]
+    provenance: dict[str, Any]
+
+    @property
+    def method(self) -> str:
+        return self.card.id
 
     @property
     def sources(self) -> dict[str, str]:
         return self.pre.sources
 
     @property
+    def tryon(self) -> torch.Tensor:
+        return self.output.tryon
+
+    @property
     def tryon_image(self) -> Image.Image:
-        return to_pil(self.tryon)
+        return to_pil(self.output.tryon)
 
     def keypoint_table(self) -> list[dict[str, Any]]:
         return self.pre.keypoint_table()
 
     def stages(self) -> list[Stage]:
-        """Every stage in pipeline order, each with a display image, a caption and its time."""
-        t = self.timings
-        rep = self.representation_gmm
-        title = METHODS[self.method].title
-        return self.pre.stages() + [
-            Stage("representation_shape", "Representation: body shape",
-                  "Blurred body silhouette (down to 12 × 16 and back up): coarse shape, no clothing detail.",
-                  vis.shape_image(rep.shape), t.get("representation", 0.0)),
-            Stage("representation_head", "Representation: head",
-                  "The photo kept only on the identity labels (GMM stage); −1 (black) elsewhere.",
-                  vis.tensor_image(rep.head), t.get("representation", 0.0)),
-            Stage("representation_pose", "Representation: pose map",
-                  "18 channels, an 11 × 11 square per keypoint (+1 on −1), shown in one image.",
-                  vis.pose_map_image(rep.pose), t.get("representation", 0.0)),
-            Stage("tps_control_points", "TPS control points on the garment",
-                  "Where the 5 × 5 thin-plate-spline control points sample the garment (θ from the GMM).",
-                  vis.control_points_image(self.cloth_tensor, self.source_points), t.get("gmm", 0.0)),
-            Stage("tps_grid", "Deformed grid over the warped garment",
-                  "The garment photo's regular lattice carried through the TPS warp.",
-                  vis.deformed_grid_image(self.warped_cloth, self.grid), t.get("warp", 0.0)),
-            Stage("warped_cloth", "Warped garment", f"{title} GMM: garment warped by the TPS grid (border padding).",
-                  vis.tensor_image(self.warped_cloth), t.get("warp", 0.0)),
-            Stage("warped_mask", "Warped garment mask", "The garment mask warped by the same grid (zero padding).",
-                  vis.mask_image(self.warped_mask), t.get("warp", 0.0)),
-            Stage("rendered", "Rendered person", f"{title} TOM: the person rendered without the garment's texture.",
-                  vis.tensor_image(self.rendered), t.get("tom", 0.0)),
-            Stage("composition_mask", "Composition mask",
-                  "Where the try-on takes the warped garment (white) rather than the rendered person.",
-                  vis.mask_image(self.composition_mask), t.get("tom", 0.0)),
-            Stage("tryon", "Try-on (256 × 192)", "warped garment · m + rendered · (1 − m).",
-                  vis.tensor_image(self.tryon), t.get("composition", 0.0)),
-            Stage("pasted", "Try-on in the photo", "The try-on pasted back into the photo at its own resolution.",
-                  np.asarray(self.pasted_image.convert("RGB")), t.get("paste_back", 0.0)),
-        ]
+        return list(self.stage_list)
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready facts of the run: method, sources, timings, θ, keypoints."""
+    def stage(self, key: str) -> Stage:
+        for s in self.stage_list:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    def summary(self, files: dict[str, str] | None = None) -> dict[str, Any]:
+        """JSON-ready facts of the run (``result.json``): provenance, timings, stages, keypoints, method data."""
+        stages = []
+        for i, s in enumerate(self.stage_list):
+            row = s.summary()
+            row["file"] = (files or {}).get(s.key, f"{i:02d}_{s.key}.png")
+            stages.append(row)
         return {
-            "method": self.method,
-            "sources": self.sources,
+            **self.provenance,
             "timings_s": {k: round(v, 6) for k, v in self.timings.items()},
             "total_s": round(sum(self.timings.values()), 6),
-            "theta": [round(float(v), 7) for v in self.theta],
+            "stages": stages,
             "keypoints": self.keypoint_table(),
-            "photo_size": list(self.pre.photo.size),
+            "data": _jsonable(self.output.data),
         }
 
     def save(self, folder: str | Path) -> list[Path]:
-        """Write every stage as ``NN_<key>.png`` plus ``result.json`` (summary) and ``timings.json``."""
-        folder = Path(folder)
+        """Write every stage as ``NN_<key>.png`` plus ``result.json``; the paths written."""
         paths = save_stages(self.stages(), folder)
-        summary = self.summary()
-        for name, data in (("result.json", summary), ("timings.json", summary["timings_s"])):
-            p = folder / name
-            p.write_text(json.dumps(data, indent=2))
-            paths.append(p)
-        return paths
+        p = Path(folder) / "result.json"
+        p.write_text(json.dumps(self.summary(), indent=2))
+        return [*paths, p]
 
     def stages_zip(self) -> bytes:
         """Every stage PNG plus result.json, as zip bytes."""
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for i, stage in enumerate(self.stages()):
+            for i, stage in enumerate(self.stage_list):
                 png = io.BytesIO()
                 Image.fromarray(stage.image).save(png, format="PNG")
                 zf.writestr(f"{i:02d}_{stage.key}.png", png.getvalue())
@@ -318,188 +504,150 @@ class TryOnResult:
         return self.pre.dataset_zip(name)
 
 
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray):
+        return np.round(x.astype(np.float64), 7).tolist() if x.dtype.kind == "f" else x.tolist()
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return round(float(x), 7)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
 def _pick_device(device: str | torch.device | None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise InputError(f"unknown torch device {device!r} ({e}); use 'cpu', 'cuda' or 'cuda:N'") from None
 
 
 class TryOnPipeline:
-    """Photos in, ``TryOnResult`` out. Networks and estimators are loaded on first use and kept.
+    """Photos in, ``TryOnResult`` out, for one registered method.
 
     Args:
-        method: "cp-vton" or "cp-vton+".
+        method: a method id (``vton.methods.ids()``).
         weights_dir: local weights folder (else ``$VTON_WEIGHTS_DIR``, else the Hub).
         device: torch device; None picks CUDA when available.
+        preprocessor: a shared ``Preprocessor`` (estimators and the content cache); a new one by default.
+        seed: seed of any randomness a method draws (recorded in ``result.json``).
+        network_overrides: network config changes (the card's ``test_overrides`` make tiny networks for tests).
     """
 
-    def __init__(self, method: str = "cp-vton+", weights_dir: str | Path | None = None,
-                 device: str | torch.device | None = None) -> None:
-        self.info = _check_method(method)
-        self.method = method
+    def __init__(self, method: str, weights_dir: str | Path | None = None,
+                 device: str | torch.device | None = None, preprocessor: Preprocessor | None = None,
+                 seed: int = 0, network_overrides: dict[str, Any] | None = None) -> None:
+        self.card = methods.card(method)
+        self.method: Method = methods.create(method, network_overrides)
         self.weights_dir = weights_dir
         self.device = _pick_device(device)
-        self._nets: dict[str, torch.nn.Module] = {}
-        self._pose_estimator = None
-        self._parser = None
+        self.preprocessor = preprocessor or Preprocessor(weights_dir, self.device)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise InputError(f"the seed must be an integer, got {type(seed).__name__}")
+        self.seed = seed
+        self._load_lock = threading.Lock()
 
-    # -- loading -------------------------------------------------------------------------------------------------
-    def network(self, name: str) -> torch.nn.Module:
-        """The method's network ``name`` ("gmm", "tom") with its weights, loaded once."""
-        if name not in self._nets:
-            from .models import build_network
-            from .weights import load_network
+    def load(self) -> None:
+        """Build the method's networks and load their weights (strict); done once, before any preprocessing."""
+        with self._load_lock:
+            self.method.load(self.weights_dir, self.device)
 
-            net = build_network(self.method, name)
-            load_network(net, f"{self.method}/{name}", self.weights_dir)
-            self._nets[name] = net.to(self.device).eval()
-        return self._nets[name]
-
-    def _estimate_pose(self, photo: Image.Image) -> Pose:
-        if self._pose_estimator is None:
-            from .preprocess.pose import PoseEstimator
-
-            self._pose_estimator = PoseEstimator.from_weights(self.weights_dir, device=self.device)
-        return self._pose_estimator(photo)
-
-    def _estimate_parsing(self, photo: Image.Image) -> Parsing:
-        if self._parser is None:
-            from .preprocess.parsing import HumanParser
-
-            self._parser = HumanParser.from_weights("lip", self.weights_dir)
-        return self._parser(photo)
-
-    # -- preprocessing -------------------------------------------------------------------------------------------
     def preprocess(self, person: Any, cloth: Any, *, pose: Any = None, parsing: Any = None, cloth_mask: Any = None,
-                   body_mask: Any = None, progress: Progress | None = None, _clock: _Clock | None = None
-                   ) -> Preprocessed:
-        """Photos (and any supplied annotations, in the photo's pixels) → the networks' inputs in the frame."""
-        from .datasets import read_mask_png, read_openpose_json, read_parse_png
-        from .preprocess.cloth_mask import cloth_mask as compute_cloth_mask
-        from .preprocess.framing import frame_labels, frame_person
+                   body_mask: Any = None, progress: Progress | None = None) -> Preprocessed:
+        """The method's preprocessing alone (see ``__call__`` for the arguments)."""
+        trace = Trace(progress, len(preprocess_steps(self.card.needs)))
+        return self.preprocessor(person, cloth, trace, needs=self.card.needs, pose=pose, parsing=parsing,
+                                 cloth_mask=cloth_mask, body_mask=body_mask, card=self.card)
 
-        clock = _clock or _Clock(progress, len(PREPROCESS_STEPS))
-        photo = load_image(person, "person photo")
-        garment = load_image(cloth, "garment photo", keep_alpha=True)
-        sources: dict[str, str] = {}
+    def plan(self) -> tuple[str, ...]:
+        """Every step a run reports, in order (progress totals come from this)."""
+        loads = tuple(f"load_{name}" for name, _ in self.card.weights)
+        return (*loads, *preprocess_steps(self.card.needs), *(s.key for s in self.card.steps), "paste_back")
 
-        def get_pose() -> Pose:
-            if pose is None:
-                sources["pose"] = "estimated"
-                return self._estimate_pose(photo)
-            sources["pose"] = "supplied"
-            p = pose if isinstance(pose, Pose) else read_openpose_json(pose, size=photo.size)
-            return p
-
-        photo_pose = clock.run("pose", get_pose)
-        framed, transform = clock.run("framing", lambda: frame_person(photo, photo_pose, size=FRAME_SIZE))
-        frame_pose = transform.frame_pose(photo_pose)  # points that leave the frame become missing
-
-        def get_parsing() -> Parsing:
-            if parsing is None:
-                sources["parsing"] = "estimated"
-                p = self._estimate_parsing(photo)
-            else:
-                sources["parsing"] = "supplied"
-                p = parsing if isinstance(parsing, Parsing) else read_parse_png(parsing)
-            _same_size(p.size, photo.size, "parse map", "person photo")
-            return Parsing(frame_labels(p.labels, transform), p.label_set)
-
-        frame_parsing = clock.run("parsing", get_parsing)
-
-        def get_body_mask() -> np.ndarray:
-            if body_mask is None:
-                sources["body_mask"] = "parsing"
-                return frame_parsing.labels > 0
-            sources["body_mask"] = "supplied"
-            if isinstance(body_mask, np.ndarray):
-                m = body_mask
-            else:  # CP-VTON+ counts every non-zero pixel of image-mask as body
-                m = read_mask_png(body_mask, what="body mask", threshold=1)
-            _same_size((m.shape[1], m.shape[0]), photo.size, "body mask", "person photo")
-            return frame_labels(m.astype(np.uint8), transform) > 0
-
-        frame_body = get_body_mask()
-
-        def get_cloth_mask() -> np.ndarray:
-            if cloth_mask is None:
-                res = compute_cloth_mask(garment)
-                mask = getattr(res, "mask", res)
-                sources["cloth_mask"] = getattr(res, "source", "alpha" if garment.mode == "RGBA" else "background")
-            else:
-                sources["cloth_mask"] = "supplied"
-                mask = cloth_mask if isinstance(cloth_mask, np.ndarray) else read_mask_png(cloth_mask)
-            mask = np.asarray(mask)
-            _same_size((mask.shape[1], mask.shape[0]), garment.size, "cloth mask", "garment photo")
-            return mask > 0
-
-        garment_mask = clock.run("cloth_mask", get_cloth_mask)
-
-        def frame_cloth() -> tuple[Image.Image, np.ndarray]:
-            on_white = load_image(garment, "garment photo")  # transparency composited on white
-            framed_cloth, ctf = frame_person(on_white, None, size=FRAME_SIZE)
-            return framed_cloth, frame_labels(garment_mask.astype(np.uint8), ctf) > 0
-
-        framed_cloth, frame_cloth_mask = clock.run("cloth_framing", frame_cloth)
-        return Preprocessed(photo, garment, framed, framed_cloth, frame_pose, frame_parsing, frame_cloth_mask,
-                            frame_body, transform, sources, dict(clock.timings), photo_pose)
-
-    # -- the whole chain -----------------------------------------------------------------------------------------
     @torch.inference_mode()
     def __call__(self, person: Any, cloth: Any, *, pose: Any = None, parsing: Any = None, cloth_mask: Any = None,
                  body_mask: Any = None, progress: Progress | None = None) -> TryOnResult:
-        """Run the whole chain. Annotations not supplied are estimated. See ``preprocess`` for the arguments."""
-        from .geometry.tps import control_points as tps_control_points
-        from .geometry.tps import warped_control_points
-        from .models import METHOD_VARIANT
-        from .models.cpvton import compose, tom_outputs, warp_cloth, warp_mask
-        from .preprocess.framing import paste_back
-        from .representation import build_representation, cloth_tensors
+        """Run the whole chain.
 
-        clock = _Clock(progress, len(TRYON_STEPS))
-        # load the networks first: a missing-weights error should come before minutes of preprocessing
-        gmm = clock.run("load_gmm", lambda: self.network("gmm"))
-        tom = clock.run("load_tom", lambda: self.network("tom"))
-        pre = self.preprocess(person, cloth, pose=pose, parsing=parsing, cloth_mask=cloth_mask, body_mask=body_mask,
-                              _clock=clock)
-        variant = METHOD_VARIANT[self.method]
-        dev = self.device
+        Args:
+            person, cloth: photos (path, bytes, PIL image or ``(H, W, 3)`` uint8 array).
+            pose: OpenPose JSON (path, bytes, text, dict) or a ``Pose`` in the photo's pixels; estimated when None
+                (only if the method needs a pose).
+            parsing: LIP parse PNG (path, bytes, array) or ``Parsing`` of the photo; estimated when None.
+            cloth_mask: garment mask (path, bytes, array); computed when None.
+            body_mask: body mask (path, bytes, array); from the parsing when None.
+            progress: ``progress(step, done, total)``.
+        """
+        trace = Trace(progress, len(self.plan()), self.card.stages)
+        for name, _ in self.card.weights:  # a missing-weights error comes before minutes of preprocessing
+            trace.step(f"load_{name}", self.load)
+        pre = self.preprocessor(person, cloth, trace, needs=self.card.needs, pose=pose, parsing=parsing,
+                                cloth_mask=cloth_mask, body_mask=body_mask, card=self.card)
+        pre.record_stages(trace)
+        torch.manual_seed(self.seed)
+        out = self.method.run(pre, trace)
+        _check_output(self.card, out)
+        pasted = trace.step("paste_back", lambda: _paste(out, pre))
+        trace.record("pasted", np.asarray(pasted.convert("RGB")))
+        missing = [s.key for s in self.card.stages if s.key not in trace.recorded]
+        if missing:
+            raise RuntimeError(f"method {self.card.id} did not record the stages {missing} its card declares")
+        stages = tuple(trace.stages(PREPROCESS_STAGES + self.card.stages))
+        supplied = {k for k, v in (("pose", pose), ("parsing", parsing)) if v is not None}
+        provenance = _provenance(self, pre, supplied)
+        return TryOnResult(self.card, pre, out, pasted, stages, dict(trace.timings), provenance)
 
-        def representation():
-            kw = dict(variant=variant, body_mask=pre.body_mask)
-            return (build_representation(pre.person, pre.parsing, pre.pose, stage="gmm", **kw),
-                    build_representation(pre.person, pre.parsing, pre.pose, stage="tom", **kw))
 
-        rep_gmm, rep_tom = clock.run("representation", representation)
-        c, cm = cloth_tensors(pre.cloth, pre.cloth_mask)
-        c, cm = c.to(dev), cm.to(dev)
-        cloth_in = cm if variant == "plus" else c
-        grid, theta = clock.run("gmm", lambda: gmm(rep_gmm.tensor().to(dev), cloth_in))
-        warped_c, warped_m = clock.run("warp", lambda: (warp_cloth(c, grid), warp_mask(cm, grid)))
+def _check_output(card: MethodCard, out: MethodOutput) -> None:
+    w, h = card.frame
+    if not isinstance(out, MethodOutput) or tuple(out.tryon.shape) != (1, 3, h, w):
+        got = tuple(out.tryon.shape) if isinstance(out, MethodOutput) else type(out).__name__
+        raise RuntimeError(f"method {card.id} returned {got}; a try-on is (1, 3, {h}, {w})")
+    if np.asarray(out.region).shape != (h, w):
+        raise RuntimeError(f"method {card.id} returned a region of shape {np.asarray(out.region).shape}")
 
-        def run_tom():
-            parts = [rep_tom.tensor().to(dev), warped_c]
-            if variant == "plus":
-                parts.append((warped_m >= 0.5).float())  # CP-VTON+ feeds the re-binarised warped mask
-            return tom_outputs(tom(torch.cat(parts, 1)))
 
-        rendered, m = clock.run("tom", run_tom)
-        tryon = clock.run("composition", lambda: compose(warped_c, rendered, m))
-        pasted = clock.run("paste_back", lambda: paste_back(to_pil(tryon.cpu()), pre.transform, pre.photo))
+def _paste(out: MethodOutput, pre: Preprocessed) -> Image.Image:
+    from .preprocess.framing import paste_back
 
-        base = tps_control_points(5, device=theta.device, dtype=theta.dtype)  # (25, 2) (x, y)
-        source = warped_control_points(theta, 5)[0]  # (25, 2): where each control point samples the garment
-        timings = {**clock.timings}
-        cpu = lambda t: t.detach().float().cpu()  # noqa: E731
-        return TryOnResult(
-            self.method, pre, rep_gmm, rep_tom, cpu(c), cpu(cm), cpu(theta[0]).numpy(), cpu(base).numpy(),
-            cpu(source).numpy(), cpu(grid), cpu(warped_c), cpu(warped_m), cpu(rendered), cpu(m), cpu(tryon),
-            pasted, timings,
-        )
+    region = np.clip(np.asarray(out.region, np.float32), 0.0, 1.0)
+    return paste_back(to_pil(out.tryon.detach().float().cpu()), pre.transform, pre.photo, mask=region, feather=1.5)
+
+
+def _provenance(pipe: TryOnPipeline, pre: Preprocessed, supplied: set[str]) -> dict[str, Any]:
+    from . import __version__
+    from .weights import availability
+
+    card = pipe.card
+    status = availability(pipe.weights_dir)
+    estimators = {key: status.get(key, "unknown") for key in pipe.preprocessor.estimator_weights(card.needs, supplied)}
+    nets = {name: info.as_dict() for name, info in pipe.method.loaded.items()}
+    return {
+        "vton_version": __version__,
+        "method": card.id,
+        "method_title": card.title,
+        "licence": card.licence,
+        "device": str(pipe.device),
+        "seed": pipe.seed,
+        "networks": nets,
+        "random_weights": any(n["random"] for n in nets.values()),
+        "unverified_weights": [k for k, n in nets.items() if not n["verified"]],
+        "estimators": estimators,
+        "inputs_sha256": dict(pre.input_sha256),
+        "sources": dict(pre.sources),
+        "cached_steps": sorted(pre.cached),
+        "photo_size": list(pre.photo.size),
+    }
 
 
 def _same_size(a: tuple[int, int], b: tuple[int, int], what_a: str, what_b: str) -> None:
     if tuple(a) != tuple(b):
         raise InputError(f"the {what_a} is {a[0]} × {a[1]} but the {what_b} is {b[0]} × {b[1]}; "
                          f"an annotation must have the size of the photo it belongs to")
-

@@ -149,3 +149,13 @@ def deformed_grid_image(warped_cloth: torch.Tensor, grid: torch.Tensor, *, align
     base = tensor_image(warped_cloth).astype(np.float32)
     color = np.array([255.0, 30.0, 30.0], dtype=np.float32)
     return (base * (1 - alpha) + color * alpha + 0.5).astype(np.uint8)
+
+
+def overlay_image(person: Image.Image | np.ndarray, warped: torch.Tensor, mask: torch.Tensor | np.ndarray,
+                  *, alpha: float = 0.85) -> np.ndarray:
+    """The warped garment (``(1, 3, H, W)`` in [-1, 1]) laid over the framed person where ``mask`` (≥ 0.5) is on."""
+    base = np.asarray(_rgb(person), np.float32)
+    top = tensor_image(warped).astype(np.float32)
+    m = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask, np.float32).squeeze()
+    a = (m >= 0.5).astype(np.float32)[..., None] * alpha
+    return np.clip(base * (1 - a) + top * a + 0.5, 0, 255).astype(np.uint8)

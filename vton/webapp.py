@@ -1,14 +1,17 @@
 """The web app's glue: uploads and overrides to pipeline calls, the method table, messages and downloads.
 
-``app.py`` builds the Gradio page from these pieces; nothing here draws or touches tensors. The stage layout follows
-the figures of CP-VTON (Wang et al., ECCV 2018, sergeywong/cp-vton): preprocessing, the person representation,
-the geometric matching module (GMM) and the try-on module (TOM).
+``app.py`` builds the Gradio page from these pieces; nothing here draws or touches tensors. The page is built from
+the method cards (:mod:`vton.methods`): the shared preprocessing stages first, then each method's stages in the
+shared sections (representation, warp, rendering, composition), so rows of different methods align.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import os
+import re
+import shutil
 import tempfile
 import threading
 import time
@@ -18,61 +21,35 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, VtonError
+from .methods.base import SECTIONS
 
 __all__ = [
-    "SECTIONS", "STAGE_KEYS", "PREPROCESS_KEYS", "STAGE_TITLES", "FRAME_STAGE_KEYS", "Uploads", "upload_path",
-    "pipeline", "method_table", "method_choices", "default_method", "weights_notice", "stage_label",
-    "stage_summaries", "step_name", "user_message", "DownloadFolder", "run_tryon", "run_preprocess", "gpu",
-    "server_host", "EXAMPLES_DIR", "example_rows",
+    "SECTIONS", "Uploads", "upload_path", "pipeline", "preprocessor", "method_table", "method_choices",
+    "default_method", "weights_notice", "readiness_banner", "stage_caption", "stage_summaries", "step_name",
+    "user_message", "DownloadFolder", "run_tryon", "run_preprocess", "gpu", "server_host", "EXAMPLES_DIR",
+    "example_rows", "section_title", "gallery_items", "split_by_section",
 ]
 
 log = logging.getLogger(__name__)
-
-# (section title, what the reader sees there, stage keys in display order)
-SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("Inputs & preprocessing",
-     "The photo and the garment framed to 256 × 192, the OpenPose skeleton, the LIP parse map and the garment mask.",
-     ("person", "pose", "parsing", "cloth", "cloth_mask")),
-    ("Person representation",
-     "What the networks see of the person (22 channels): a blurred body shape, the head, 18 pose heat-maps.",
-     ("representation_shape", "representation_head", "representation_pose")),
-    ("Geometric matching (GMM)",
-     "The GMM regresses a 5 × 5 thin-plate-spline warp that fits the garment to the body.",
-     ("tps_control_points", "tps_grid", "warped_cloth", "warped_mask")),
-    ("Try-on module (TOM)",
-     "The TOM renders the person and a composition mask that blends in the warped garment.",
-     ("rendered", "composition_mask", "tryon", "pasted")),
-)
-STAGE_KEYS: tuple[str, ...] = tuple(k for _, _, keys in SECTIONS for k in keys)
-PREPROCESS_KEYS: tuple[str, ...] = SECTIONS[0][2]
-# stages drawn at the networks' frame size (192 × 256); the parse map carries a legend, the paste-back is photo-sized
-FRAME_STAGE_KEYS: tuple[str, ...] = tuple(k for k in STAGE_KEYS if k not in ("parsing", "pasted"))
-
-# Titles shown before the first run; after a run each image is labelled with its Stage.title, caption and time.
-STAGE_TITLES: dict[str, str] = {
-    "person": "Person (framed 256 × 192)", "pose": "Pose keypoints (COCO-18)", "parsing": "Human parsing (LIP-20)",
-    "cloth": "Garment (framed 256 × 192)", "cloth_mask": "Garment mask",
-    "representation_shape": "Representation: body shape", "representation_head": "Representation: head",
-    "representation_pose": "Representation: pose map", "tps_control_points": "TPS control points on the garment",
-    "tps_grid": "Deformed grid over the warped garment", "warped_cloth": "Warped garment",
-    "warped_mask": "Warped garment mask", "rendered": "Rendered person", "composition_mask": "Composition mask",
-    "tryon": "Try-on (256 × 192)", "pasted": "Try-on in the photo",
-}
-
-_STEP_NAMES = {
-    "load_gmm": "loading the GMM weights", "load_tom": "loading the TOM weights", "pose": "pose",
-    "framing": "framing the person", "parsing": "human parsing", "cloth_mask": "garment mask",
-    "cloth_framing": "framing the garment", "representation": "person representation", "gmm": "GMM (TPS warp)",
-    "warp": "warping the garment", "tom": "TOM (rendering)", "composition": "composition",
-    "paste_back": "pasting back into the photo",
-}
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
 
 def step_name(key: str) -> str:
-    """A pipeline progress key as words for the progress bar."""
-    return _STEP_NAMES.get(key, key.replace("_", " "))
+    """A pipeline progress key as words for the progress bar (from the cards' step labels)."""
+    from . import methods
+
+    if key.startswith("load_"):
+        return f"loading the {key[5:]} weights"
+    for c in methods.cards():
+        for st in c.steps:
+            if st.key == key:
+                return st.label
+    return key.replace("_", " ")
+
+
+def section_title(section_id: str) -> str:
+    return next((s.title for s in SECTIONS if s.id == section_id), section_id)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -98,6 +75,9 @@ class Uploads:
         """Keyword arguments for the pipeline: the supplied annotations (None → estimated or computed)."""
         return {"pose": self.pose, "parsing": self.parsing, "cloth_mask": self.cloth_mask}
 
+    def supplied(self) -> set[str]:
+        return {k for k, v in self.annotations().items() if v is not None}
+
 
 def upload_path(value: Any) -> Path | None:
     """The server path of an upload as Gradio hands it over without preprocessing.
@@ -120,19 +100,32 @@ def upload_path(value: Any) -> Path | None:
 # pipelines, built lazily and kept per (method, weights folder)
 
 _pipelines: dict[tuple[str, str | None], Any] = {}
+_preprocessors: dict[str | None, Any] = {}
 _pipelines_lock = threading.Lock()
 
 
-def pipeline(method: str, weights_dir: str | Path | None):
-    """The ``TryOnPipeline`` for ``method`` and ``weights_dir``, built on first use and kept."""
-    from .pipeline import METHODS, TryOnPipeline
+def preprocessor(weights_dir: str | Path | None):
+    """The shared ``Preprocessor`` (estimators + content cache) of ``weights_dir``."""
+    from .pipeline import Preprocessor
 
-    if method not in METHODS:
-        raise InputError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    key = str(weights_dir) if weights_dir else None
+    with _pipelines_lock:
+        if key not in _preprocessors:
+            _preprocessors[key] = Preprocessor(weights_dir)
+        return _preprocessors[key]
+
+
+def pipeline(method: Any, weights_dir: str | Path | None):
+    """The ``TryOnPipeline`` for ``method`` and ``weights_dir``, built on first use and kept."""
+    from . import methods
+    from .pipeline import TryOnPipeline
+
+    methods.card(method)  # a clear error for an unknown id or a non-string
+    pre = preprocessor(weights_dir)
     key = (method, str(weights_dir) if weights_dir else None)
     with _pipelines_lock:
         if key not in _pipelines:
-            _pipelines[key] = TryOnPipeline(method, weights_dir=weights_dir, device=None)
+            _pipelines[key] = TryOnPipeline(method, weights_dir=weights_dir, device=None, preprocessor=pre)
         return _pipelines[key]
 
 
@@ -140,48 +133,25 @@ def pipeline(method: str, weights_dir: str | Path | None):
 # the method table
 
 
-def _how_to_add(weights_dir: str | Path | None) -> str:
-    folder = str(weights_dir) if weights_dir else "WEIGHTS_DIR"
-    return (
-        f"Put the converted safetensors files in a local folder laid out as `{folder}/cp-vton/…`, "
-        f"`{folder}/cp-vton-plus/…`, `{folder}/openpose/…`, `{folder}/schp/…` (convert the authors' checkpoints with "
-        "`python -m vton convert …`), then start the app with `python app.py --weights-dir DIR` or set "
-        "`VTON_WEIGHTS_DIR=DIR`. Online, published weights are downloaded from the Hub at their pinned revision. "
-        "For testing the plumbing only, `python -m vton random-weights DIR` writes random weights "
-        "(the output is noise)."
-    )
-
-
 def method_table(weights_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """One row per method: id, title, licence, paper, repo, weights per network, ready, synthetic, missing,
-    annotators (where the pose / parsing weights are, needed only when no annotation is supplied), message, how_to.
-
-    ``ready`` means every network's weights are on this machine (local folder or Hub cache), or downloadable
-    from the Hub when the Hub is reachable.
-    """
-    from .pipeline import METHODS, method_info
-    from .weights import availability, hub_offline, method_availability
+    """One row per registered method: the card plus weight status (``vton.methods.describe``), the licences of
+    the estimators it runs, and ``annotators`` (where the pose / parsing weights are)."""
+    from . import methods
+    from .weights import availability, hub_offline
 
     offline = hub_offline()
     status = availability(weights_dir)
+
     def where(key: str) -> str:
         s = status.get(key, "unknown")
         return f"{s} (offline: cannot download)" if s == "hub" and offline else s
 
-    annotators = {"pose (OpenPose body)": where("openpose/body"), "parsing (SCHP LIP)": where("schp/lip")}
     rows = []
-    for mid in METHODS:
-        info = method_info(mid, weights_dir)
-        avail = method_availability(mid, weights_dir)
-        runnable = all(s in ("local", "cached") or (s == "hub" and not offline) for s in info["weights"].values())
-        missing = [net for net, s in info["weights"].items() if s not in ("local", "cached")]
-        rows.append({
-            "id": mid, "title": info["title"], "licence": info["licence"], "paper": info["paper"],
-            "repo": info["repo"], "weights": dict(info["weights"]), "ready": runnable,
-            "synthetic": bool(avail.synthetic), "missing": missing, "annotators": annotators,
-            "message": avail.message + (" The Hub is offline (HF_HUB_OFFLINE)." if offline and missing else ""),
-            "how_to": "" if runnable else _how_to_add(weights_dir),
-        })
+    for c in methods.cards():
+        row = methods.describe(c.id, weights_dir)
+        row["annotators"] = {need: where(key) for need, key in (("pose", "openpose/body"), ("parsing", "schp/lip"))
+                             if need in c.needs}
+        rows.append(row)
     return rows
 
 
@@ -189,38 +159,64 @@ def method_choices(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Dropdown choices ``(label, id)``: the title, the licence and whether the weights are there."""
     out = []
     for r in rows:
-        state = "weights ready" if r["ready"] else "weights missing: " + ", ".join(r["missing"])
-        if r["synthetic"]:
+        if not r["weights"]:
+            state = "training-free, no weights"
+        elif r["ready"]:
+            state = "weights ready"
+        else:
+            state = "weights missing: " + ", ".join(r["missing"])
+        if r["random"]:
             state += " (RANDOM test weights)"
+        if r["unverified"]:
+            state += " (UNVERIFIED weights)"
         out.append((f"{r['title']} · {r['licence']} · {state}", r["id"]))
     return out
 
 
 def default_method(rows: list[dict[str, Any]]) -> str:
-    """The first method whose weights are ready, else CP-VTON+."""
-    return next((r["id"] for r in rows if r["ready"]), "cp-vton+")
+    """The first method whose weights are ready, else the first method."""
+    return next((r["id"] for r in rows if r["ready"]), rows[0]["id"])
+
+
+def _md(text: str) -> str:
+    """Text safe inside Markdown/HTML: angle brackets and ampersands escaped."""
+    return html.escape(text, quote=False)
+
+
+def readiness_banner(rows: list[dict[str, Any]]) -> str:
+    """Markdown for the top of the page: which methods run now, which do not and the one fix for each."""
+    from .weights import hub_offline
+
+    ready = [r for r in rows if r["ready"]]
+    lines = []
+    if ready:
+        lines.append("**Ready to run:** " + ", ".join(
+            r["title"] + (" (RANDOM test weights)" if r["random"] else "")
+            + (" (unverified weights)" if r["unverified"] else "") for r in ready))
+    for r in rows:
+        if not r["ready"]:
+            lines.append(f"- **{_md(r['title'])}** needs weights: {_md(r['how_to'])}")
+    hub = "offline (HF_HUB_OFFLINE is set or the Hub cannot be reached)" if hub_offline() else "reachable"
+    lines.append(f"\nHub: {hub}. Without pose/parsing weights, supply a pose JSON and a parse PNG (the examples ship "
+                 "them).")
+    return "\n".join(lines)
 
 
 def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -> str:
-    """Markdown: the weights folder in use and, per method, which weights are there and how to add the rest."""
+    """Markdown: the weights folder in use and, per method, its licence, weights and the estimators it runs."""
     from .weights import hub_offline
 
-    folder = f"`{weights_dir}`" if weights_dir else "none (set `--weights-dir` or `VTON_WEIGHTS_DIR`)"
+    folder = f"`{_md(str(weights_dir))}`" if weights_dir else "none (set `--weights-dir` or `VTON_WEIGHTS_DIR`)"
     lines = [f"**Local weights folder:** {folder} · **Hub:** {'offline' if hub_offline() else 'online'}", "",
-             "| method | licence | weights | status |", "|---|---|---|---|"]
+             "| method | licence | weights | estimators it runs (licence) | status |", "|---|---|---|---|---|"]
     for r in rows:
-        nets = ", ".join(f"{n}: {s}" for n, s in r["weights"].items())
+        nets = ", ".join(f"{n}: {v['status']}" + ("" if v["verified"] else " (unverified)")
+                         for n, v in r["weights"].items()) or "none"
+        est = "; ".join(f"{k}: {_md(v)}" for k, v in r["estimator_licences"].items()) or "none"
         status = "ready" if r["ready"] else "**missing**"
-        if r["synthetic"]:
+        if r["random"]:
             status += " (RANDOM test weights: output is noise)"
-        lines.append(f"| {r['title']} | {r['licence']} | {nets} | {status} |")
-    todo = next((r["how_to"] for r in rows if r["how_to"]), "")
-    if todo:
-        lines += ["", "**How to add weights.** " + todo]
-    if rows:
-        ann = ", ".join(f"{k}: {v}" for k, v in rows[0]["annotators"].items())
-        lines += ["", f"**Pose and parsing weights** ({ann}) are needed only when no pose JSON / parse PNG is "
-                  "supplied; the examples ship both."]
+        lines.append(f"| {_md(r['title'])} | {_md(r['licence'])} | {nets} | {est} | {status} |")
     return "\n".join(lines)
 
 
@@ -228,44 +224,61 @@ def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -
 # running, messages, downloads
 
 
-def _seconds(s: float) -> str:
-    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
-
-
-def stage_label(stage: Any) -> str:
-    """The label under which a stage image is shown: title, caption and time."""
-    return f"{stage.title} — {stage.caption} ({_seconds(stage.seconds)})"
+def stage_caption(stage: Any) -> str:
+    """The caption under a stage image: title, caption and time (or the step it shares, or 'cached')."""
+    return f"{stage.title} — {stage.caption} ({stage.time_text()})"
 
 
 def stage_summaries(stages: list[Any]) -> list[dict[str, Any]]:
-    """JSON rows for the API: key, title, caption, seconds (the image travels separately)."""
-    return [{"key": s.key, "title": s.title, "caption": s.caption, "seconds": round(float(s.seconds), 6),
-             "size": [int(s.image.shape[1]), int(s.image.shape[0])]} for s in stages]
+    """JSON rows for the API: key, title, caption, section, step, seconds, shared_with, cached, size."""
+    return [s.summary() for s in stages]
+
+
+def gallery_items(stages: list[Any]) -> list[tuple[Any, str]]:
+    """``(image, caption)`` per stage, in card order (the ``/tryon`` gallery)."""
+    return [(s.image, stage_caption(s)) for s in stages]
+
+
+def split_by_section(items: list[Any], summary: Mapping | None) -> dict[str, list[Any]]:
+    """Gallery items of a run grouped by the section of each stage (from the run summary's stage rows)."""
+    rows = (summary or {}).get("stages", [])
+    out: dict[str, list[Any]] = {s.id: [] for s in SECTIONS}
+    for item, row in zip(items or [], rows, strict=False):
+        out.setdefault(row.get("section", "composition"), []).append(item)
+    return out
+
+
+_PATHS = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s/'\"`]+){2,}/?")
 
 
 def user_message(exc: BaseException) -> str:
-    """The message shown in the page: a ``VtonError`` as written; anything else short (the traceback is logged)."""
+    """The message shown in the page: a ``VtonError`` as written, with server paths and markup removed; anything
+    else short (the traceback is logged)."""
     if isinstance(exc, VtonError):
-        return str(exc)
+        text = _PATHS.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], str(exc))
+        return text.replace("`", "")
     log.error("unexpected error in the app", exc_info=exc)
     return (f"Something went wrong inside vton ({type(exc).__name__}). The server log has the details; "
             "please report it with the inputs that caused it.")
 
 
 class DownloadFolder:
-    """Per-process folder for download files; files older than ``max_age_s`` are removed on each write."""
+    """Per-process folder for download files: every write gets a folder of its own (concurrent requests never
+    share a file), and folders older than ``max_age_s`` are removed on each write and at exit."""
 
     def __init__(self, max_age_s: float = 3600.0) -> None:
+        import atexit
+
         self.root = Path(tempfile.mkdtemp(prefix="vton-app-"))
         self.max_age_s = max_age_s
+        atexit.register(shutil.rmtree, self.root, True)
 
     def write(self, name: str, data: bytes) -> Path:
         now = time.time()
-        for old in self.root.glob("*/*"):
+        for old in self.root.iterdir():
             try:
                 if now - old.stat().st_mtime > self.max_age_s:
-                    old.unlink()
-                    old.parent.rmdir()
+                    shutil.rmtree(old, ignore_errors=True)
             except OSError:
                 pass
         folder = Path(tempfile.mkdtemp(dir=self.root))
@@ -284,8 +297,12 @@ def run_tryon(method: str, uploads: Uploads, weights_dir: str | Path | None, pro
 
 
 def run_preprocess(uploads: Uploads, weights_dir: str | Path | None, progress: Progress | None = None,
-                   method: str = "cp-vton+"):
-    """Preprocessing only (pose, parsing, garment mask, framing); returns the ``Preprocessed``."""
+                   method: str | None = None):
+    """The preprocessing ``method`` needs (default: the method that needs the most); returns ``Preprocessed``."""
+    from . import methods
+
+    if method is None:
+        method = max(methods.cards(), key=lambda c: len(c.needs)).id
     uploads.require_photos()
     return pipeline(method, weights_dir).preprocess(uploads.person, uploads.cloth, progress=progress,
                                                     **uploads.annotations())
@@ -331,17 +348,21 @@ def server_host(host: str | None) -> str:
     return "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
 
 
-def example_rows(method: str) -> list[list[Any]]:
-    """Rows for ``gr.Examples``: person, garment, method, pose JSON, parse PNG, garment mask (all shipped)."""
-    d = EXAMPLES_DIR
-    rows = [
-        ("person.png", "cloth_tshirt.png", "person_keypoints.json", "person_parse.png", "cloth_tshirt_mask.png"),
-        ("person.png", "cloth_longsleeve.png", "person_keypoints.json", "person_parse.png",
-         "cloth_longsleeve_mask.png"),
-        ("person_photo.jpg", "cloth_longsleeve.png", "person_photo_keypoints.json", "person_photo_parse.png",
-         "cloth_longsleeve_mask.png"),
-        ("person_photo.jpg", "cloth_tshirt.png", "person_photo_keypoints.json", "person_photo_parse.png",
-         "cloth_tshirt_mask.png"),
-    ]
-    return [[str(d / p), str(d / c), method, str(d / k), str(d / s), str(d / m)] for p, c, k, s, m in rows
-            if (d / p).is_file()]
+def example_rows() -> list[list[Any]]:
+    """Rows for ``gr.Examples``: person, garment, pose JSON, parse PNG, garment mask (all shipped).
+
+    The examples are listed in ``examples/examples.json``; the method is not part of a row, so clicking an example
+    keeps the method the user chose.
+    """
+    import json
+
+    listing = EXAMPLES_DIR / "examples.json"
+    if not listing.is_file():
+        return []
+    out = []
+    for ex in json.loads(listing.read_text(encoding="utf-8")):
+        files = [ex.get(k) for k in ("person", "cloth", "pose", "parse", "cloth_mask")]
+        if not all((EXAMPLES_DIR / f).is_file() for f in files if f):
+            continue
+        out.append([str(EXAMPLES_DIR / f) if f else None for f in files])
+    return out

@@ -1,6 +1,6 @@
 """The one weights loader: a pinned manifest (``weights/manifest.json``), a local folder, the Hugging Face Hub.
 
-Every network vton runs (CP-VTON and CP-VTON+ GMM/TOM, the OpenPose body model, the SCHP parsers) is one
+Every network vton runs (each method's networks, the OpenPose body model, the SCHP parsers) is one
 manifest entry: Hub repo, file, pinned revision, sha256, licence and the authors' original file. Weights are
 looked up in this order:
 
@@ -14,14 +14,16 @@ Every file is sha256-verified. A local file for which neither manifest gives a s
 *unverified*: ``resolve()`` returns ``ResolvedWeights(verified=False)`` and a warning is logged. Everything that
 goes wrong is a ``WeightsError`` whose message says what is missing and how to get it.
 
-Only safetensors are loaded at run time. A ``pth`` entry (the OpenPose body model) is converted once by
-``vton.convert`` (``torch.load(weights_only=True)``) to a safetensors file cached next to it, keyed by its sha256.
+Only safetensors are loaded into networks. A ``pth`` entry (the OpenPose body model) is read once, after its
+sha256 matched the manifest, by :mod:`vton.checkpoints` (``torch.load(weights_only=True)``) and written as a
+safetensors copy cached next to it (or in ``$VTON_CACHE``); the copy's own sha256 is recorded in a sidecar
+``.sha256.json`` and checked on every later load, so a planted or damaged copy is converted again, never trusted.
+``python -m vton prepare`` does that conversion ahead of time (the Space runs it at start-up).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -36,7 +38,11 @@ import torch
 from vton.errors import InputError, WeightsError
 
 __all__ = [
-    "KEYS",
+    "RANDOM_FLAG",
+    "load_into",
+    "local_status",
+    "how_to_get",
+    "prepare_converted",
     "WeightEntry",
     "ResolvedWeights",
     "MethodAvailability",
@@ -63,9 +69,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KEYS = ("cp-vton/gmm", "cp-vton/tom", "cp-vton+/gmm", "cp-vton+/tom", "openpose/body", "schp/lip", "schp/atr")
 FORMATS = ("safetensors", "pth", "onnx")
-FOLDERS = ("cp-vton", "cp-vton-plus", "openpose", "schp")
+RANDOM_FLAG = "vton_random"  # safetensors metadata of generated random weights (survives a lost manifest.json)
 MANIFEST_ENV = "VTON_MANIFEST"
 WEIGHTS_DIR_ENV = "VTON_WEIGHTS_DIR"
 CACHE_ENV = "VTON_CACHE"
@@ -99,6 +104,8 @@ class WeightEntry:
     description: str
     licence_id: str = "other"
     synthetic: bool = False
+    download_page: str = ""
+    original: Mapping[str, object] | None = field(default=None, compare=False, hash=False)
     converted_from: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
 
     @property
@@ -287,11 +294,9 @@ _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def _hash_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    from vton.checkpoints import file_sha256 as digest
+
+    return digest(path, chunk)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -311,11 +316,29 @@ def file_sha256(path: str | os.PathLike) -> str:
 def convert_command(key: str) -> str:
     """The command that produces ``key``'s file locally from the authors' checkpoint."""
     e = entry(key)
-    if e.method in ("cp-vton", "cp-vton+"):
+    if e.format == "safetensors":
         return f"python -m vton convert --method {e.method} --{e.network} {_original_name(e)} --out WEIGHTS_DIR"
     if e.format == "pth":
         return f"python -m vton convert --key {key} --checkpoint {e.filename} --out WEIGHTS_DIR"
     return f"download {e.file} and place it at WEIGHTS_DIR/{e.folder}/{e.filename}"
+
+
+def how_to_get(keys: tuple[str, ...] | list[str], weights_dir: str | os.PathLike | None = None) -> str:
+    """One line: how to obtain the missing files among ``keys`` (the authors' download page and the commands)."""
+    status = availability(weights_dir)
+    todo = [k for k in keys if status.get(k) not in ("local", "cached")]
+    if not todo:
+        return ""
+    parts = []
+    for k in todo:
+        e = entry(k)
+        if status.get(k) == "hub":
+            parts.append(f"{k}: downloaded from the Hub ({e.repo}) on first use when online")
+            continue
+        where = f" (authors' files: {e.download_page})" if e.download_page else ""
+        parts.append(f"{k}: `{convert_command(k)}`{where}")
+    return ("; ".join(parts) + "; then run with --weights-dir WEIGHTS_DIR (or set "
+            f"{WEIGHTS_DIR_ENV}). `python -m vton random-weights DIR` writes random test weights (output is noise).")
 
 
 def _original_name(e: WeightEntry) -> str:
@@ -490,13 +513,18 @@ def _converted_target(r: ResolvedWeights) -> Path:
     return cache_dir() / r.entry.folder / name
 
 
-def _converted_matches(path: Path, sha256: str) -> bool:
-    from safetensors import safe_open
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256.json")
 
+
+def _converted_matches(path: Path, original_sha256: str) -> bool:
+    """True when ``path`` is the conversion of the file with ``original_sha256`` and has the digest recorded
+    beside it at conversion time (a planted or damaged copy fails)."""
     try:
-        with safe_open(str(path), "pt") as f:
-            return (f.metadata() or {}).get("original_sha256") == sha256
-    except Exception:  # noqa: BLE001 - an unreadable cached conversion is simply redone
+        rec = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+        return (isinstance(rec, dict) and rec.get("original_sha256") == original_sha256
+                and rec.get("sha256") == file_sha256(path))
+    except (OSError, ValueError):
         return False
 
 
@@ -504,14 +532,36 @@ def _pth_as_safetensors(r: ResolvedWeights) -> Path:
     target = _converted_target(r)
     if target.is_file() and _converted_matches(target, r.sha256):
         return target
-    from vton.convert import convert_pth_file
+    if not r.verified:
+        raise WeightsError(f"{_head(r.entry)}: {r.path} is a .pth file with no sha256 in any manifest; vton reads a "
+                           "pickle-based checkpoint only after its digest matched. Declare its sha256 in the folder's "
+                           "manifest.json or convert it yourself with `python -m vton convert`.")
+    from vton.checkpoints import convert_pth_file
 
-    log.info("converting %s to %s (once)", r.path, target)
+    log.info("converting %s to %s (once; torch.load weights_only=True on the verified file)", r.path, target)
     try:
-        return convert_pth_file(r.path, target, metadata={"vton_key": r.key})
+        out = convert_pth_file(r.path, target, metadata={"vton_key": r.key})
+        _sidecar(out).write_text(json.dumps({"original_sha256": r.sha256, "sha256": file_sha256(out)}) + "\n",
+                                 encoding="utf-8")
+        return out
     except OSError as exc:
         raise WeightsError(f"{_head(r.entry)}: converting {r.path} to safetensors at {target} failed: {exc}. "
                            f"Set {CACHE_ENV} to a writable folder.") from None
+
+
+def prepare_converted(weights_dir: str | os.PathLike | None = None, *, download: bool = True) -> list[Path]:
+    """Convert every available ``pth`` entry ahead of time (``python -m vton prepare``); the files made ready."""
+    out = []
+    for key, e in manifest().items():
+        if e.format != "pth":
+            continue
+        try:
+            r = resolve(key, weights_dir, download=download)
+        except WeightsError as exc:
+            log.warning("%s", exc)
+            continue
+        out.append(_pth_as_safetensors(r))
+    return out
 
 
 def load_state_dict(key: str, weights_dir: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
@@ -560,10 +610,25 @@ def load_network(
     weights_dir: str | os.PathLike | None = None,
     rename: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
 ) -> torch.nn.Module:
-    """Load ``key``'s weights into ``module`` with ``strict=True`` and return it.
+    """Load ``key``'s weights into ``module`` with ``strict=True`` and return it (see ``load_into``)."""
+    load_into(module, key, weights_dir, rename)
+    return module
+
+
+def load_into(
+    module: torch.nn.Module,
+    key: str,
+    weights_dir: str | os.PathLike | None = None,
+    rename: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+) -> ResolvedWeights:
+    """Load ``key``'s weights into ``module`` with ``strict=True``; where they came from.
 
     Args:
         rename: optional ``state_dict -> state_dict`` function (the one place a key rename lives).
+
+    Returns:
+        The ``ResolvedWeights`` (path, origin, sha256, verified); ``entry.synthetic`` is also set for files whose
+        safetensors metadata says they are random.
 
     Raises:
         WeightsError: naming missing/unexpected keys and shape mismatches and the file that was read.
@@ -582,7 +647,38 @@ def load_network(
     except RuntimeError as exc:
         raise WeightsError(f"{_head(r.entry)} from {r.path} could not be loaded into {type(module).__name__}: "
                            f"{_first_line(exc)}") from None
-    return module
+    if not r.entry.synthetic and _random_metadata(r.path):
+        r = dataclasses.replace(r, entry=dataclasses.replace(r.entry, synthetic=True))
+    return r
+
+
+def _random_metadata(path: Path) -> bool:
+    """True when a safetensors file's header says it holds generated random weights (reads the header only)."""
+    if path.suffix != ".safetensors":
+        return False
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return (f.metadata() or {}).get(RANDOM_FLAG) == "true"
+    except Exception:  # noqa: BLE001 - an unreadable file is reported when it is loaded
+        return False
+
+
+def local_status(key: str, weights_dir: str | os.PathLike | None = None) -> dict[str, bool]:
+    """``{"verified", "random"}`` of ``key``'s local file without hashing it: verified = a manifest declares its
+    sha256 (checked when it is loaded); random = generated test weights (local manifest or file metadata)."""
+    root = weights_dir_from_env(weights_dir)
+    if root is None:
+        return {"verified": True, "random": False}
+    try:
+        e, _ = local_entry(key, root)
+    except WeightsError:
+        return {"verified": False, "random": False}
+    path = root / e.folder / e.filename
+    if not path.is_file():
+        return {"verified": True, "random": False}
+    return {"verified": e.sha256 is not None, "random": bool(e.synthetic) or _random_metadata(path)}
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -1,1 +1,103 @@
-"""The try-on methods: one package per method behind one registry (see ``vton.methods.base``)."""
+"""The try-on methods: one package per method behind one registry.
+
+Each sub-package of ``vton/methods/`` that has a ``card.py`` defining ``CARDS`` (a tuple of
+:class:`~vton.methods.base.MethodCard`) is a method package. :func:`cards` imports only those light modules (no
+torch network is built); :func:`create` imports the card's ``factory`` on demand. Nothing outside a method's
+package names its id: the pipeline, the app, the CLI and the API iterate over :func:`cards`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import lru_cache
+from typing import Any
+
+from vton.errors import InputError
+from vton.methods.base import Method, MethodCard
+
+__all__ = ["cards", "card", "ids", "create", "build_network", "describe", "MethodCard", "Method"]
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, MethodCard]:
+    found: dict[str, MethodCard] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if not info.ispkg:
+            continue
+        try:
+            mod = importlib.import_module(f"{__name__}.{info.name}.card")
+        except ModuleNotFoundError as e:
+            if e.name == f"{__name__}.{info.name}.card":
+                continue  # a helper package without a card
+            raise
+        for c in getattr(mod, "CARDS", ()):
+            if c.id in found:
+                raise RuntimeError(f"method id {c.id!r} is declared twice ({info.name})")
+            found[c.id] = c
+    return dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def cards() -> tuple[MethodCard, ...]:
+    """Every registered card, in display order. Builds no network."""
+    return tuple(_registry().values())
+
+
+def ids() -> tuple[str, ...]:
+    return tuple(_registry())
+
+
+def card(method_id: Any) -> MethodCard:
+    """The card of ``method_id``; a clear ``InputError`` listing the ids otherwise."""
+    reg = _registry()
+    if not isinstance(method_id, str):
+        raise InputError(f"a method is named by its id (a string), got {type(method_id).__name__}; "
+                         f"vton has: {', '.join(reg)}")
+    if method_id not in reg:
+        raise InputError(f"unknown method {method_id!r}; vton has: {', '.join(reg)}")
+    return reg[method_id]
+
+
+def create(method_id: Any, network_overrides: dict[str, Any] | None = None) -> Method:
+    """A new ``Method`` for ``method_id`` (its networks are built and loaded by ``Method.load``, with
+    ``network_overrides`` applied to their configs: tiny networks for plumbing tests)."""
+    c = card(method_id)
+    module, _, cls = c.factory.partition(":")
+    return getattr(importlib.import_module(module), cls)(c, network_overrides)
+
+
+def build_network(method_id: str, name: str, **overrides: Any):
+    """A freshly initialised network ``name`` of ``method_id`` in eval mode (``create(method_id).build_network``)."""
+    return create(method_id).build_network(name, **overrides)
+
+
+def describe(method_id: str, weights_dir: Any = None) -> dict[str, Any]:
+    """The card as JSON plus, per network, where its weights are and whether the method is ready to run.
+
+    ``weights`` maps each network to ``{"key", "status", "verified", "random"}``: status ``local`` / ``cached``
+    (on this machine), ``hub`` (downloadable at a pinned revision) or ``unpublished``; ``verified`` is False for a
+    local file with no declared sha256; ``how_to`` is the one-line fix when something is missing;
+    ``estimator_licences`` the licences of the estimators this method runs when no annotation is supplied (a method
+    that needs no pose runs no OpenPose, so its licence does not apply).
+    """
+    from vton import weights as w
+
+    c = card(method_id)
+    status = w.availability(weights_dir)
+    offline = w.hub_offline()
+    nets = {}
+    for name, key in c.weights:
+        info = w.local_status(key, weights_dir)
+        nets[name] = {"key": key, "status": status.get(key, "unknown"), **info}
+    on_machine = all(n["status"] in ("local", "cached") for n in nets.values())
+    downloadable = all(n["status"] in ("local", "cached", "hub") for n in nets.values())
+    ready = on_machine or (downloadable and not offline)
+    missing = [name for name, n in nets.items() if n["status"] not in ("local", "cached")]
+    how_to = "" if ready else w.how_to_get(c.weight_keys, weights_dir)
+    estimators = {key: w.entry(key).licence for need, key in (("pose", "openpose/body"), ("parsing", "schp/lip"))
+                  if need in c.needs}
+    return {**c.as_dict(), "weights": nets, "ready": ready, "missing": missing,
+            "estimator_licences": estimators,
+            "random": any(n["random"] for n in nets.values()),
+            "unverified": [name for name, n in nets.items() if n["status"] == "local" and not n["verified"]],
+            "how_to": how_to}

@@ -1,19 +1,14 @@
-"""The clothing-agnostic person representation of CP-VTON and CP-VTON+, made as their dataset code makes it.
+"""Encodings the try-on networks share: the pose map, the blurred body shape, the person and garment tensors.
 
-Papers: Wang et al., "Toward Characteristic-Preserving Image-based Virtual Try-On Network" (CP-VTON, ECCV 2018),
-code sergeywong/cp-vton; Minar et al., "CP-VTON+: Clothing Shape and Texture Preserving Image-Based Virtual
-Try-On" (CVPR Workshops 2020), code minar09/cp-vton-plus. Both build the 22-channel network input in
-``CPDataset.__getitem__``; this module reproduces it value for value (checked against golden fixtures written
-by running that code).
+They are made as CP-VTON's dataset code makes them (Wang et al., "Toward Characteristic-Preserving Image-based
+Virtual Try-On Network", ECCV 2018, sergeywong/cp-vton, ``CPDataset.__getitem__``), which CP-VTON+, ACGPN and
+others reuse; checked value for value against golden fixtures written by running that code.
 
 Convention: frame 256 × 192 (H × W), tensors ``(1, C, H, W) float32``, images in [-1, 1] = (x/255 − 0.5)/0.5,
-masks in {0, 1}. Channel order of the representation: shape (1), head (3), pose map (18).
+masks in {0, 1}.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -24,71 +19,22 @@ from .errors import InputError
 from .images import mask_to_tensor, to_tensor
 
 __all__ = [
-    "HEIGHT", "WIDTH", "POSE_RADIUS", "HEAD_LABELS", "CLOTH_LABELS", "Variant", "Stage",
-    "PersonRepresentation", "pose_map", "head_labels", "body_shape", "build_representation", "cloth_tensors",
-    "worn_cloth",
+    "HEIGHT", "WIDTH", "POSE_RADIUS", "CLOTH_LABELS", "pose_map", "body_shape", "cloth_tensors", "worn_cloth",
+    "person_tensor", "check_parsing", "names_mask", "mask_array",
 ]
 
 HEIGHT, WIDTH = 256, 192
 POSE_RADIUS = 5
 SHAPE_DOWNSAMPLE = 16  # the body mask is blurred by a bilinear trip through (W/16) × (H/16)
 
-Variant = Literal["original", "plus"]
-Stage = Literal["gmm", "tom"]
-
-# Parsing labels kept as "head" (identity to preserve), by method variant and network stage.
-HEAD_LABELS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("original", "gmm"): ("hat", "hair", "sunglasses", "face"),
-    ("original", "tom"): ("hat", "hair", "sunglasses", "face"),
-    ("plus", "gmm"): ("hat", "sunglasses", "face"),
-    ("plus", "tom"): ("hat", "hair", "sunglasses", "pants", "skirt", "face", "left_leg", "right_leg"),
-}
-
 # Parsing labels of the garment worn in the photo (the GMM's training target ``parse_cloth``).
 CLOTH_LABELS: tuple[str, ...] = ("upper_clothes", "dress", "coat")
-
-
-@dataclass(frozen=True)
-class PersonRepresentation:
-    """The clothing-agnostic person representation fed to GMM and TOM.
-
-    Attributes:
-        shape: ``(1, 1, H, W) float32`` in [-1, 1]: the body mask blurred by a bilinear trip through
-            (W/16) × (H/16); +1 inside the body, −1 outside, soft in between.
-        head: ``(1, 3, H, W) float32`` in [-1, 1]: the RGB photo where the parse has a head label of the
-            variant/stage (see ``HEAD_LABELS``), exactly −1 elsewhere.
-        pose: ``(1, 18, H, W) float32`` in {−1, +1}: one channel per COCO-18 keypoint, a (2r+1)-pixel square
-            of +1 around the point on −1; a missing point leaves its channel −1.
-
-    All three are in the person frame (256 × 192, pixel (0, 0) top-left).
-    """
-
-    shape: torch.Tensor
-    head: torch.Tensor
-    pose: torch.Tensor
-
-    def tensor(self) -> torch.Tensor:
-        """``(1, 22, H, W)``: shape, head, pose concatenated in the networks' channel order."""
-        return torch.cat([self.shape, self.head, self.pose], dim=1)
 
 
 def _gray_to_tensor(img: Image.Image) -> torch.Tensor:
     """An 8-bit grayscale image → ``(1, 1, H, W) float32`` in [-1, 1] (ToTensor then Normalize(0.5, 0.5))."""
     arr = np.asarray(img, dtype=np.float32)
     return torch.from_numpy((arr / 255.0 - 0.5) / 0.5)[None, None].contiguous()
-
-
-def _check_variant_stage(variant: str, stage: str) -> None:
-    if variant not in ("original", "plus"):
-        raise InputError(f"variant must be 'original' (CP-VTON) or 'plus' (CP-VTON+), got {variant!r}")
-    if stage not in ("gmm", "tom"):
-        raise InputError(f"stage must be 'gmm' or 'tom', got {stage!r}")
-
-
-def head_labels(variant: Variant, stage: Stage) -> tuple[str, ...]:
-    """The parsing label names kept in the head channels for ``variant`` ("original"/"plus") and ``stage``."""
-    _check_variant_stage(variant, stage)
-    return HEAD_LABELS[(variant, stage)]
 
 
 def pose_map(pose: Pose, height: int = HEIGHT, width: int = WIDTH, radius: int = POSE_RADIUS) -> torch.Tensor:
@@ -146,7 +92,7 @@ def body_shape(mask: np.ndarray, *, blur: bool = True) -> torch.Tensor:
     return _gray_to_tensor(img)
 
 
-def _person_tensor(person: Image.Image | np.ndarray) -> torch.Tensor:
+def person_tensor(person: Image.Image | np.ndarray) -> torch.Tensor:
     if isinstance(person, Image.Image):
         if person.size != (WIDTH, HEIGHT):
             raise InputError(
@@ -162,7 +108,7 @@ def _person_tensor(person: Image.Image | np.ndarray) -> torch.Tensor:
     return to_tensor(arr)
 
 
-def _check_parsing(parsing: Parsing) -> None:
+def check_parsing(parsing: Parsing) -> None:
     if parsing.labels.shape != (HEIGHT, WIDTH):
         raise InputError(
             f"the parse map must be {HEIGHT} × {WIDTH} (H × W) like the person photo, "
@@ -170,55 +116,11 @@ def _check_parsing(parsing: Parsing) -> None:
         )
 
 
-def _names_mask(parsing: Parsing, names: tuple[str, ...]) -> np.ndarray:
+def names_mask(parsing: Parsing, names: tuple[str, ...]) -> np.ndarray:
     try:
         return parsing.mask(*names)
     except KeyError as e:
         raise InputError(f"the parse map's label set cannot express this: {e.args[0]}") from None
-
-
-def build_representation(
-    person: Image.Image | np.ndarray,
-    parsing: Parsing,
-    pose: Pose,
-    variant: Variant,
-    stage: Stage,
-    body_mask: np.ndarray | None = None,
-) -> PersonRepresentation:
-    """The 22-channel person representation of CP-VTON ("original") or CP-VTON+ ("plus") for one network stage.
-
-    shape: the body mask — ``parse > 0`` for "original"; for "plus" the separate body mask (``image-mask > 0``),
-    or ``parse > 0`` when none is given (CP-VTON+'s dataset always has one; without it the shape channel is
-    CP-VTON's) — blurred as in ``body_shape``. head: ``photo · m − (1 − m)`` with m the head labels of
-    ``HEAD_LABELS[(variant, stage)]``. pose: ``pose_map(pose)``.
-
-    Args:
-        person: the 192 × 256 (W × H) RGB photo, PIL or ``(256, 192, 3) uint8``.
-        parsing: its 256 × 192 parse map (LIP labels, or any label set that names the head labels).
-        pose: its keypoints in the same frame.
-        variant: "original" (CP-VTON) or "plus" (CP-VTON+).
-        stage: "gmm" or "tom" (CP-VTON+ keeps different head labels per stage).
-        body_mask: ``(256, 192)`` body mask for "plus" (non-zero = body); ignored by "original".
-
-    Returns:
-        A ``PersonRepresentation``.
-
-    Raises:
-        InputError: wrong sizes, variant or stage.
-    """
-    _check_variant_stage(variant, stage)
-    im = _person_tensor(person)
-    _check_parsing(parsing)
-    if variant == "plus" and body_mask is not None:
-        bm = np.asarray(body_mask)
-        if bm.shape != (HEIGHT, WIDTH):
-            raise InputError(f"the body mask must be {HEIGHT} × {WIDTH} (H × W), got shape {bm.shape}")
-        body = bm > 0
-    else:
-        body = parsing.labels > 0
-    head_mask = mask_to_tensor(_names_mask(parsing, HEAD_LABELS[(variant, stage)]))
-    head = im * head_mask - (1 - head_mask)
-    return PersonRepresentation(shape=body_shape(body), head=head, pose=pose_map(pose, HEIGHT, WIDTH))
 
 
 def worn_cloth(person: Image.Image | np.ndarray, parsing: Parsing) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,13 +130,13 @@ def worn_cloth(person: Image.Image | np.ndarray, parsing: Parsing) -> tuple[torc
         ``(image (1, 3, H, W) in [-1, 1], mask (1, 1, H, W) in {0, 1})``: the photo where the parse is
         upper-clothes, dress or coat, +1 (white) elsewhere, and that region's mask.
     """
-    im = _person_tensor(person)
-    _check_parsing(parsing)
-    m = mask_to_tensor(_names_mask(parsing, CLOTH_LABELS))
+    im = person_tensor(person)
+    check_parsing(parsing)
+    m = mask_to_tensor(names_mask(parsing, CLOTH_LABELS))
     return im * m + (1 - m), m
 
 
-def _mask_array(mask: np.ndarray | Image.Image) -> np.ndarray:
+def mask_array(mask: np.ndarray | Image.Image) -> np.ndarray:
     """A cloth mask in any common form → ``(H, W) bool``.
 
     bool arrays are taken as they are, integer arrays holding only {0, 1} too; other uint8/integer arrays and
@@ -264,7 +166,7 @@ def cloth_tensors(cloth: Image.Image, mask: np.ndarray | Image.Image) -> tuple[t
 
     Args:
         cloth: the 192 × 256 (W × H) garment photo.
-        mask: its ``(256, 192)`` mask (see ``_mask_array`` for the accepted forms; a mask image is thresholded
+        mask: its ``(256, 192)`` mask (see ``mask_array`` for the accepted forms; a mask image is thresholded
             at 128 like CP-VTON's ``cloth-mask`` files).
 
     Returns:
@@ -276,7 +178,7 @@ def cloth_tensors(cloth: Image.Image, mask: np.ndarray | Image.Image) -> tuple[t
         raise InputError(
             f"the garment photo must be {WIDTH} × {HEIGHT} (W × H), got {cloth.size[0]} × {cloth.size[1]}"
         )
-    m = _mask_array(mask)
+    m = mask_array(mask)
     if m.shape != (HEIGHT, WIDTH):
         raise InputError(f"the cloth mask must be {HEIGHT} × {WIDTH} (H × W), got shape {m.shape}")
     return to_tensor(cloth.convert("RGB")), mask_to_tensor(m)

@@ -1,0 +1,352 @@
+"""What every try-on method declares (its card) and implements (the ``Method`` interface), and the run trace.
+
+The registry (:mod:`vton.methods`) reads cards without building a network; the pipeline, the app, the CLI and the
+API are written against these types only, so adding a method is one new package under ``vton/methods/`` (a
+``card.py`` with its ``CARDS`` and a module with its ``Method`` subclass) plus its rows in the weights manifest.
+The pattern follows timm's ``@register_model`` + ``PretrainedCfg`` (licence, paper and origin beside the
+architecture) and diffusers' one folder per pipeline with lazy imports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vton.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+    from vton.pipeline import Preprocessed
+
+__all__ = [
+    "NEEDS", "SECTIONS", "Section", "StepSpec", "StageSpec", "MethodCard", "MethodOutput", "Stage", "Trace",
+    "Method", "LoadedNetwork", "TRYON_STAGE", "PASTED_STAGE", "Progress",
+]
+
+Progress = Callable[[str, int, int], None]
+
+# What a method may need from the preprocessing, in the person frame.
+NEEDS: Mapping[str, str] = {
+    "pose": "COCO-18 body keypoints (OpenPose, or a supplied OpenPose JSON)",
+    "parsing": "LIP human parsing (SCHP, or a supplied parse PNG)",
+    "cloth_mask": "the garment's silhouette (computed from alpha or background, or a supplied mask PNG)",
+    "body_mask": "the person's silhouette (a supplied body mask PNG, else from the parsing)",
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A row of the stage display. The ids are shared by every method so rows of different methods align."""
+
+    id: str
+    title: str
+
+
+# The shared sections, in display order; a card's stages each name one of them.
+SECTIONS: tuple[Section, ...] = (
+    Section("inputs", "Inputs & preprocessing"),
+    Section("representation", "Person representation"),
+    Section("warp", "Garment warp"),
+    Section("rendering", "Rendering"),
+    Section("composition", "Composition & result"),
+)
+_SECTION_IDS = tuple(s.id for s in SECTIONS)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """A timed step of a method's run (progress reports them in order)."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A stage a method shows: ``step`` is the timed step whose time it shows (several stages may share one)."""
+
+    key: str
+    title: str
+    caption: str
+    section: str
+    step: str
+
+
+TRYON_STAGE = StageSpec("tryon", "Try-on (frame)", "The method's output in its 256 × 192 frame.", "composition",
+                        "composition")
+PASTED_STAGE = StageSpec("pasted", "Try-on in the photo",
+                         "The try-on pasted back into the photo at its own resolution, only where the method "
+                         "changed the person (feathered edge).", "composition", "paste_back")
+
+
+@dataclass(frozen=True)
+class MethodCard:
+    """Everything a user, the app and the CLI know of a method before any network is built.
+
+    Attributes:
+        id: registry id (``--method``).
+        title: display name.
+        summary: one line: what the method does.
+        paper: citation.
+        repo: the authors' repository (URL, with the commit the facts were read at).
+        licence: licence of the method's code and released weights.
+        needs: keys of :data:`NEEDS` the method reads; the pipeline computes only these.
+        weights: ``(network name, manifest key)`` pairs; empty for a training-free method.
+        steps: the method's timed steps, in order (``load_*`` steps are added by the pipeline).
+        stages: the stages it shows, in order, ``tryon`` and ``pasted`` among them.
+        section_notes: per section id, what the reader sees there for this method.
+        frame: ``(W, H)`` of the method's person frame.
+        min_pose_points: fewest present keypoints a pose must have (when ``pose`` is needed).
+        required_keypoints: COCO-18 names that must be present (when ``pose`` is needed).
+        factory: ``"module:Class"`` of the :class:`Method` subclass, imported only when the method is created.
+        order: position in lists (lower first).
+        test_overrides: network config overrides that make the networks tiny, for plumbing tests with random
+            weights (``write_random_weights(..., **test_overrides)`` and ``TryOnPipeline(network_overrides=...)``).
+    """
+
+    id: str
+    title: str
+    summary: str
+    paper: str
+    repo: str
+    licence: str
+    needs: frozenset[str]
+    weights: tuple[tuple[str, str], ...]
+    steps: tuple[StepSpec, ...]
+    stages: tuple[StageSpec, ...]
+    factory: str
+    section_notes: Mapping[str, str] = field(default_factory=dict)
+    frame: tuple[int, int] = (192, 256)
+    min_pose_points: int = 0
+    required_keypoints: tuple[str, ...] = ()
+    order: int = 100
+    test_overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = set(self.needs) - set(NEEDS)
+        if bad:
+            raise ValueError(f"card {self.id!r}: unknown needs {sorted(bad)}; known: {sorted(NEEDS)}")
+        steps = [s.key for s in self.steps]
+        if len(set(steps)) != len(steps):
+            raise ValueError(f"card {self.id!r}: duplicate step keys")
+        keys = [s.key for s in self.stages]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"card {self.id!r}: duplicate stage keys")
+        for s in self.stages:
+            if s.section not in _SECTION_IDS:
+                raise ValueError(f"card {self.id!r}: stage {s.key!r} has unknown section {s.section!r}")
+            if s.step not in steps and s.step != "paste_back":
+                raise ValueError(f"card {self.id!r}: stage {s.key!r} names undeclared step {s.step!r}")
+        for must in ("tryon", "pasted"):
+            if must not in keys:
+                raise ValueError(f"card {self.id!r}: every method shows a {must!r} stage")
+
+    @property
+    def stage_keys(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.stages)
+
+    @property
+    def weight_keys(self) -> tuple[str, ...]:
+        return tuple(k for _, k in self.weights)
+
+    def stage(self, key: str) -> StageSpec:
+        for s in self.stages:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready card (no weight status; see ``vton.methods.describe``)."""
+        return {
+            "id": self.id, "title": self.title, "summary": self.summary, "paper": self.paper, "repo": self.repo,
+            "licence": self.licence, "needs": sorted(self.needs), "weights": dict(self.weights),
+            "frame": list(self.frame),
+            "stages": [{"key": s.key, "title": s.title, "caption": s.caption, "section": s.section, "step": s.step}
+                       for s in self.stages],
+        }
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage for display: ``image`` is ``(H, W, 3) uint8``.
+
+    ``seconds`` is the time of ``step``; ``shared_with`` names the other stages shown with that same step's time
+    (empty when the stage has its step to itself); ``cached`` marks a stage reused from an earlier run (0 s).
+    """
+
+    key: str
+    title: str
+    caption: str
+    section: str
+    image: np.ndarray
+    seconds: float
+    step: str
+    shared_with: tuple[str, ...] = ()
+    cached: bool = False
+
+    def time_text(self) -> str:
+        if self.cached:
+            return "cached, 0 s"
+        t = f"{self.seconds * 1000:.0f} ms" if self.seconds < 1 else f"{self.seconds:.2f} s"
+        return f"{t}, step shared with {', '.join(self.shared_with)}" if self.shared_with else t
+
+    def summary(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "caption": self.caption, "section": self.section,
+                "step": self.step, "seconds": round(float(self.seconds), 6), "shared_with": list(self.shared_with),
+                "cached": self.cached, "size": [int(self.image.shape[1]), int(self.image.shape[0])]}
+
+
+@dataclass(frozen=True)
+class MethodOutput:
+    """What ``Method.run`` returns.
+
+    Attributes:
+        tryon: ``(1, 3, H, W) float32`` in [-1, 1], the try-on in the frame.
+        region: ``(H, W) float32`` in [0, 1]: where the method changed the person; paste-back puts the try-on
+            into the photo only there (feathered), so the photo's background stays the photo's.
+        data: small named results for ``result.json`` and the API (θ, control points, noise seeds...).
+        tensors: the intermediate tensors (CPU), for tests and tools; not serialised.
+    """
+
+    tryon: torch.Tensor
+    region: np.ndarray
+    data: Mapping[str, Any] = field(default_factory=dict)
+    tensors: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Trace:
+    """Times a run's steps, reports progress, and collects the stages a card declares.
+
+    Args:
+        progress: ``progress(step, done, total)`` callback, or None.
+        total: how many steps the run will report (the pipeline derives it from the plan).
+        stage_specs: the stages that may be recorded (others are refused).
+    """
+
+    def __init__(self, progress: Progress | None, total: int, stage_specs: tuple[StageSpec, ...] = ()) -> None:
+        self.timings: dict[str, float] = {}
+        self.cached_steps: set[str] = set()
+        self._progress, self._total, self._done = progress, total, 0
+        self._specs = {s.key: s for s in stage_specs}
+        self._images: dict[str, np.ndarray] = {}
+        self._captions: dict[str, str] = {}
+
+    def allow(self, specs: tuple[StageSpec, ...]) -> None:
+        """Declare more stages (the pipeline adds the preprocessing stages it computes)."""
+        for s in specs:
+            self._specs[s.key] = s
+
+    def step(self, key: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` as the timed step ``key``; returns its result."""
+        if self._progress is not None:
+            self._progress(key, self._done, self._total)
+        t0 = time.perf_counter()
+        out = fn()
+        self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - t0
+        self._done += 1
+        if self._progress is not None:
+            self._progress(key, self._done, self._total)
+        return out
+
+    def cached(self, key: str) -> None:
+        """Mark step ``key`` as reused from an earlier run (0 s) and count it for progress."""
+        self.timings[key] = 0.0
+        self.cached_steps.add(key)
+        self._done += 1
+        if self._progress is not None:
+            self._progress(key, self._done, self._total)
+
+    def record(self, key: str, image: np.ndarray, caption: str | None = None) -> None:
+        """Keep stage ``key``'s display image (``(H, W, 3)`` or ``(H, W)`` uint8); ``caption`` overrides the card's."""
+        if key not in self._specs:
+            raise KeyError(f"stage {key!r} is not declared by the method's card; declared: {sorted(self._specs)}")
+        img = np.asarray(image)
+        if img.dtype != np.uint8 or img.ndim not in (2, 3):
+            raise ValueError(f"stage {key!r}: an image must be (H, W[, 3]) uint8, got {img.dtype} {img.shape}")
+        self._images[key] = np.repeat(img[..., None], 3, 2) if img.ndim == 2 else img[..., :3]
+        if caption is not None:
+            self._captions[key] = caption
+
+    @property
+    def recorded(self) -> tuple[str, ...]:
+        return tuple(self._images)
+
+    def stages(self, order: tuple[StageSpec, ...]) -> list[Stage]:
+        """The recorded stages in ``order``, each with its step's time and the stages it shares the step with."""
+        present = [s for s in order if s.key in self._images]
+        by_step: dict[str, list[str]] = {}
+        for s in present:
+            by_step.setdefault(s.step, []).append(s.key)
+        return [Stage(s.key, s.title, self._captions.get(s.key, s.caption), s.section, self._images[s.key],
+                      self.timings.get(s.step, 0.0), s.step, tuple(k for k in by_step[s.step] if k != s.key),
+                      s.step in self.cached_steps)
+                for s in present]
+
+
+@dataclass(frozen=True)
+class LoadedNetwork:
+    """Where a network's weights came from (for ``result.json`` and the app)."""
+
+    network: str
+    key: str
+    path: str
+    sha256: str
+    origin: str
+    revision: str | None
+    verified: bool
+    random: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"network": self.network, "manifest_key": self.key, "file": self.path, "sha256": self.sha256,
+                "origin": self.origin, "revision": self.revision, "verified": self.verified, "random": self.random}
+
+
+class Method:
+    """A try-on method: networks (if any) built and loaded by ``load``, then ``run`` on preprocessed inputs.
+
+    Subclasses set nothing at class level; the registry passes the card. Override ``build_network`` (and
+    ``adapt_state_dict`` when the authors' checkpoints need it) for methods with weights, and ``run``.
+    """
+
+    def __init__(self, card: MethodCard, network_overrides: Mapping[str, Any] | None = None) -> None:
+        self.card = card
+        self.network_overrides = dict(network_overrides or {})
+        self.nets: dict[str, nn.Module] = {}
+        self.loaded: dict[str, LoadedNetwork] = {}
+        self.device: Any = "cpu"
+
+    # -- networks --------------------------------------------------------------------------------------------------
+    def build_network(self, name: str, **overrides: Any) -> nn.Module:
+        """A freshly initialised network ``name`` in eval mode (weights are loaded next, strictly)."""
+        raise InputError(f"method {self.card.id!r} has no network {name!r}")
+
+    def adapt_state_dict(self, name: str, sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+        """The authors' checkpoint tensors → this implementation's keys (the one place a rename lives); notes."""
+        return sd, []
+
+    def load(self, weights_dir: Any = None, device: Any = "cpu") -> dict[str, LoadedNetwork]:
+        """Build every network and load its weights strictly (before any preprocessing runs)."""
+        from vton.weights import load_into
+
+        self.device = device
+        for name, key in self.card.weights:
+            if name in self.nets:
+                continue
+            net = self.build_network(name, **self.network_overrides)
+            info = load_into(net, key, weights_dir)
+            self.nets[name] = net.to(device).eval()
+            self.loaded[name] = LoadedNetwork(name, key, str(info.path), info.sha256, info.origin,
+                                              info.entry.revision if info.origin == "hub" else None,
+                                              info.verified, info.entry.synthetic)
+        return dict(self.loaded)
+
+    # -- running ---------------------------------------------------------------------------------------------------
+    def run(self, pre: Preprocessed, trace: Trace) -> MethodOutput:
+        """Preprocessed inputs (frame-sized) → the try-on; records the card's stages on ``trace``."""
+        raise NotImplementedError

@@ -68,6 +68,7 @@ def _layout(layouts_dir, meta) -> dict:
 
 def _loaded(network, meta, layouts_dir, make_weights, cfg=None):
     layout = _layout(layouts_dir, meta)
+    assert float(layout.get("weight_scale", 1.0)) == float(meta.get("weight_scale", 1.0))
     sd = make_weights.make_state_dict(layout, int(meta["weight_seed"]))
     assert make_weights.digest(sd) == meta["state_dict_sha256"], "the weight generator gives another RNG stream"
     net = build_acgpn_network(network, cfg)

@@ -228,6 +228,10 @@ def _landmarks(c: np.ndarray, mask: np.ndarray, cx: float, collar: np.ndarray,
     hr = int(np.argmax(np.where(band & (c[:, 0] > cx), c[:, 0], -np.inf)))
     hl = int(np.argmin(np.where(band & (c[:, 0] < cx), c[:, 0], np.inf)))
     found = {"collar": 0, "shoulder_right": sr, "hem_right": hr, "hem_left": hl, "shoulder_left": sl}
+    mid = top + 0.5 * (bottom - top)
+    if max(c[sr, 1], c[sl, 1]) >= mid or min(c[hr, 1], c[hl, 1]) <= mid:
+        raise InputError(f"{what} is not upright: its shoulders must be in its upper half and its hem in its lower "
+                         "half")
     if not (0 < sr < hr < hl < sl):
         raise InputError(
             f"{what}'s outline does not run collar → right shoulder → right hem → left hem → left shoulder "
@@ -322,13 +326,21 @@ def _pose_point(pose: Pose, name: str) -> np.ndarray:
     return np.asarray(p, np.float64) - 0.5  # corner origin → pixel-index coordinates
 
 
-def person_contour(region: np.ndarray, pose: Pose, *, close_fraction: float = 0.03) -> Contour:
+def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None = None, *,
+                   close_fraction: float = 0.03, bridge_fraction: float = 0.25) -> Contour:
     """The outline of the person's target region and its landmarks, placed with the pose.
 
-    The region is first closed (a disc of ``close_fraction`` × its height) so that a thin occluder (an arm across
-    the torso) does not cut the outline in two. The collar is the outline point nearest the neck keypoint; the
-    shoulders are the top of the region above each shoulder keypoint; hem corners and sleeve ends as for the
-    garment (:func:`garment_contour`), with the neck's x as the centre line.
+    Occluder pixels (arms, hands in front of the garment) count as garment where they are sandwiched between garment
+    pixels, vertically or horizontally, within ``bridge_fraction`` of the region's height, so a forearm across the
+    torso does not cut the outline in two; then the shape is closed with a disc of ``close_fraction`` × its height.
+    The collar is the outline point nearest the neck keypoint; the shoulders are the top of the shape above each
+    shoulder keypoint; hem corners, sleeve ends and armpits as for the garment (:func:`garment_contour`), with the
+    neck's x as the centre line.
+
+    Args:
+        region: ``(H, W) bool`` the garment region (:func:`target_region`).
+        pose: the person's pose (neck and both shoulders needed).
+        occluders: ``(H, W) bool`` parts that may hide the garment (None: none).
 
     Raises:
         InputError: an empty region, a pose without neck or shoulders, or landmarks out of order.
@@ -343,10 +355,17 @@ def person_contour(region: np.ndarray, pose: Pose, *, close_fraction: float = 0.
     rs, ls = _pose_point(pose, "right_shoulder"), _pose_point(pose, "left_shoulder")
     right, left = (rs, ls) if rs[0] > ls[0] else (ls, rs)  # image sides
     rows = np.flatnonzero(region.any(1))
-    r = max(1, int(round(close_fraction * (rows[-1] - rows[0] + 1))))
+    height = rows[-1] - rows[0] + 1
+    reg = region.astype(np.uint8)
+    shape = region.copy()
+    if occluders is not None and occluders.any():
+        n = max(3, int(round(bridge_fraction * height)) | 1)
+        vertical = cv2.morphologyEx(reg, cv2.MORPH_CLOSE, np.ones((n, 1), np.uint8)) > 0
+        horizontal = cv2.morphologyEx(reg, cv2.MORPH_CLOSE, np.ones((1, n), np.uint8)) > 0
+        shape |= occluders & (vertical | horizontal)
+    r = max(1, int(round(close_fraction * height)))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    shape = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, disc) > 0
-    shape |= region
+    shape = (cv2.morphologyEx(shape.astype(np.uint8), cv2.MORPH_CLOSE, disc) > 0) | shape
     c = outline_contour(shape, what)
     shoulders = (_top_in_column(shape, right[0], what), _top_in_column(shape, left[0], what))
     return Contour(*_landmarks(c, shape, float(neck[0]), neck, shoulders, what))

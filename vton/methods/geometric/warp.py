@@ -26,10 +26,12 @@ from ...geometry.tps import tps_warp_grid
 from .matching import Matching, garment_contour, match_outlines, person_contour, sample_outlines, target_region
 
 __all__ = ["GeometricConfig", "GeometricResult", "geometric_tryon", "fit_grid", "warp_garment", "compose",
-           "PROTECTED_LABELS"]
+           "PROTECTED_LABELS", "OCCLUDER_LABELS", "fold_fraction"]
 
 # Parts that stay in front of the new garment (LIP names).
 PROTECTED_LABELS: tuple[str, ...] = ("hat", "hair", "glove", "sunglasses", "scarf", "face", "left_arm", "right_arm")
+# Parts that may hide the garment: where they lie between garment pixels the garment runs on behind them.
+OCCLUDER_LABELS: tuple[str, ...] = ("glove", "scarf", "left_arm", "right_arm", "hair")
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,15 @@ class GeometricConfig:
         grid_max_side: the TPS is evaluated on a grid at most this large (then bilinearly upsampled,
             align_corners=True); the spline is smooth, so the upsampling error is far below a pixel.
         close_fraction: closing radius of the target region, as a fraction of its height, before its outline is
-            taken (bridges thin occluders).
+            taken.
+        bridge_fraction: occluders (arms, hands, hair, scarf) sandwiched between garment pixels within this fraction
+            of the region's height count as garment for the outline (the garment runs on behind them).
         soft_edge: Gaussian sigma, in pixels of a 256-high image (scaled with the height), of the composition edge.
         fill_margin: pixels (of a 256-high image) the inpainted area extends beyond the old garment's region.
         inpaint_radius: ``cv2.inpaint`` (Telea) radius, in pixels of the image it runs on.
         inpaint_max_side: inpainting runs on a copy at most this large (then upsampled).
+        max_fold_fraction: the most of the target region where the warp may fold over itself (its Jacobian's
+            determinant ≤ 0) before the try-on is refused rather than drawn twisted.
     """
 
     n_points: int = 100
@@ -59,13 +65,15 @@ class GeometricConfig:
     r_outer: float = 2.0
     order_weight: float = 4.0
     max_shift: float = 0.35
-    regularization: float = 1e-2
+    regularization: float = 0.05
     grid_max_side: int = 64
     close_fraction: float = 0.03
+    bridge_fraction: float = 0.25
     soft_edge: float = 0.8
     fill_margin: float = 1.0
     inpaint_radius: float = 3.0
     inpaint_max_side: int = 384
+    max_fold_fraction: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ def _normalise(points: np.ndarray, width: int, height: int) -> torch.Tensor:
 
 
 def fit_grid(matching: Matching, person_size: tuple[int, int], cloth_size: tuple[int, int], *,
-             regularization: float = 1e-3, grid_max_side: int = 128) -> torch.Tensor:
+             regularization: float = 0.05, grid_max_side: int = 64) -> torch.Tensor:
     """The TPS sampling grid of the matched pairs: person pixel → where it samples the garment.
 
     Args:
@@ -132,6 +140,15 @@ def fit_grid(matching: Matching, person_size: tuple[int, int], cloth_size: tuple
         grid = F.interpolate(grid.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=True)
         grid = grid.permute(0, 2, 3, 1)  # (1, H, W, 2)
     return grid.float().contiguous()
+
+
+def fold_fraction(grid: torch.Tensor, region: np.ndarray) -> float:
+    """The fraction of ``region`` where the sampling grid folds over itself (Jacobian determinant ≤ 0)."""
+    g = grid[0].double().numpy()  # (H, W, 2)
+    gx_x, gy_x = np.gradient(g[..., 0], axis=1), np.gradient(g[..., 1], axis=1)
+    gx_y, gy_y = np.gradient(g[..., 0], axis=0), np.gradient(g[..., 1], axis=0)
+    det = gx_x * gy_y - gx_y * gy_x
+    return float((det[region] <= 0).mean()) if region.any() else 0.0
 
 
 def warp_garment(cloth: np.ndarray, cloth_mask: np.ndarray, grid: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -180,7 +197,7 @@ def compose(person: np.ndarray, parsing: Parsing, region: np.ndarray, warped: np
     # 1. the person without the old garment
     r = max(1, int(round(fill_margin * unit)))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    fill_mask = cv2.dilate(region.astype(np.uint8), disc) > 0
+    fill_mask = (cv2.dilate(region.astype(np.uint8), disc) > 0) & ~protected
     s = min(1.0, inpaint_max_side / max(h, w))
     if s < 1.0:
         sw, sh = max(1, round(w * s)), max(1, round(h * s))
@@ -240,13 +257,20 @@ def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.
         raise InputError(f"the pose is for a {pose.size[0]}×{pose.size[1]} image, the person image is {w}×{h}")
     region = target_region(parsing, pose)
     garment, target = sample_outlines(garment_contour(mask),
-                                      person_contour(region, pose, close_fraction=config.close_fraction),
+                                      person_contour(region, pose, parsing.mask(*OCCLUDER_LABELS),
+                                                     close_fraction=config.close_fraction,
+                                                     bridge_fraction=config.bridge_fraction),
                                       config.n_points)
     matching = match_outlines(garment, target, n_radial=config.n_radial, n_angular=config.n_angular,
                               r_inner=config.r_inner, r_outer=config.r_outer, order_weight=config.order_weight,
                               max_shift=config.max_shift)
     grid = fit_grid(matching, (w, h), (cloth.shape[1], cloth.shape[0]), regularization=config.regularization,
                     grid_max_side=config.grid_max_side)
+    folded = fold_fraction(grid, region)
+    if folded > config.max_fold_fraction:
+        raise InputError(f"the warp would fold the garment over itself on {folded:.0%} of the person's garment "
+                         "region: the garment's outline does not correspond to the region's (is it upright and "
+                         "seen from the front?)")
     warped, alpha = warp_garment(cloth, mask, grid)
     tryon, comp, fill_mask, filled = compose(person, parsing, region, warped, alpha, soft_edge=config.soft_edge,
                                              fill_margin=config.fill_margin, inpaint_radius=config.inpaint_radius,

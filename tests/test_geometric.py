@@ -282,3 +282,22 @@ def test_works_at_1024x768():
     old = p.garment_region
     assert (r.warped_mask & old).sum() / old.sum() >= 0.90
     assert _runs((near_accent_of(r.tryon, g.spec) & (r.composition_mask > 0.5))[:, int(p.pose.point("neck")[0])]) == 5
+
+
+def test_shipped_example_pair_gives_a_try_on():
+    from pathlib import Path
+
+    from PIL import Image
+
+    from vton.datasets import read_mask_png, read_openpose_json, read_parse_png
+
+    ex = Path(__file__).resolve().parents[1] / "examples"
+    person = np.asarray(Image.open(ex / "geometric_person.png").convert("RGB"))
+    cloth = np.asarray(Image.open(ex / "geometric_cloth.png").convert("RGB"))
+    parsing = read_parse_png(ex / "geometric_person_parse.png")
+    pose = read_openpose_json(ex / "geometric_person_keypoints.json", size=(192, 256))
+    mask = read_mask_png(ex / "geometric_cloth_mask.png")
+    r = geometric_tryon(person, parsing, pose, cloth, mask)
+    old = parsing.mask("upper_clothes")
+    assert (r.warped_mask & old).sum() / old.sum() >= 0.9
+    assert r.tryon.shape == (256, 192, 3)

@@ -6,19 +6,29 @@ garments on white (a T-shirt and a long-sleeve top). Because the drawing is ours
 OpenPose COCO-18 keypoints are the joints the figure is drawn from, the LIP parse map is the same shapes filled with
 label ids, and the garment masks are the garment shapes. The examples therefore run without pose or parsing weights.
 
+The ``geometric_*`` files are a second drawn pair made with :mod:`vton.synthetic` (the project's own drawing code for
+test people and garments) and written with the dataset writers of :mod:`vton.datasets`; they need no weights at all
+with the training-free geometric method.
+
 Run ``python examples/make_examples.py`` to regenerate every file in this folder (the output is deterministic).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from vton.labels import palette
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vton, not an installed one
+
+from vton import synthetic  # noqa: E402
+from vton.datasets import write_mask_png, write_openpose_json, write_parse_png  # noqa: E402
+from vton.labels import palette  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -169,6 +179,30 @@ def _photo_finish(img: Image.Image, seed: int = 7) -> Image.Image:
     return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
 
 
+GEOMETRIC_PERSON = synthetic.PersonSpec(shirt=(70, 140, 190))
+GEOMETRIC_GARMENT = synthetic.GarmentSpec(kind="tshirt", colour=(200, 50, 50), pattern="stripes", stripes=5,
+                                accent=(240, 200, 60))
+
+
+def geometric_pair(size: tuple[int, int]) -> dict[str, bytes]:
+    """The drawn pair for the geometric method at ``size``: file suffix → PNG / JSON bytes."""
+    person = synthetic.draw_person(size, GEOMETRIC_PERSON)
+    garment = synthetic.draw_garment(size, GEOMETRIC_GARMENT)
+
+    def png(arr: np.ndarray) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="PNG", optimize=True)
+        return buf.getvalue()
+
+    return {
+        "person.png": png(person.image),
+        "person_keypoints.json": (json.dumps(write_openpose_json(person.pose), indent=1) + "\n").encode(),
+        "person_parse.png": write_parse_png(person.parsing),
+        "cloth.png": png(garment.image),
+        "cloth_mask.png": write_mask_png(garment.mask),
+    }
+
+
 def main(out: Path = HERE) -> list[Path]:
     """Write every example file into ``out``; returns their paths."""
     written: list[Path] = []
@@ -198,6 +232,11 @@ def main(out: Path = HERE) -> list[Path]:
         img, mask = draw_garment(kind, colour, stripe)
         save(img, f"cloth_{kind}.png")
         save(mask, f"cloth_{kind}_mask.png")
+
+    for size, prefix in (((192, 256), "geometric_"), ((768, 1024), "geometric_large_")):
+        for suffix, data in geometric_pair(size).items():
+            (out / f"{prefix}{suffix}").write_bytes(data)
+            written.append(out / f"{prefix}{suffix}")
     return written
 
 

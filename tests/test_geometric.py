@@ -1,0 +1,303 @@
+"""The training-free geometric try-on (after VITON's shape-context TPS step), measured on drawn people and garments
+whose old garment region, pose and parse are known exactly (vton.synthetic)."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+
+import cv2
+import numpy as np
+import pytest
+
+from vton.annotations import Parsing, Pose
+from vton.errors import InputError
+from vton.labels import COCO18, LIP
+from vton.methods.geometric.draw import (
+    draw_composition,
+    draw_garment_outline,
+    draw_matches,
+    draw_target_outline,
+    draw_tps_grid,
+)
+from vton.methods.geometric.matching import (
+    LANDMARKS,
+    chi2_cost,
+    garment_contour,
+    match_outlines,
+    sample_outlines,
+    shape_context,
+    target_region,
+)
+from vton.methods.geometric.warp import GeometricConfig, GeometricResult, fold_fraction, geometric_tryon
+from vton.synthetic import GarmentSpec, PersonSpec, draw_garment, draw_person
+
+PEOPLE = {
+    "short": PersonSpec(),
+    "long": PersonSpec(sleeves="long", arm_spread=6, shoulder_half_width=27, waist_half_width=22, hem_y=152,
+                       shirt=(180, 180, 60)),
+    "coat": PersonSpec(shoulder_half_width=21, waist_half_width=16, hem_y=138, centre_x=90, arm_spread=3,
+                       top_label="coat", shirt=(90, 90, 200)),
+}
+GARMENTS = {
+    "tshirt_stripes": GarmentSpec(),
+    "longsleeve_logo": GarmentSpec(kind="longsleeve", pattern="logo", colour=(40, 80, 170), accent=(250, 220, 40)),
+    "wide_tshirt_stripes": GarmentSpec(width=1.2, length=0.85, stripes=4, colour=(30, 30, 30), accent=(230, 230, 230)),
+    "longsleeve_stripes": GarmentSpec(kind="longsleeve", width=0.9, length=1.05, stripes=6, colour=(150, 30, 120),
+                                      accent=(250, 250, 250)),
+}
+SMALL = (192, 256)
+LARGE = (576, 768)
+CASES = [("short", "tshirt_stripes", SMALL), ("long", "longsleeve_logo", SMALL), ("coat", "wide_tshirt_stripes", SMALL),
+         ("short", "longsleeve_stripes", SMALL), ("long", "tshirt_stripes", SMALL), ("coat", "longsleeve_logo", LARGE)]
+
+
+@cache
+def _run(person: str, garment: str, size: tuple[int, int]):
+    p = draw_person(size, PEOPLE[person])
+    g = draw_garment(size, GARMENTS[garment])
+    return p, g, geometric_tryon(p.image, p.parsing, p.pose, g.image, g.mask)
+
+
+def _grown(mask: np.ndarray, fraction: float) -> np.ndarray:
+    k = max(1, round(fraction * mask.shape[0]))
+    return cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)) > 0
+
+
+def _runs(on: np.ndarray) -> int:
+    return int(on[0]) + int((np.diff(on.astype(np.int8)) == 1).sum())
+
+
+@pytest.mark.parametrize("person,garment,size", CASES)
+def test_new_garment_covers_the_old_region_and_stays_inside_it(person, garment, size):
+    p, _, r = _run(person, garment, size)
+    old = p.garment_region
+    grown = _grown(old, 0.03)
+    for new in (r.warped_mask, r.composition_mask >= 0.5):
+        assert (new & old).sum() / old.sum() >= 0.90
+        assert (new & ~grown).sum() / new.sum() <= 0.05
+
+
+@pytest.mark.parametrize("person,garment,size", CASES)
+def test_pattern_survives(person, garment, size):
+    p, g, r = _run(person, garment, size)
+    spec = g.spec
+    near_accent = (np.abs(r.tryon.astype(np.int32) - spec.accent).sum(-1)
+                   < np.abs(r.tryon.astype(np.int32) - spec.colour).sum(-1))
+    on = near_accent & (r.composition_mask > 0.5)
+    if spec.pattern == "stripes":
+        x = int(p.pose.point("neck")[0])
+        assert _runs(on[:, x]) == spec.stripes
+        col = g.mask.shape[1] // 2
+        assert _runs(g.mask[:, col] & near_accent_of(g.image, spec)[:, col]) == spec.stripes  # as drawn
+    else:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(on.astype(np.uint8))
+        assert n - 1 == 1  # one blob (label 0 is the rest)
+        assert stats[1, cv2.CC_STAT_AREA] >= 0.2 * g.logo.sum() * (r.target_region.sum() / g.mask.sum())
+
+
+def near_accent_of(image: np.ndarray, spec: GarmentSpec) -> np.ndarray:
+    return (np.abs(image.astype(np.int32) - spec.accent).sum(-1) < np.abs(image.astype(np.int32) - spec.colour).sum(-1))
+
+
+@pytest.mark.parametrize("person,garment,size", CASES)
+def test_face_hair_legs_and_background_are_unchanged_away_from_the_garment(person, garment, size):
+    p, _, r = _run(person, garment, size)
+    away = ~_grown(p.garment_region, 0.03)
+    diff = np.abs(r.tryon.astype(np.float32) - p.image.astype(np.float32)).mean(-1)
+    for names in (("face",), ("hair",), ("pants", "left_shoe", "right_shoe"), ("background",)):
+        part = p.parsing.mask(*names) & away
+        assert part.sum() > 0
+        assert diff[part].mean() < 3.0, names
+
+
+@pytest.mark.parametrize("person,garment,size", CASES)
+def test_no_old_garment_colour_is_left(person, garment, size):
+    p, _, r = _run(person, garment, size)
+    shirt = np.asarray(p.spec.shirt, np.int32)
+    near_old = np.abs(r.tryon.astype(np.int32) - shirt).max(-1) <= 12
+    assert near_old.sum() <= 0.002 * p.garment_region.sum()
+    uncovered = p.garment_region & (r.composition_mask < 0.5)
+    assert not (near_old & uncovered).any()
+
+
+def test_arms_in_front_of_the_torso_stay_in_front():
+    p = draw_person(SMALL, PEOPLE["short"])
+    labels, image = p.parsing.labels.copy(), p.image.copy()
+    band = p.garment_region & (np.arange(256)[:, None] >= 110) & (np.arange(256)[:, None] < 118)  # forearm across
+    labels[band] = LIP.id("left_arm")
+    image[band] = p.spec.skin
+    g = draw_garment(SMALL, GARMENTS["tshirt_stripes"])
+    r = geometric_tryon(image, Parsing(labels), p.pose, g.image, g.mask)
+    assert np.array_equal(r.tryon[band], image[band])
+    assert (r.composition_mask[band] == 0).all()
+    assert r.warped_mask[band].mean() > 0.9  # the garment runs on behind the arm
+
+
+def test_result_holds_every_stage_with_its_shape():
+    p, g, r = _run("short", "tshirt_stripes", SMALL)
+    h, w = 256, 192
+    assert isinstance(r, GeometricResult) and dataclasses.is_dataclass(r)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.tryon = None  # type: ignore[misc]
+    assert tuple(r.grid.shape) == (1, h, w, 2) and str(r.grid.dtype) == "torch.float32"
+    assert r.tryon.shape == (h, w, 3) and r.tryon.dtype == np.uint8
+    assert r.warped_cloth.shape == (h, w, 3) and r.warped_mask.dtype == bool
+    assert r.composition_mask.dtype == np.float32 and 0 <= r.composition_mask.min() <= r.composition_mask.max() <= 1
+    m = r.matching
+    assert m.garment.landmark_names == m.target.landmark_names == LANDMARKS
+    assert m.garment.points.shape == m.target.points.shape == (100, 2)
+    assert m.target_pairs.shape == m.garment_pairs.shape == (int(m.kept.sum()) + len(LANDMARKS), 2)
+    assert np.array_equal(np.sort(m.assignment), np.arange(100))  # a bijection
+    # the grid carries each target landmark (nearly) to its garment landmark
+    for tp, gp in zip(m.target.landmarks, m.garment.landmarks, strict=True):
+        x, y = (int(round(v)) for v in tp)
+        got = (r.grid[0, y, x].numpy() + 1) / 2 * (np.array([w, h]) - 1)
+        assert np.hypot(*(got - gp)) < 0.06 * h
+
+
+@pytest.mark.parametrize("person,garment,size", CASES)
+def test_warp_does_not_fold(person, garment, size):
+    _, _, r = _run(person, garment, size)
+    assert fold_fraction(r.grid, r.target_region) == 0.0
+
+
+def test_landmarks_run_in_outline_order_on_both_sides():
+    p, g, r = _run("long", "longsleeve_logo", SMALL)
+    for outline, cx in ((r.matching.garment, 96), (r.matching.target, p.pose.point("neck")[0])):
+        assert np.all(np.diff(outline.landmark_arc) > 0) and outline.landmark_arc[0] == 0
+        lm = dict(zip(outline.landmark_names, outline.landmarks, strict=True))
+        for name in LANDMARKS:
+            if name.endswith("_right"):
+                assert lm[name][0] > cx and lm[name.replace("_right", "_left")][0] < cx, name
+        assert lm["hem_left"][1] > lm["armpit_left"][1] > lm["shoulder_left"][1]
+
+
+def test_self_match_is_the_identity_assignment():
+    g = draw_garment(SMALL, GARMENTS["tshirt_stripes"])
+    c = garment_contour(g.mask)
+    a, b = sample_outlines(c, c, 100)
+    m = match_outlines(a, b)
+    assert np.array_equal(m.assignment, np.arange(100))
+    assert m.kept.all()
+
+
+def test_shape_context_histograms_and_chi2():
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0, 100, (40, 2))
+    sc = shape_context(pts)
+    assert sc.shape == (40, 60)
+    np.testing.assert_allclose(sc.sum(1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(shape_context(pts * 3 + 7), sc, atol=1e-12)  # scale and translation invariant
+    cost = chi2_cost(sc, sc)
+    np.testing.assert_allclose(np.diag(cost), 0.0, atol=1e-12)
+    assert (cost >= 0).all() and (cost <= 1 + 1e-12).all()
+
+
+def test_target_region_takes_the_top_of_a_dress_only():
+    labels = np.zeros((100, 60), np.uint8)
+    labels[20:90, 10:50] = LIP.id("dress")
+    kp = np.zeros((len(COCO18), 2), np.float32)
+    kp[COCO18.index("right_hip")] = (20.5, 50.5)
+    kp[COCO18.index("left_hip")] = (40.5, 50.5)
+    pose = Pose(kp, (kp[:, 0] > 0).astype(np.float32), (60, 100))
+    region = target_region(Parsing(labels), pose)
+    rows = np.flatnonzero(region.any(1))
+    assert rows[0] == 20 and rows[-1] == 50
+
+
+def _bad_inputs():
+    p = draw_person(SMALL, PEOPLE["short"])
+    g = draw_garment(SMALL, GARMENTS["tshirt_stripes"])
+    return p, g
+
+
+def test_empty_target_region_is_a_clear_input_error():
+    p, g = _bad_inputs()
+    labels = p.parsing.labels.copy()
+    labels[p.garment_region] = LIP.id("background")
+    with pytest.raises(InputError, match="garment region is empty"):
+        geometric_tryon(p.image, Parsing(labels), p.pose, g.image, g.mask)
+
+
+@pytest.mark.parametrize("what", ["empty", "dot"])
+def test_garment_mask_without_outline_is_a_clear_input_error(what):
+    p, g = _bad_inputs()
+    mask = np.zeros_like(g.mask)
+    if what == "dot":
+        mask[100:102, 90:92] = True
+    with pytest.raises(InputError, match="garment mask (is empty|has no usable outline)"):
+        geometric_tryon(p.image, p.parsing, p.pose, g.image, mask)
+
+
+@pytest.mark.parametrize("missing", ["neck", "right_shoulder", "left_shoulder"])
+def test_pose_without_neck_or_shoulders_is_a_clear_input_error(missing):
+    p, g = _bad_inputs()
+    kp, sc = p.pose.keypoints.copy(), p.pose.scores.copy()
+    kp[COCO18.index(missing)], sc[COCO18.index(missing)] = 0, 0
+    with pytest.raises(InputError, match=f"pose has no {missing.replace('_', ' ')}"):
+        geometric_tryon(p.image, p.parsing, Pose(kp, sc, p.pose.size), g.image, g.mask)
+
+
+def test_mismatched_sizes_are_clear_input_errors():
+    p, g = _bad_inputs()
+    with pytest.raises(InputError, match="parse map"):
+        geometric_tryon(p.image[:128], p.parsing, p.pose, g.image, g.mask)
+    with pytest.raises(InputError, match="garment mask"):
+        geometric_tryon(p.image, p.parsing, p.pose, g.image, g.mask[:100])
+    with pytest.raises(InputError, match="uint8"):
+        geometric_tryon(p.image.astype(np.float32), p.parsing, p.pose, g.image, g.mask)
+
+
+def test_a_garment_that_is_not_upright_is_refused_not_twisted():
+    p, g = _bad_inputs()
+    with pytest.raises(InputError, match="not upright|fold"):
+        geometric_tryon(p.image, p.parsing, p.pose, np.ascontiguousarray(g.image[::-1]),
+                        np.ascontiguousarray(g.mask[::-1]))
+
+
+def test_stage_drawings_are_rgb_pictures():
+    p, g, r = _run("short", "tshirt_stripes", SMALL)
+    for img in (draw_garment_outline(g.image, r), draw_target_outline(p.image, r), draw_tps_grid(r, SMALL),
+                draw_composition(r)):
+        assert img.shape == (256, 192, 3) and img.dtype == np.uint8
+    pairs = draw_matches(g.image, p.image, r.matching)
+    assert pairs.shape == (256, 384, 3) and pairs.dtype == np.uint8
+    assert not np.array_equal(draw_garment_outline(g.image, r), g.image)
+
+
+def test_config_is_a_frozen_dataclass():
+    cfg = GeometricConfig(n_points=80, regularization=0.1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.n_points = 10  # type: ignore[misc]
+    p, g = _bad_inputs()
+    r = geometric_tryon(p.image, p.parsing, p.pose, g.image, g.mask, config=cfg)
+    assert r.matching.target.points.shape == (80, 2)
+
+
+@pytest.mark.slow
+def test_works_at_1024x768():
+    p, g, r = _run("short", "tshirt_stripes", (768, 1024))
+    assert r.tryon.shape == (1024, 768, 3)
+    old = p.garment_region
+    assert (r.warped_mask & old).sum() / old.sum() >= 0.90
+    assert _runs((near_accent_of(r.tryon, g.spec) & (r.composition_mask > 0.5))[:, int(p.pose.point("neck")[0])]) == 5
+
+
+def test_shipped_example_pair_gives_a_try_on():
+    from pathlib import Path
+
+    from PIL import Image
+
+    from vton.datasets import read_mask_png, read_openpose_json, read_parse_png
+
+    ex = Path(__file__).resolve().parents[1] / "examples"
+    person = np.asarray(Image.open(ex / "geometric_person.png").convert("RGB"))
+    cloth = np.asarray(Image.open(ex / "geometric_cloth.png").convert("RGB"))
+    parsing = read_parse_png(ex / "geometric_person_parse.png")
+    pose = read_openpose_json(ex / "geometric_person_keypoints.json", size=(192, 256))
+    mask = read_mask_png(ex / "geometric_cloth_mask.png")
+    r = geometric_tryon(person, parsing, pose, cloth, mask)
+    old = parsing.mask("upper_clothes")
+    assert (r.warped_mask & old).sum() / old.sum() >= 0.9
+    assert r.tryon.shape == (256, 192, 3)

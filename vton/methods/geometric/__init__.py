@@ -1,0 +1,11 @@
+"""Geometric TPS warp, training-free, after VITON's shape-context step.
+
+VITON (Han et al., "VITON: An Image-based Virtual Try-on Network", CVPR 2018, xthan/VITON@0370ca3) warped the
+garment onto the person with a thin-plate spline fitted between the garment's outline and the person's clothing
+region (shape-context matching, its MATLAB step ``shape_context_warp.m``). This package builds that idea with no
+learned weights: the target region comes from the person's LIP parse, landmarks from the COCO-18 pose and the
+garment mask's geometry, correspondences from shape contexts and an optimal assignment anchored by the landmarks
+(:mod:`.matching`), the warp from a regularised TPS (:func:`vton.geometry.tps.tps_warp_grid`) and the result from
+inpainting and composition (:mod:`.warp`); :mod:`.draw` draws each stage. Entry point:
+:func:`.warp.geometric_tryon`.
+"""

@@ -1,0 +1,278 @@
+"""Training-free geometric try-on: a regularised TPS fitted to outline correspondences, then composition.
+
+After VITON's shape-context TPS step (Han et al., "VITON: An Image-based Virtual Try-on Network", CVPR 2018,
+xthan/VITON@0370ca3, ``shape_context_warp.m``): the garment is warped onto the person by a thin-plate spline fitted
+between the garment's outline and the person's clothing region. Here the region comes from the LIP parse (no
+first-stage network), correspondences from :mod:`.matching`, the spline from :func:`vton.geometry.tps.tps_warp_grid`
+(regularised), and the composition keeps face, hair, arms and everything outside the region from the photo and
+inpaints the old garment's pixels that the new one does not cover. No learned weights.
+
+Convention: images ``(H, W, 3) uint8`` RGB; masks ``(H, W) bool``; the sampling grid is ``(1, H, W, 2)`` ``(x, y)``
+in normalised ``align_corners=True`` coordinates, used with ``F.grid_sample(..., align_corners=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...annotations import Parsing, Pose
+from ...errors import InputError
+from ...geometry.tps import tps_warp_grid
+from .matching import Matching, garment_contour, match_outlines, person_contour, sample_outlines, target_region
+
+__all__ = ["GeometricConfig", "GeometricResult", "geometric_tryon", "fit_grid", "warp_garment", "compose",
+           "PROTECTED_LABELS", "OCCLUDER_LABELS", "fold_fraction"]
+
+# Parts that stay in front of the new garment (LIP names).
+PROTECTED_LABELS: tuple[str, ...] = ("hat", "hair", "glove", "sunglasses", "scarf", "face", "left_arm", "right_arm")
+# Parts that may hide the garment: where they lie between garment pixels the garment runs on behind them.
+OCCLUDER_LABELS: tuple[str, ...] = ("glove", "scarf", "left_arm", "right_arm", "hair")
+
+
+@dataclass(frozen=True)
+class GeometricConfig:
+    """Settings of the geometric try-on.
+
+    Attributes:
+        n_points: points sampled on each outline (VITON's MATLAB step used about 100).
+        n_radial, n_angular, r_inner, r_outer: shape-context bins (log-polar; radii relative to the mean distance).
+        order_weight: weight of the segment-coordinate penalty (anchors the match to the landmarks).
+        max_shift: pairs further apart than this many segments are dropped.
+        regularization: TPS ``λ`` (normalised coordinates); 0 interpolates every pair exactly.
+        grid_max_side: the TPS is evaluated on a grid at most this large (then bilinearly upsampled,
+            align_corners=True); the spline is smooth, so the upsampling error is far below a pixel.
+        close_fraction: closing radius of the target region, as a fraction of its height, before its outline is
+            taken.
+        bridge_fraction: occluders (arms, hands, hair, scarf) sandwiched between garment pixels within this fraction
+            of the region's height count as garment for the outline (the garment runs on behind them).
+        soft_edge: Gaussian sigma, in pixels of a 256-high image (scaled with the height), of the composition edge.
+        fill_margin: pixels (of a 256-high image) the inpainted area extends beyond the old garment's region.
+        inpaint_radius: ``cv2.inpaint`` (Telea) radius, in pixels of the image it runs on.
+        inpaint_max_side: inpainting runs on a copy at most this large (then upsampled).
+        max_fold_fraction: the most of the target region where the warp may fold over itself (its Jacobian's
+            determinant ≤ 0) before the try-on is refused rather than drawn twisted.
+    """
+
+    n_points: int = 100
+    n_radial: int = 5
+    n_angular: int = 12
+    r_inner: float = 0.125
+    r_outer: float = 2.0
+    order_weight: float = 4.0
+    max_shift: float = 0.35
+    regularization: float = 0.05
+    grid_max_side: int = 64
+    close_fraction: float = 0.03
+    bridge_fraction: float = 0.25
+    soft_edge: float = 0.8
+    fill_margin: float = 1.0
+    inpaint_radius: float = 3.0
+    inpaint_max_side: int = 384
+    max_fold_fraction: float = 0.01
+
+
+@dataclass(frozen=True)
+class GeometricResult:
+    """Every stage of the geometric try-on, as data.
+
+    Attributes:
+        matching: outlines (points, landmarks), the assignment and the pairs (see :class:`.matching.Matching`);
+            garment coordinates are pixels of the garment image, target coordinates pixels of the person image.
+        target_region: ``(H, W) bool`` the old upper-body garment (upper clothes, coat, top of a dress).
+        grid: ``(1, H, W, 2) float32`` sampling grid into the garment image, (x, y) normalised, align_corners=True.
+        warped_cloth: ``(H, W, 3) uint8`` the garment warped into the person's frame (colours extended past its
+            edge; meaningful where ``warped_alpha > 0``).
+        warped_alpha: ``(H, W) float32`` in [0, 1], the warped garment mask (bilinear).
+        warped_mask: ``(H, W) bool``, ``warped_alpha >= 0.5``.
+        fill_mask: ``(H, W) bool`` pixels inpainted (the old garment's region, slightly grown).
+        filled: ``(H, W, 3) uint8`` the person with the old garment inpainted away.
+        composition_mask: ``(H, W) float32`` in [0, 1], the new garment's opacity in the try-on.
+        tryon: ``(H, W, 3) uint8`` the result: ``filled · (1 − α) + warped_cloth · α``.
+    """
+
+    matching: Matching
+    target_region: np.ndarray
+    grid: torch.Tensor
+    warped_cloth: np.ndarray
+    warped_alpha: np.ndarray
+    warped_mask: np.ndarray
+    fill_mask: np.ndarray
+    filled: np.ndarray
+    composition_mask: np.ndarray
+    tryon: np.ndarray
+
+
+def _normalise(points: np.ndarray, width: int, height: int) -> torch.Tensor:
+    """Pixel-index (x, y) → normalised align_corners=True (x, y): ``2 x / (W − 1) − 1``."""
+    p = torch.as_tensor(np.asarray(points, np.float64))
+    scale = torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], dtype=torch.float64)
+    return p * scale - 1.0
+
+
+def fit_grid(matching: Matching, person_size: tuple[int, int], cloth_size: tuple[int, int], *,
+             regularization: float = 0.05, grid_max_side: int = 64) -> torch.Tensor:
+    """The TPS sampling grid of the matched pairs: person pixel → where it samples the garment.
+
+    Args:
+        matching: the correspondences.
+        person_size, cloth_size: ``(W, H)`` of the two images.
+        regularization: TPS ``λ``.
+        grid_max_side: evaluate on a grid at most this large and upsample (bilinear, align_corners=True).
+
+    Returns:
+        ``(1, H, W, 2) float32`` for ``F.grid_sample(cloth, grid, align_corners=True)``.
+    """
+    w, h = person_size
+    target = _normalise(matching.target_pairs, w, h)[None]  # (1, P, 2)
+    source = _normalise(matching.garment_pairs, *cloth_size)[None]  # (1, P, 2)
+    s = min(1.0, grid_max_side / max(w, h))
+    gh, gw = max(2, round(h * s)), max(2, round(w * s))
+    try:
+        grid = tps_warp_grid(target, source, gh, gw, regularization=regularization)  # (1, gh, gw, 2)
+    except ValueError as e:
+        raise InputError(f"the outline correspondences give no usable warp ({e})") from None
+    if (gh, gw) != (h, w):
+        grid = F.interpolate(grid.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=True)
+        grid = grid.permute(0, 2, 3, 1)  # (1, H, W, 2)
+    return grid.float().contiguous()
+
+
+def fold_fraction(grid: torch.Tensor, region: np.ndarray) -> float:
+    """The fraction of ``region`` where the sampling grid folds over itself (Jacobian determinant ≤ 0)."""
+    g = grid[0].double().numpy()  # (H, W, 2)
+    gx_x, gy_x = np.gradient(g[..., 0], axis=1), np.gradient(g[..., 1], axis=1)
+    gx_y, gy_y = np.gradient(g[..., 0], axis=0), np.gradient(g[..., 1], axis=0)
+    det = gx_x * gy_y - gx_y * gy_x
+    return float((det[region] <= 0).mean()) if region.any() else 0.0
+
+
+def warp_garment(cloth: np.ndarray, cloth_mask: np.ndarray, grid: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the garment and its mask with ``grid`` (bilinear, ``align_corners=True``).
+
+    Colours are sampled premultiplied by the mask and divided back, so the background around the garment never
+    bleeds into its edge; past the edge the nearest garment colour is used.
+
+    Returns:
+        ``(warped (H, W, 3) uint8, alpha (H, W) float32 in [0, 1])``.
+    """
+    m = torch.from_numpy(cloth_mask.astype(np.float32))[None, None]  # (1, 1, h, w)
+    rgb = torch.from_numpy(cloth.astype(np.float32)).permute(2, 0, 1)[None]  # (1, 3, h, w)
+    # extend the garment's colours a few pixels past its edge so the bilinear edge samples no background
+    band = cv2.dilate(cloth_mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    ext = cv2.inpaint(cloth, (band & ~cloth_mask).astype(np.uint8), 2, cv2.INPAINT_TELEA)
+    ext_t = torch.from_numpy(ext.astype(np.float32)).permute(2, 0, 1)[None]  # (1, 3, h, w)
+    src = torch.where(m > 0, rgb, ext_t)
+    g = grid.to(torch.float32)
+    warped = F.grid_sample(src, g, mode="bilinear", padding_mode="border", align_corners=True)
+    alpha = F.grid_sample(m, g, mode="bilinear", padding_mode="zeros", align_corners=True)
+    out = warped[0].permute(1, 2, 0).clamp(0, 255).add(0.5).to(torch.uint8).numpy()  # (H, W, 3)
+    return out, alpha[0, 0].clamp(0, 1).numpy()
+
+
+def _gauss(img: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(img, (0, 0), sigma) if sigma > 0 else img
+
+
+def compose(person: np.ndarray, parsing: Parsing, region: np.ndarray, warped: np.ndarray, alpha: np.ndarray, *,
+            soft_edge: float = 0.8, fill_margin: float = 1.0, inpaint_radius: float = 3.0,
+            inpaint_max_side: int = 384) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Put the warped garment into the person's garment region; inpaint what it leaves of the old one.
+
+    The old region (grown by ``fill_margin``) is inpainted (OpenCV Telea) from its surroundings: skin, background,
+    trousers. The new garment's opacity is its warped mask times a region weight that is 1 inside the region and
+    on the protected parts' side, 0 on the protected parts themselves (face, hair, arms... stay in front) and
+    falls off over ``soft_edge`` pixels elsewhere (sizes in pixels of a 256-high image, scaled with the height).
+
+    Returns:
+        ``(tryon (H, W, 3) uint8, composition mask (H, W) float32, fill mask (H, W) bool, filled (H, W, 3) uint8)``.
+    """
+    h, w = region.shape
+    unit = h / 256.0
+    protected = parsing.mask(*PROTECTED_LABELS)
+    # 1. the person without the old garment
+    r = max(1, int(round(fill_margin * unit)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    fill_mask = (cv2.dilate(region.astype(np.uint8), disc) > 0) & ~protected
+    s = min(1.0, inpaint_max_side / max(h, w))
+    if s < 1.0:
+        sw, sh = max(1, round(w * s)), max(1, round(h * s))
+        small = cv2.resize(person, (sw, sh), interpolation=cv2.INTER_AREA)
+        small_mask = cv2.resize(fill_mask.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+        small_mask = cv2.dilate(small_mask.astype(np.uint8), np.ones((3, 3), np.uint8))  # no mixed edge pixels
+        painted = cv2.inpaint(small, small_mask, inpaint_radius, cv2.INPAINT_TELEA)
+        painted = cv2.resize(painted, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        painted = cv2.inpaint(person, fill_mask.astype(np.uint8), inpaint_radius, cv2.INPAINT_TELEA)
+    filled = np.where(fill_mask[..., None], painted, person)
+    # 2. the new garment's opacity: in the region, behind the protected parts, soft elsewhere
+    keep = _gauss((region | protected).astype(np.float32), soft_edge * unit)
+    comp = np.clip(alpha, 0.0, 1.0) * np.where(protected, 0.0, np.where(region, 1.0, keep))
+    comp = np.where(fill_mask | region, comp, 0.0).astype(np.float32)
+    out = filled.astype(np.float32) * (1 - comp[..., None]) + warped.astype(np.float32) * comp[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), comp, fill_mask, filled
+
+
+def _check_image(img: np.ndarray, what: str) -> None:
+    if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        got = f"{img.dtype} of shape {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
+        raise InputError(f"{what} must be an (H, W, 3) uint8 RGB array, got {got}")
+
+
+def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.ndarray, cloth_mask: np.ndarray, *,
+                    config: GeometricConfig = GeometricConfig()) -> GeometricResult:
+    """Dress ``person`` in ``cloth`` with a TPS fitted to outline correspondences; no learned weights.
+
+    Args:
+        person: ``(H, W, 3) uint8`` RGB, the framed person photo (any size).
+        parsing: its LIP parse, ``(H, W)``.
+        pose: its COCO-18 pose in the photo's pixels (needs the neck and both shoulders).
+        cloth: ``(h, w, 3) uint8`` RGB garment photo (any size; usually the person's).
+        cloth_mask: ``(h, w) bool`` the garment's pixels.
+        config: settings.
+
+    Returns:
+        every stage (:class:`GeometricResult`).
+
+    Raises:
+        InputError: wrong shapes, an empty target region, a garment mask with no outline, a pose without neck or
+            shoulders, or outlines that cannot be matched in order.
+    """
+    _check_image(person, "the person image")
+    _check_image(cloth, "the garment image")
+    h, w = person.shape[:2]
+    if parsing.labels.shape != (h, w):
+        raise InputError(f"the parse map is {parsing.labels.shape[1]}×{parsing.labels.shape[0]}, the person image "
+                         f"{w}×{h}")
+    mask = np.asarray(cloth_mask)
+    if mask.shape != cloth.shape[:2]:
+        raise InputError(f"the garment mask has shape {mask.shape}, the garment image is "
+                         f"{cloth.shape[1]}×{cloth.shape[0]}: the mask must be ({cloth.shape[0]}, {cloth.shape[1]})")
+    mask = mask > 0
+    if tuple(pose.size) != (w, h):
+        raise InputError(f"the pose is for a {pose.size[0]}×{pose.size[1]} image, the person image is {w}×{h}")
+    region = target_region(parsing, pose)
+    garment, target = sample_outlines(garment_contour(mask),
+                                      person_contour(region, pose, parsing.mask(*OCCLUDER_LABELS),
+                                                     close_fraction=config.close_fraction,
+                                                     bridge_fraction=config.bridge_fraction),
+                                      config.n_points)
+    matching = match_outlines(garment, target, n_radial=config.n_radial, n_angular=config.n_angular,
+                              r_inner=config.r_inner, r_outer=config.r_outer, order_weight=config.order_weight,
+                              max_shift=config.max_shift)
+    grid = fit_grid(matching, (w, h), (cloth.shape[1], cloth.shape[0]), regularization=config.regularization,
+                    grid_max_side=config.grid_max_side)
+    folded = fold_fraction(grid, region)
+    if folded > config.max_fold_fraction:
+        raise InputError(f"the warp would fold the garment over itself on {folded:.0%} of the person's garment "
+                         "region: the garment's outline does not correspond to the region's (is it upright and "
+                         "seen from the front?)")
+    warped, alpha = warp_garment(cloth, mask, grid)
+    tryon, comp, fill_mask, filled = compose(person, parsing, region, warped, alpha, soft_edge=config.soft_edge,
+                                             fill_margin=config.fill_margin, inpaint_radius=config.inpaint_radius,
+                                             inpaint_max_side=config.inpaint_max_side)
+    return GeometricResult(matching, region, grid, warped, alpha, alpha >= 0.5, fill_mask, filled, comp, tryon)

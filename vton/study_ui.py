@@ -121,7 +121,7 @@ def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | No
                 choose_right = gr.Button("B", variant="primary", elem_id="study-choose-right")
             thanks = gr.Markdown("### Thank you!\n\nYou have answered every trial; you can close this page.",
                                  visible=False, elem_id="study-thanks")
-            participant_box = gr.Textbox(visible="hidden", elem_id="study-participant-id")
+            participant_box = gr.Textbox(visible=False, elem_id="study-participant-id")
         with gr.Column(visible=False, elem_id="study-researcher") as researcher_col:
             gr.Markdown(f"## Results of study `{html.escape(study.id)}`")
             token_box = gr.Textbox(label="Researcher token", type="password", elem_id="study-token")

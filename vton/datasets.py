@@ -72,6 +72,14 @@ _ZIP_METHODS = {
 # VITON / CP-VTON folders
 
 
+def _reason(e: BaseException) -> str:
+    """A short reason for an OS or library error, without echoing a (possibly huge) file name."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 def _parse_name(person_name: str) -> str:
     """CP-VTON: ``im_name.replace('.jpg', '.png')``."""
     return person_name.replace(".jpg", ".png") if ".jpg" in person_name else str(Path(person_name).with_suffix(".png"))
@@ -110,14 +118,15 @@ def _zip_problem(members: list[zipfile.ZipInfo], dest: Path) -> str | None:
     for m in members:
         name = m.filename
         if m.flag_bits & 0x1:
-            return f"holds an encrypted member ({name!r}); vton cannot read password-protected zips, zip it without"
+            return (f"holds an encrypted member ({name[:200]!r}); vton cannot read password-protected zips, zip it "
+                    "without a password")
         if m.compress_type not in _ZIP_METHODS:
-            return (f"stores {name!r} with compression method {m.compress_type}, which vton cannot read; use "
+            return (f"stores {name[:200]!r} with compression method {m.compress_type}, which vton cannot read; use "
                     f"{', '.join(_ZIP_METHODS.values())}")
         if stat.S_ISLNK(m.external_attr >> 16):
-            return f"holds a symbolic link ({name!r}); vton unpacks only plain files and folders"
+            return f"holds a symbolic link ({name[:200]!r}); vton unpacks only plain files and folders"
         if "\x00" in name or not (dest / name).resolve().is_relative_to(root) or name.startswith(("/", "\\")):
-            return f"holds a file outside its folder: {name!r}"
+            return f"holds a file outside its folder: {name[:200]!r}"
         parts = [p for p in name.split("/") if p]
         if any(len(p.encode("utf-8", errors="replace")) > MAX_NAME_BYTES for p in parts):
             return f"holds a name longer than {MAX_NAME_BYTES} bytes ({name[:60]!r}…)"
@@ -126,12 +135,12 @@ def _zip_problem(members: list[zipfile.ZipInfo], dest: Path) -> str | None:
         if m.is_dir():
             folders.add(key)
         elif key in files:
-            return f"holds {key!r} twice"
+            return f"holds {key[:200]!r} twice"
         else:
             files[key] = name
     clash = sorted(set(files) & folders)
     if clash:
-        return f"holds {clash[0]!r} both as a file and as a folder"
+        return f"holds {clash[0][:200]!r} both as a file and as a folder"
     return None
 
 
@@ -141,12 +150,12 @@ def _unzip(path: Path, dest: Path) -> None:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
-        raise InputError(f"{name} is not a readable zip file ({e}); re-create it") from None
+        raise InputError(f"{name} is not a readable zip file ({_reason(e)}); re-create it") from None
     with zf:
         try:
             members = zf.infolist()
         except (zipfile.BadZipFile, ValueError) as e:
-            raise InputError(f"{name} has a damaged member list ({e}); re-create it") from None
+            raise InputError(f"{name} has a damaged member list ({_reason(e)}); re-create it") from None
         problem = _zip_problem(members, dest)
         if problem:
             raise InputError(f"{name} {problem}")
@@ -155,13 +164,14 @@ def _unzip(path: Path, dest: Path) -> None:
                 zf.extract(m, dest)
             except (zipfile.BadZipFile, zlib.error, EOFError) as e:
                 raise InputError(
-                    f"{name} is damaged: its member {m.filename!r} fails to unpack ({e}); re-create or re-download it"
+                    f"{name} is damaged: its member {m.filename[:200]!r} fails to unpack ({_reason(e)}); "
+                    "re-create or re-download it"
                 ) from None
             except (NotImplementedError, RuntimeError) as e:
-                raise InputError(f"{name}: its member {m.filename!r} cannot be unpacked ({e})") from None
+                raise InputError(f"{name}: its member {m.filename[:200]!r} cannot be unpacked ({_reason(e)})") from None
             except (OSError, ValueError) as e:
                 raise InputError(
-                    f"{name}: its member {m.filename!r} cannot be written ({type(e).__name__}: {e})"
+                    f"{name}: its member {m.filename[:200]!r} cannot be written ({type(e).__name__}: {_reason(e)})"
                 ) from None
 
 
@@ -225,7 +235,7 @@ class VitonFolder:
             is_file = self.root.is_file()
             is_zip = is_file and zipfile.is_zipfile(self.root)
         except (OSError, ValueError) as e:
-            raise InputError(f"the dataset path {str(root)[:200]!r} cannot be used ({e})") from None
+            raise InputError(f"the dataset path {str(root)[:200]!r} cannot be used ({_reason(e)})") from None
         if is_file and not is_zip:
             raise InputError(
                 f"the dataset {str(self.root)!r} is a file but not a zip file (or a damaged one); give the dataset "
@@ -469,13 +479,13 @@ def export_dataset_zip(
         try:
             target_path.write_bytes(data)
         except OSError as e:
-            raise InputError(f"the dataset zip {str(target_path)!r} cannot be written ({e.strerror or e})") from None
+            raise InputError(f"the dataset zip {str(target_path)!r} cannot be written ({_reason(e)})") from None
         return target_path
     if out is not None:
         try:
             out.write(data)  # type: ignore[union-attr]
         except (OSError, ValueError, TypeError) as e:
-            raise InputError(f"the dataset zip cannot be written to the given file object ({e})") from None
+            raise InputError(f"the dataset zip cannot be written to the given file object ({_reason(e)})") from None
     return data
 
 
@@ -505,7 +515,7 @@ def check_output_file(path: PathLike, what: str = "output file") -> Path:
     except InputError:
         raise
     except (OSError, ValueError) as e:
-        raise InputError(f"the {what} {str(path)[:200]!r} cannot be used ({e})") from None
+        raise InputError(f"the {what} {str(path)[:200]!r} cannot be used ({_reason(e)})") from None
     return p
 
 
@@ -534,7 +544,7 @@ def check_output_dir(path: PathLike, what: str = "output folder") -> Path:
     except PermissionError:
         raise InputError(f"the {what} {str(p)!r} cannot be created (permission denied); choose another place") from None
     except (OSError, ValueError) as e:
-        raise InputError(f"the {what} {str(path)[:200]!r} cannot be used ({e})") from None
+        raise InputError(f"the {what} {str(path)[:200]!r} cannot be used ({_reason(e)})") from None
     if not os.access(p, os.W_OK | os.X_OK):
         raise InputError(f"the {what} {str(p)!r} is not writable (permission denied); choose another place")
     return p

@@ -45,6 +45,14 @@ MAX_JSON_INT_DIGITS = 30  # no pixel coordinate has more digits; Python refuses 
 MIN_GARMENT_FRACTION = 0.01  # a garment mask must cover at least 1 % of its image
 
 
+def _reason(e: BaseException) -> str:
+    """A short reason for an OS or library error, without echoing a (possibly huge) file name."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # pose JSON
 
@@ -82,18 +90,19 @@ def _json_source(src: Any) -> tuple[Any, str]:
         try:
             if not path.is_file():
                 raise InputError(f"{name} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
-            check_file_size(path.stat().st_size, f"pose file {str(path)[:200]!r}", MAX_POSE_JSON_BYTES)
+            check_file_size(path.stat().st_size, f"pose file {str(path)[:200]!r}", MAX_POSE_JSON_BYTES,
+                            "MAX_POSE_JSON_BYTES")
             text = path.read_bytes()
         except InputError:
             raise
         except (OSError, ValueError) as e:
-            raise InputError(f"{name} cannot be read ({e})") from None
+            raise InputError(f"{name} cannot be read ({_reason(e)})") from None
     else:
         raise InputError(
             "the pose must be an OpenPose JSON file: a path, the file's bytes, its text or the decoded dict; "
             f"got {type(src).__name__}"
         )
-    check_file_size(len(text), name.removeprefix("the "), MAX_POSE_JSON_BYTES)
+    check_file_size(len(text), name.removeprefix("the "), MAX_POSE_JSON_BYTES, "MAX_POSE_JSON_BYTES")
     depth = _json_depth(text)
     if depth > MAX_JSON_DEPTH:
         raise InputError(
@@ -105,9 +114,11 @@ def _json_source(src: Any) -> tuple[Any, str]:
     except InputError as e:
         raise InputError(f"{name} holds {e}; an OpenPose file holds plain decimal numbers") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{name} is not valid JSON ({e}); give the _keypoints.json file OpenPose wrote") from None
+        raise InputError(
+            f"{name} is not valid JSON ({_reason(e)}); give the _keypoints.json file OpenPose wrote"
+        ) from None
     except (ValueError, RecursionError, OverflowError, MemoryError) as e:
-        raise InputError(f"{name} cannot be decoded as JSON ({type(e).__name__}: {e})") from None
+        raise InputError(f"{name} cannot be decoded as JSON ({type(e).__name__}: {_reason(e)})") from None
 
 
 def _flatten(values: Any) -> list[Any]:
@@ -164,7 +175,10 @@ def read_openpose_json(src: PathLike | bytes | str | dict, size: tuple[int, int]
     values = [_as_float(v) for v in flat]
     if any(v is None for v in values):
         bad = flat[next(i for i, v in enumerate(values) if v is None)]
-        shown = repr(bad) if len(repr(bad)) < 60 else f"a too large or non-numeric value of type {type(bad).__name__}"
+        if isinstance(bad, int) and not isinstance(bad, bool):
+            shown = "an integer too large for a coordinate"
+        else:
+            shown = repr(bad) if len(repr(bad)) < 60 else f"a value of type {type(bad).__name__}"
         raise InputError(f"{name}: the keypoints must be numbers, found {shown}")
     if not all(np.isfinite(values)):
         raise InputError(f"{name}: the keypoints hold non-finite numbers (NaN or infinity)")
@@ -405,7 +419,9 @@ def read_mask_png(
                     if grey.size and grey.min() == grey.max() and alpha.min() != alpha.max():
                         grey = alpha
             except (ValueError, OSError) as e:
-                raise InputError(f"{name} has image mode {img.mode}, which cannot be read as a mask ({e})") from None
+                raise InputError(
+                    f"{name} has image mode {img.mode}, which cannot be read as a mask ({_reason(e)})"
+                ) from None
             if grey.size and grey.max() <= 1.0:
                 grey = grey * 255.0  # a 0/1 mask saved as an image
         mask = grey >= threshold
@@ -423,13 +439,13 @@ def write_mask_png(mask: np.ndarray) -> bytes:
 
 
 def check_cloth_mask(mask: np.ndarray, what: str = "garment mask", *,
-                     min_fraction: float = MIN_GARMENT_FRACTION) -> np.ndarray:
+                     min_fraction: float | None = None) -> np.ndarray:
     """Refuse an empty or nearly empty garment mask; return it as ``(H, W) bool``.
 
     Args:
         mask: the mask in any form ``mask_array`` reads (bool, 0/1, 0..255 with 128 as threshold, float [0, 1]).
         what: how messages name it ("garment mask", "cloth mask 'x.png'", "garment photo's transparency").
-        min_fraction: the smallest fraction of the image the garment must cover (``MIN_GARMENT_FRACTION``).
+        min_fraction: the smallest fraction of the image the garment must cover (default ``MIN_GARMENT_FRACTION``).
 
     Returns:
         The mask as ``(H, W) bool``.
@@ -438,6 +454,7 @@ def check_cloth_mask(mask: np.ndarray, what: str = "garment mask", *,
         InputError: the mask covers less than ``min_fraction`` of the image (all black, every value below the
             threshold, all transparent, a few pixels); the message gives the count and what to do.
     """
+    min_fraction = MIN_GARMENT_FRACTION if min_fraction is None else min_fraction
     m = mask if isinstance(mask, np.ndarray) and mask.dtype == bool and mask.ndim == 2 else mask_array(mask, what)
     on, total = int(m.sum()), int(m.size)
     if total == 0 or on < min_fraction * total:

@@ -38,37 +38,50 @@ ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
 _ACCEPTED = "a file path, the file's bytes, a binary file object, a PIL image or a numpy array"
 
 
+def _reason(e: BaseException) -> str:
+    """A short reason for an OS or library error, without echoing a (possibly huge) file name."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 def _mb(n: int) -> str:
     return f"{n / 1024**2:.0f} MB" if n >= 1024**2 else f"{n} bytes"
 
 
-def check_file_size(n_bytes: int, what: str, limit: int = MAX_FILE_BYTES) -> None:
-    """Refuse a file of more than ``limit`` bytes (checked before it is read or decoded).
+def check_file_size(n_bytes: int, what: str, limit: int | None = None, limit_name: str = "MAX_FILE_BYTES") -> None:
+    """Refuse a file of more than ``limit`` bytes (default ``MAX_FILE_BYTES``), checked before it is decoded.
 
     Raises:
         InputError: the file is larger than ``limit``.
     """
+    limit = MAX_FILE_BYTES if limit is None else limit
     if n_bytes > limit:
         raise InputError(
-            f"the {what} is {n_bytes:,} bytes, more than the {_mb(limit)} vton reads from one file; "
-            "upload a smaller or more compressed file"
+            f"the {what} is {n_bytes:,} bytes, more than the {_mb(limit)} vton reads from one file "
+            f"({limit_name}); use a smaller or more "
+            "compressed file"
         )
 
 
-def check_image_size(size: tuple[int, int], what: str = "image", *, max_pixels: int = MAX_PIXELS,
-                     min_side: int = MIN_SIDE, max_aspect: float | None = MAX_ASPECT) -> None:
+def check_image_size(size: tuple[int, int], what: str = "image", *, max_pixels: int | None = None,
+                     min_side: int | None = None, max_aspect: float | None | bool = True) -> None:
     """Refuse an image size vton cannot work with, from its ``(width, height)`` alone.
 
     Args:
         size: ``(width, height)`` in pixels.
         what: how messages name the image.
-        max_pixels: most pixels (``MAX_PIXELS``).
-        min_side: fewest pixels on the shorter side (``MIN_SIDE``).
-        max_aspect: largest longer/shorter side ratio (``MAX_ASPECT``); None skips the check.
+        max_pixels: most pixels (default ``MAX_PIXELS``).
+        min_side: fewest pixels on the shorter side (default ``MIN_SIDE``).
+        max_aspect: largest longer/shorter side ratio (default ``MAX_ASPECT``); None skips the check.
 
     Raises:
         InputError: too many pixels, a side shorter than ``min_side``, or too thin.
     """
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
+    min_side = MIN_SIDE if min_side is None else min_side
+    max_aspect = MAX_ASPECT if max_aspect is True else max_aspect
     w, h = int(size[0]), int(size[1])
     if w * h > max_pixels:
         raise InputError(
@@ -142,8 +155,9 @@ def array_to_image(arr: np.ndarray, what: str = "image") -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr))
 
 
-def _file_source(src: object, what: str, max_bytes: int) -> tuple[object, str]:
+def _file_source(src: object, what: str, max_bytes: int | None) -> tuple[object, str]:
     """``(something Image.open reads, name for messages)`` from a path, bytes or a binary file object."""
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     if isinstance(src, (bytes, bytearray, memoryview)):
         check_file_size(len(src), what, max_bytes)
         return io.BytesIO(bytes(src)), f"the {what} (uploaded data)"
@@ -151,7 +165,7 @@ def _file_source(src: object, what: str, max_bytes: int) -> tuple[object, str]:
         try:
             data = src.read(max_bytes + 1)
         except (OSError, ValueError) as e:
-            raise InputError(f"the {what} could not be read from the given file object ({e})") from None
+            raise InputError(f"the {what} could not be read from the given file object ({_reason(e)})") from None
         if not isinstance(data, (bytes, bytearray)):
             raise InputError(f"the {what} file object must be opened in binary mode ('rb'), it gave text")
         check_file_size(len(data), what, max_bytes)
@@ -169,19 +183,19 @@ def _file_source(src: object, what: str, max_bytes: int) -> tuple[object, str]:
     except (OSError, ValueError) as e:  # a name too long, a NUL byte, no permission
         if isinstance(e, InputError):
             raise
-        raise InputError(f"{name} cannot be used as a file name ({e})") from None
+        raise InputError(f"{name} cannot be used as a file name ({_reason(e)})") from None
     return path, name
 
 
-def open_image(src: ImageSource, what: str = "image", *, max_pixels: int = MAX_PIXELS,
-               max_bytes: int = MAX_FILE_BYTES) -> tuple[Image.Image, str]:
+def open_image(src: ImageSource, what: str = "image", *, max_pixels: int | None = None,
+               max_bytes: int | None = None) -> tuple[Image.Image, str]:
     """Open an image without decoding its pixels: the type, the byte size and the header's pixel count are checked.
 
     Args:
         src: a path, the file's bytes, a binary file object, a PIL image or a numpy array (see ``array_to_image``).
         what: how messages name it.
-        max_pixels: most pixels the header may declare.
-        max_bytes: most bytes the file may hold.
+        max_pixels: most pixels the header may declare (default ``MAX_PIXELS``).
+        max_bytes: most bytes the file may hold (default ``MAX_FILE_BYTES``).
 
     Returns:
         ``(image, name for messages)``; the image is not yet loaded unless it came as an array.
@@ -190,6 +204,7 @@ def open_image(src: ImageSource, what: str = "image", *, max_pixels: int = MAX_P
         InputError: a wrong type, a too large file, not an image, a damaged header, too many pixels, or PNG
             chunks that inflate beyond PIL's limits.
     """
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
     if isinstance(src, Image.Image):
         img, name = src, f"the {what}"
     elif isinstance(src, np.ndarray):
@@ -211,11 +226,13 @@ def open_image(src: ImageSource, what: str = "image", *, max_pixels: int = MAX_P
             ) from None
         except ValueError as e:  # PNG text/iTXt/zTXt/ICC chunks that inflate beyond PIL's limits
             raise InputError(
-                f"{name} holds metadata (PNG text or ICC chunks) that inflates beyond safe limits ({e}); "
+                f"{name} holds metadata (PNG text or ICC chunks) that inflates beyond safe limits ({_reason(e)}); "
                 "re-save the image without its metadata"
             ) from None
         except (OSError, SyntaxError, EOFError, IndexError, KeyError, TypeError) as e:
-            raise InputError(f"{name} is damaged or truncated and cannot be opened ({type(e).__name__}: {e})") from None
+            raise InputError(
+                f"{name} is damaged or truncated and cannot be opened ({type(e).__name__}: {_reason(e)})"
+            ) from None
     w, h = img.size
     if w * h > max_pixels:
         raise InputError(
@@ -231,11 +248,11 @@ def decode_image(img: Image.Image, name: str) -> Image.Image:
         img.load()
     except ValueError as e:
         raise InputError(
-            f"{name} cannot be decoded: {e}; re-save the image without its metadata (PNG text or ICC chunks)"
+            f"{name} cannot be decoded: {_reason(e)}; re-save the image without its metadata (PNG text or ICC chunks)"
         ) from None
     except Exception as e:  # noqa: BLE001 - any decoder failure is a damaged file to the user
         raise InputError(
-            f"{name} is damaged or truncated and cannot be decoded ({type(e).__name__}: {e}); "
+            f"{name} is damaged or truncated and cannot be decoded ({type(e).__name__}: {_reason(e)}); "
             "re-save or re-export it"
         ) from None
     return img
@@ -285,7 +302,7 @@ def load_image(src: ImageSource, what: str = "image", *, keep_alpha: bool = Fals
         img = ImageOps.exif_transpose(img)
     except Exception as e:  # noqa: BLE001 - malformed EXIF data
         raise InputError(
-            f"{name} has damaged EXIF metadata ({type(e).__name__}: {e}); re-save it without EXIF"
+            f"{name} has damaged EXIF metadata ({type(e).__name__}: {_reason(e)}); re-save it without EXIF"
         ) from None
     img = _to_8bit(img, what)
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
@@ -299,7 +316,7 @@ def load_image(src: ImageSource, what: str = "image", *, keep_alpha: bool = Fals
         return img.convert("RGB")
     except (ValueError, OSError) as e:
         raise InputError(
-            f"{name} has image mode {img.mode}, which vton cannot convert to RGB ({e}); save it as an RGB image"
+            f"{name} has image mode {img.mode}, which vton cannot convert to RGB ({_reason(e)}); save it as RGB"
         ) from None
 
 

@@ -459,6 +459,19 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
     assert read_openpose_json(json.dumps(doc)).present.sum() == 17
 
 
+def _nested_list(depth: int) -> list:
+    out: list = [1.0]
+    for _ in range(depth):
+        out = [out]
+    return out
+
+
+@pytest.mark.parametrize("depth", [3, 1000, 100_000])
+def test_deeply_nested_keypoints_in_a_decoded_dict_are_refused(depth):
+    refused(read_openpose_json, {"people": [{"pose_keypoints": [_nested_list(depth)] * 18}]}, match="numbers")
+    refused(Pose, [_nested_list(depth)] * 18, np.zeros(18), (W, H), match="numbers|shape")
+
+
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999", "-1e400"])
 def test_non_finite_numbers_in_pose_json_are_refused(literal):
     values = [round(v, 2) for v in triples()]

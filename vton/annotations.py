@@ -57,8 +57,9 @@ class Pose:
             with np.errstate(over="ignore"):  # a too large number becomes infinity, refused below
                 kp = np.asarray(self.keypoints, dtype=np.float32)
                 sc = np.asarray(self.scores, dtype=np.float32)
-        except (TypeError, ValueError, OverflowError) as e:
-            raise InputError(f"pose keypoints and scores must be arrays of numbers ({e})") from None
+        except (TypeError, ValueError, OverflowError, RecursionError) as e:
+            reason = str(e) if len(str(e)) < 200 else type(e).__name__
+            raise InputError(f"pose keypoints and scores must be arrays of numbers ({reason})") from None
         if kp.shape != (len(COCO18), 2):
             raise InputError(f"a pose needs {len(COCO18)} (x, y) keypoints, got an array of shape {kp.shape}")
         if sc.shape != (len(COCO18),):

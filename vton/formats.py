@@ -177,8 +177,10 @@ def read_openpose_json(src: PathLike | bytes | str | dict, size: tuple[int, int]
         bad = flat[next(i for i, v in enumerate(values) if v is None)]
         if isinstance(bad, int) and not isinstance(bad, bool):
             shown = "an integer too large for a coordinate"
+        elif isinstance(bad, (str, float, bool)) or bad is None:
+            shown = repr(bad) if len(repr(bad)) < 60 else f"a {type(bad).__name__} of {len(repr(bad))} characters"
         else:
-            shown = repr(bad) if len(repr(bad)) < 60 else f"a value of type {type(bad).__name__}"
+            shown = f"a {type(bad).__name__} (keypoints are a flat list of numbers or a list of triples)"
         raise InputError(f"{name}: the keypoints must be numbers, found {shown}")
     if not all(np.isfinite(values)):
         raise InputError(f"{name}: the keypoints hold non-finite numbers (NaN or infinity)")

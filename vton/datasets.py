@@ -1,5 +1,5 @@
 """VITON / CP-VTON / CP-VTON+ dataset folders: reading them (as a folder or a zip) as the authors' dataset code does,
-and exporting one pair as such a folder (sergeywong/cp-vton@master and minar09/cp-vton-plus@master,
+and exporting one pair as such a folder (sergeywong/cp-vton@fbaf333b and minar09/cp-vton-plus@5d7a8997,
 ``cp_dataset.py``; VITON by Han et al., CVPR 2018).
 
 Folder: ``<root>/<split>/{image, cloth, cloth-mask, image-parse[-new], image-mask, pose}`` and the pairs list

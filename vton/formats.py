@@ -1,5 +1,6 @@
 """The annotation file formats of VITON / CP-VTON / CP-VTON+, read and written as the authors' dataset code reads
-them (sergeywong/cp-vton@master and minar09/cp-vton-plus@master, ``cp_dataset.py``; VITON by Han et al., CVPR 2018):
+them (sergeywong/cp-vton@fbaf333b and minar09/cp-vton-plus@5d7a8997, ``cp_dataset.py``; VITON: Han et al.,
+CVPR 2018):
 
 * pose: OpenPose JSON, ``people[0].pose_keypoints`` (older name) or ``pose_keypoints_2d``, 18 COCO-18
   (x, y, confidence) triples in pixels of the photo;

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from vton.errors import InputError
-from vton.preprocess.cloth_mask import ClothMask, cloth_mask, compute_cloth_mask
+from vton.preprocess.cloth_mask import MIN_GARMENT_FRACTION, ClothMask, check_cloth_mask, cloth_mask, compute_cloth_mask
 
 SS = 4  # supersampling for anti-aliased edges
 NECK = (96, 50)  # a point inside the neck opening (192 × 256 image)
@@ -205,3 +205,15 @@ def test_any_size_works(size):
 def test_an_empty_photo_is_an_input_error():
     with pytest.raises(InputError, match="no garment found"):
         cloth_mask(Image.new("RGB", (100, 120), (250, 250, 250)))
+
+
+def test_a_computed_mask_passes_check_cloth_mask_and_a_speck_does_not():
+    size = (192, 256)
+    cov = _coverage(size, [_shirt()])
+    mask = cloth_mask(_to_image(_compose(_flat_bg(size, (255, 255, 255)), cov, (40, 80, 160))))
+    assert check_cloth_mask(mask) is mask
+    speck = np.zeros_like(mask)
+    speck[100:104, 90:94] = True
+    assert speck.mean() < MIN_GARMENT_FRACTION
+    with pytest.raises(InputError, match=r"covers 16 of 49152 pixels"):
+        check_cloth_mask(speck, "garment mask")

@@ -1,4 +1,5 @@
-"""Dataset file formats (vton.datasets): OpenPose JSON, parse and mask PNGs, VITON folders, the export zip."""
+"""Dataset file formats (vton.formats: OpenPose JSON, parse and mask PNGs) and folders (vton.datasets: VITON folders,
+the export zip)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import vton.datasets
+import vton.formats
 from vton.annotations import Parsing, Pose
-from vton.datasets import (
-    VitonFolder,
-    export_dataset_zip,
+from vton.datasets import VitonFolder, export_dataset_zip
+from vton.errors import InputError, PersonNotFoundError
+from vton.formats import (
     read_mask_png,
     read_openpose_json,
     read_parse_png,
@@ -21,7 +24,6 @@ from vton.datasets import (
     write_openpose_json,
     write_parse_png,
 )
-from vton.errors import InputError, PersonNotFoundError
 from vton.labels import ATR, LIP, palette
 
 H, W = 256, 192
@@ -54,6 +56,12 @@ def _png(arr: np.ndarray, mode: str | None = None) -> bytes:
 # ---------------------------------------------------------------------------------------------- OpenPose JSON
 
 
+@pytest.mark.parametrize("name", ["read_openpose_json", "write_openpose_json", "read_parse_png", "write_parse_png",
+                                  "read_mask_png", "write_mask_png"])
+def test_datasets_still_exports_the_format_readers(name):
+    assert getattr(vton.datasets, name) is getattr(vton.formats, name)
+
+
 @pytest.mark.parametrize("key", ["pose_keypoints", "pose_keypoints_2d"])
 def test_openpose_json_reads_both_key_names(key):
     t = _triples()
@@ -63,6 +71,20 @@ def test_openpose_json_reads_both_key_names(key):
     np.testing.assert_array_equal(pose.scores, expected[:, 2])
     assert pose.size == (192, 256) and pose.people_found == 1
     assert not pose.present[17]
+
+
+def test_openpose_json_with_a_size_refuses_points_outside_the_photo_and_empty_poses():
+    t = np.asarray(_triples(), np.float64).reshape(18, 3)
+    assert read_openpose_json({"people": [{"pose_keypoints": t.reshape(-1).tolist()}]}, size=(192, 256)).size == (
+        192, 256)
+    big = t.copy()
+    big[:, :2] *= 4
+    with pytest.raises(InputError, match=r"outside the 192 × 256 photo"):
+        read_openpose_json({"people": [{"pose_keypoints": big.reshape(-1).tolist()}]}, size=(192, 256))
+    assert read_openpose_json({"people": [{"pose_keypoints": big.reshape(-1).tolist()}]}, size=(768, 1024))
+    with pytest.raises(InputError, match="0 of 18 keypoints present"):
+        read_openpose_json({"people": [{"pose_keypoints": [0.0] * 54}]})
+    assert read_openpose_json({"people": [{"pose_keypoints": [0.0] * 54}]}, min_points=0).present.sum() == 0
 
 
 def test_openpose_json_reads_paths_bytes_text_and_nested_triples(tmp_path):

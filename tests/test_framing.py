@@ -17,6 +17,7 @@ from vton.preprocess.framing import (
     frame_mask,
     frame_person,
     frame_transform,
+    head_top,
     paste_back,
 )
 
@@ -209,3 +210,20 @@ def test_paste_back_with_a_mask_only_changes_the_masked_area():
     assert tuple(back[5, 5]) == (0, 0, 255)
     edge_x = int(t.to_photo((48, 128))[0])
     assert 0 < back[centre[1], edge_x, 1] < 255, "the mask edge is not feathered"
+
+
+def test_head_top_is_above_the_face_or_above_the_neck_by_the_shoulders():
+    size = (600, 800)
+    pose = _upper_body(cx=300, neck_y=300, torso=300, size=size)  # nose 75 px above the neck
+    assert head_top(pose) == pytest.approx(225 - 1.1 * 75)
+    kp, sc = pose.keypoints.copy(), pose.scores.copy()
+    kp[0], sc[0] = 0.0, 0.0  # no face: 1.1 shoulder widths (2 × 0.35 × 300) above the neck
+    assert head_top(Pose(kp, sc, size)) == pytest.approx(300 - 1.1 * 210)
+    kp[1], sc[1] = 0.0, 0.0
+    assert head_top(Pose(kp, sc, size)) is None
+
+
+@pytest.mark.parametrize("size", [(1000, 200), (50, 400), (10, 10)])
+def test_photos_no_frame_can_hold_are_refused(size):
+    with pytest.raises(InputError, match="MAX_ASPECT|MIN_SIDE"):
+        frame_transform(size)

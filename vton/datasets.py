@@ -1,285 +1,83 @@
-"""Reading and writing the dataset files of VITON / CP-VTON / CP-VTON+, as the authors' dataset code reads them.
+"""VITON / CP-VTON / CP-VTON+ dataset folders: reading them (as a folder or a zip) as the authors' dataset code does,
+and exporting one pair as such a folder (sergeywong/cp-vton@fbaf333b and minar09/cp-vton-plus@5d7a8997,
+``cp_dataset.py``; VITON by Han et al., CVPR 2018).
 
-Formats (sergeywong/cp-vton and minar09/cp-vton-plus, ``cp_dataset.py``; VITON by Han et al., CVPR 2018):
+Folder: ``<root>/<split>/{image, cloth, cloth-mask, image-parse[-new], image-mask, pose}`` and the pairs list
+``<root>/test_pairs.txt`` with ``person.jpg cloth.jpg`` per line. The file formats inside (OpenPose JSON, parse and
+mask PNGs) are read and written by ``vton.formats``; their names are re-exported here for older imports.
 
-* pose: OpenPose JSON, ``people[0].pose_keypoints`` (older name) or ``pose_keypoints_2d``, 18 COCO-18
-  (x, y, confidence) triples in pixels of the 192 × 256 photo;
-* parse: ``image-parse/<name>.png``, a P-mode PNG whose palette indices are the LIP labels (CP-VTON reads the
-  indices); CP-VTON+'s ``image-parse-new/<name>.png`` is read with ``.convert('L')``, so it must be an L-mode PNG
-  holding the label values;
-* masks: ``cloth-mask/<cloth>.jpg`` is on where ≥ 128; CP-VTON+'s body mask ``image-mask/<name>.png`` where > 0;
-* folder: ``<root>/<split>/{image, cloth, cloth-mask, image-parse[-new], image-mask, pose}`` and the pairs list
-  ``<root>/test_pairs.txt`` with ``person.jpg cloth.jpg`` per line.
-
-Every reader raises ``InputError`` naming the file and what is wrong with it.
+A dataset zip is unpacked only when every member is safe: no path leaving the folder, no symlink, no encrypted
+member, only stored/deflate/bzip2/LZMA compression, no file and folder of the same name, at most
+``MAX_ZIP_MEMBERS`` members and ``MAX_UNZIPPED_BYTES`` in all, and every member's CRC intact. Names in the pairs
+list are plain file names of at most ``MAX_NAME_BYTES`` bytes. Every failure is an ``InputError`` naming the file.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
+import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .annotations import Parsing, Pose
-from .errors import InputError, PersonNotFoundError
+from .errors import InputError
+from .formats import (
+    FRAME,
+    MIN_GARMENT_FRACTION,
+    _png_bytes,
+    mask_array,
+    read_mask_png,
+    read_openpose_json,
+    read_parse_png,
+    write_mask_png,
+    write_openpose_json,
+    write_parse_png,
+)
 from .images import load_image
-from .labels import COCO18, LIP, LabelSet, palette
+from .labels import LIP, LabelSet
 
 __all__ = [
+    "MAX_UNZIPPED_BYTES", "MAX_ZIP_MEMBERS", "MAX_NAME_BYTES", "MAX_PAIRS_BYTES",
     "read_openpose_json", "write_openpose_json", "read_parse_png", "write_parse_png", "read_mask_png",
-    "write_mask_png", "VitonItem", "VitonFolder", "export_dataset_zip",
+    "write_mask_png", "VitonItem", "VitonFolder", "export_dataset_zip", "check_output_file", "check_output_dir",
 ]
 
 PathLike = str | os.PathLike
-FRAME = (192, 256)  # (W, H) of the authors' datasets; their code does not resize
 
 _IMAGE_DIR, _CLOTH_DIR, _CLOTH_MASK_DIR = "image", "cloth", "cloth-mask"
 _PARSE_DIR, _PARSE_NEW_DIR, _BODY_MASK_DIR, _POSE_DIR = "image-parse", "image-parse-new", "image-mask", "pose"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-
-# ----------------------------------------------------------------------------------------------------------------
-# pose JSON
-
-
-def _json_source(src: PathLike | bytes | str | dict) -> tuple[Any, str]:
-    """``(decoded JSON, name for messages)``."""
-    if isinstance(src, dict):
-        return src, "the pose JSON"
-    if isinstance(src, (bytes, bytearray)):
-        text, name = bytes(src), "the pose JSON (uploaded data)"
-    elif isinstance(src, str) and src.lstrip().startswith(("{", "[")):
-        text, name = src, "the pose JSON text"
-    else:
-        path = Path(src)
-        name = f"the pose file {str(path)!r}"
-        if not path.is_file():
-            raise InputError(f"{name} does not exist")
-        text = path.read_bytes()
-    try:
-        return json.loads(text), name
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{name} is not valid JSON ({e})") from None
-
-
-def _flatten(values: Any) -> list[Any]:
-    if isinstance(values, (list, tuple)) and values and all(isinstance(v, (list, tuple)) for v in values):
-        return [x for v in values for x in v]
-    return list(values) if isinstance(values, (list, tuple)) else [values]
-
-
-def read_openpose_json(src: PathLike | bytes | str | dict, size: tuple[int, int] = FRAME) -> Pose:
-    """Read an OpenPose COCO-18 keypoint file as the CP-VTON dataset code does (``people[0]``).
-
-    Args:
-        src: a path, the file's bytes, JSON text, or the decoded dict.
-        size: ``(width, height)`` of the photo the pixel coordinates belong to.
-
-    Returns:
-        A ``Pose`` (``people_found`` = the number of people in the file).
-
-    Raises:
-        PersonNotFoundError: the file lists no people.
-        InputError: not JSON, no keypoints, a BODY_25 or other non-COCO-18 layout, non-numeric values.
-    """
-    data, name = _json_source(src)
-    if not isinstance(data, dict) or not isinstance(data.get("people"), list):
-        raise InputError(f"{name} is not an OpenPose keypoint file: it has no 'people' list")
-    people = data["people"]
-    if not people:
-        raise PersonNotFoundError(f"{name} lists no people (its 'people' list is empty)")
-    person = people[0]
-    if not isinstance(person, dict):
-        raise InputError(f"{name}: people[0] is not an object")
-    raw = None
-    for key in ("pose_keypoints", "pose_keypoints_2d"):
-        if person.get(key):
-            raw = person[key]
-            break
-    if raw is None:
-        raise InputError(f"{name}: people[0] has neither 'pose_keypoints' nor 'pose_keypoints_2d'")
-    flat = _flatten(raw)
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
-        bad = next(v for v in flat if not (isinstance(v, (int, float)) and not isinstance(v, bool)))
-        raise InputError(f"{name}: the keypoints must be numbers, found {bad!r}")
-    if not all(math.isfinite(v) for v in flat):
-        raise InputError(f"{name}: the keypoints hold non-finite numbers (NaN or infinity)")
-    if len(flat) % 3:
-        raise InputError(f"{name}: the keypoints must be (x, y, confidence) triples, got {len(flat)} numbers")
-    n = len(flat) // 3
-    if n == 25:
-        raise InputError(
-            f"{name} holds 25 keypoints: it is OpenPose's BODY_25 model; vton needs COCO-18 (18 keypoints, "
-            "OpenPose run with --model_pose COCO)"
-        )
-    if n != len(COCO18):
-        raise InputError(f"{name} holds {n} keypoints; vton needs the {len(COCO18)} COCO-18 keypoints")
-    arr = np.asarray(flat, dtype=np.float64).reshape(n, 3)
-    return Pose(arr[:, :2], arr[:, 2], size, people_found=len(people))
-
-
-def write_openpose_json(pose: Pose) -> dict:
-    """The pose as an OpenPose JSON dict: ``pose_keypoints`` (what CP-VTON reads) and ``pose_keypoints_2d``."""
-    triples = pose.as_openpose_triples()
-    return {
-        "version": 1.0,
-        "people": [
-            {
-                "pose_keypoints": triples,
-                "pose_keypoints_2d": list(triples),
-                "face_keypoints": [],
-                "hand_left_keypoints": [],
-                "hand_right_keypoints": [],
-            }
-        ],
-    }
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# parse and mask PNGs
-
-
-def _open_png(src: PathLike | bytes | Image.Image | np.ndarray, what: str) -> tuple[Image.Image, str]:
-    if isinstance(src, Image.Image):
-        return src, f"the {what}"
-    if isinstance(src, np.ndarray):
-        arr = src.astype(np.uint8) * 255 if src.dtype == bool else src
-        if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
-            raise InputError(f"the {what} array must be (H, W) uint8 or bool, got {src.dtype} of shape {src.shape}")
-        return Image.fromarray(arr), f"the {what}"
-    if isinstance(src, (bytes, bytearray)):
-        fp: Any = io.BytesIO(bytes(src))
-        name = f"the {what} (uploaded data)"
-    else:
-        path = Path(src)
-        name = f"the {what} {str(path)!r}"
-        if not path.is_file():
-            raise InputError(f"{name} does not exist")
-        fp = path
-    try:
-        img = Image.open(fp)
-        img.load()
-    except UnidentifiedImageError:
-        raise InputError(f"{name} is not an image PIL can read") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{name} is damaged or cannot be decoded ({e})") from None
-    return img, name
-
-
-def _colours_to_labels(rgb: np.ndarray, label_set: LabelSet, name: str) -> np.ndarray:
-    """``(H, W, 3) uint8`` colour parse → label ids via the label set's palette (or grey values = ids)."""
-    rgb = rgb[..., :3].astype(np.int64)
-    codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    colours = label_set.colors().astype(np.int64)
-    table = (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
-    found = np.unique(codes)
-    known = np.isin(found, table)
-    if known.all():
-        order = np.argsort(table, kind="stable")  # palette colours of a label set are distinct
-        return order[np.searchsorted(table[order], codes)]
-    grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
-    if grey.all() and rgb[..., 0].max() < len(label_set):
-        return rgb[..., 0]
-    unknown = found[~known][:5]
-    examples = ", ".join(f"({c >> 16}, {(c >> 8) & 255}, {c & 255})" for c in unknown.tolist())
-    raise InputError(
-        f"{name} is a colour image with {int((~known).sum())} colours that are not {label_set.name} palette colours "
-        f"(e.g. {examples}); save the label ids as a P-mode or L-mode PNG"
-    )
-
-
-def read_parse_png(
-    src: PathLike | bytes | Image.Image | np.ndarray, *, label_set: LabelSet = LIP, what: str = "parse map"
-) -> Parsing:
-    """Read a human-parsing label map.
-
-    A P-mode PNG gives its palette indices (CP-VTON's ``image-parse``); an L-mode (or 16-bit) PNG its values
-    (CP-VTON+'s ``image-parse-new``); an RGB colour image is mapped back through the label set's palette when
-    every colour is a palette colour (a grey image whose grey levels are label ids is read as those ids).
-
-    Args:
-        src: a path, the file's bytes, a PIL image, or an ``(H, W)`` integer array of labels.
-        label_set: the labels' meaning (LIP for the CP-VTON datasets).
-        what: how messages name the file.
-
-    Raises:
-        InputError: unreadable, unknown colours, or label values outside the label set (the range found is named).
-    """
-    if isinstance(src, np.ndarray):
-        arr, name = src, f"the {what}"
-        if arr.ndim == 3 and arr.shape[2] in (3, 4):
-            arr = _colours_to_labels(arr.astype(np.uint8), label_set, name)
-        elif arr.ndim != 2 or arr.dtype.kind not in "uib":
-            raise InputError(f"{name} array must be (H, W) integer labels, got {arr.dtype} of shape {arr.shape}")
-    else:
-        img, name = _open_png(src, what)
-        if img.mode in ("P", "L", "I", "I;16", "I;16B", "I;16L", "1"):
-            arr = np.asarray(img).astype(np.int64)
-        elif img.mode in ("RGB", "RGBA"):
-            arr = _colours_to_labels(np.asarray(img), label_set, name)
-        elif img.mode in ("LA", "PA"):
-            arr = np.asarray(img)[..., 0].astype(np.int64)
-        else:
-            raise InputError(f"{name} has image mode {img.mode}; a parse map is a P-mode or L-mode PNG")
-    arr = np.asarray(arr).astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= len(label_set)):
-        raise InputError(
-            f"{name} holds values {int(arr.min())}..{int(arr.max())}, but {label_set.name} labels are "
-            f"0..{len(label_set) - 1}"
-        )
-    return Parsing(arr.astype(np.uint8), label_set)
-
-
-def _png_bytes(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def write_parse_png(parsing: Parsing, mode: Literal["P", "L"] = "P") -> bytes:
-    """PNG bytes of the label map: "P" = palette indices with the Pascal-VOC palette (CP-VTON ``image-parse``),
-    "L" = grey values equal to the labels (CP-VTON+ ``image-parse-new``)."""
-    if mode not in ("P", "L"):
-        raise InputError(f"a parse PNG is written in mode 'P' or 'L', not {mode!r}")
-    img = Image.fromarray(np.ascontiguousarray(parsing.labels, dtype=np.uint8), mode="L")
-    if mode == "P":
-        img.putpalette(palette(256).reshape(-1).tolist())  # turns the image into mode P
-    return _png_bytes(img)
-
-
-def read_mask_png(
-    src: PathLike | bytes | Image.Image | np.ndarray, what: str = "cloth mask", *, threshold: int = 128
-) -> np.ndarray:
-    """Read a mask image as ``(H, W) bool``: on where the grey value ≥ ``threshold``.
-
-    128 is CP-VTON's cloth-mask rule (``cloth-mask/*.jpg``); use ``threshold=1`` for CP-VTON+'s body mask
-    (``image-mask/*.png``, on where > 0). Colour images are converted to grey first (``convert('L')``).
-    """
-    img, _ = _open_png(src, what)
-    return np.asarray(img.convert("L")) >= threshold
-
-
-def write_mask_png(mask: np.ndarray) -> bytes:
-    """PNG bytes (mode L) of a mask: 255 where ``mask`` is non-zero, 0 elsewhere."""
-    m = np.asarray(mask)
-    if m.ndim != 2:
-        raise InputError(f"a mask must be 2-D (H, W), got shape {m.shape}")
-    return _png_bytes(Image.fromarray(np.where(m > 0, 255, 0).astype(np.uint8), mode="L"))
+MAX_UNZIPPED_BYTES = 4 * 1024**3
+MAX_ZIP_MEMBERS = 200_000  # VITON's train split is about 100,000 files
+MAX_NAME_BYTES = 255  # the longest file name most file systems allow
+MAX_PAIRS_BYTES = 16 * 1024**2
+_ZIP_METHODS = {
+    zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "LZMA",
+}
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # VITON / CP-VTON folders
+
+
+def _reason(e: BaseException) -> str:
+    """A short reason for an OS or library error, without echoing a (possibly huge) file name."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e)
+    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def _parse_name(person_name: str) -> str:
@@ -296,25 +94,85 @@ def _pose_name(person_name: str) -> str:
 
 def _check_file_name(name: str, where: str) -> str:
     if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
-        raise InputError(f"{where}: {name!r} is not a plain file name")
+        raise InputError(f"{where}: {name[:100]!r} is not a plain file name (no folders, no leading dot)")
+    if any(ord(c) < 32 for c in name):
+        raise InputError(f"{where}: {name[:100]!r} holds control characters; a file name cannot")
+    n = len(name.encode("utf-8", errors="replace"))
+    if n > MAX_NAME_BYTES:
+        raise InputError(
+            f"{where}: a file name of {n} bytes ({name[:40]!r}…); file names are at most {MAX_NAME_BYTES} bytes"
+        )
     return name
 
 
-MAX_UNZIPPED_BYTES = 4 * 1024**3
+def _zip_problem(members: list[zipfile.ZipInfo], dest: Path) -> str | None:
+    """What makes these members unsafe or impossible to unpack into ``dest``, or None."""
+    if len(members) > MAX_ZIP_MEMBERS:
+        return f"holds {len(members):,} members, more than the {MAX_ZIP_MEMBERS:,} vton unpacks (MAX_ZIP_MEMBERS)"
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED_BYTES:
+        return f"unpacks to {total:,} bytes, more than the {MAX_UNZIPPED_BYTES:,} vton accepts (MAX_UNZIPPED_BYTES)"
+    root = dest.resolve()
+    files: dict[str, str] = {}
+    folders: set[str] = set()
+    for m in members:
+        name = m.filename
+        if m.flag_bits & 0x1:
+            return (f"holds an encrypted member ({name[:200]!r}); vton cannot read password-protected zips, zip it "
+                    "without a password")
+        if m.compress_type not in _ZIP_METHODS:
+            return (f"stores {name[:200]!r} with compression method {m.compress_type}, which vton cannot read; use "
+                    f"{', '.join(_ZIP_METHODS.values())}")
+        if stat.S_ISLNK(m.external_attr >> 16):
+            return f"holds a symbolic link ({name[:200]!r}); vton unpacks only plain files and folders"
+        if "\x00" in name or not (dest / name).resolve().is_relative_to(root) or name.startswith(("/", "\\")):
+            return f"holds a file outside its folder: {name[:200]!r}"
+        parts = [p for p in name.split("/") if p]
+        if any(len(p.encode("utf-8", errors="replace")) > MAX_NAME_BYTES for p in parts):
+            return f"holds a name longer than {MAX_NAME_BYTES} bytes ({name[:60]!r}…)"
+        key = "/".join(parts)
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if m.is_dir():
+            folders.add(key)
+        elif key in files:
+            return f"holds {key[:200]!r} twice"
+        else:
+            files[key] = name
+    clash = sorted(set(files) & folders)
+    if clash:
+        return f"holds {clash[0][:200]!r} both as a file and as a folder"
+    return None
 
 
 def _unzip(path: Path, dest: Path) -> None:
-    """Unpack a dataset zip safely: no member may leave ``dest``, nor may the total exceed ``MAX_UNZIPPED_BYTES``."""
-    with zipfile.ZipFile(path) as zf:
-        members = zf.infolist()
-        total = sum(m.file_size for m in members)
-        if total > MAX_UNZIPPED_BYTES:
-            raise InputError(f"the dataset zip {str(path)!r} unpacks to {total} bytes, more than vton accepts")
+    """Unpack a dataset zip safely into the empty folder ``dest`` (see the module docstring), or raise."""
+    name = f"the dataset zip {str(path)!r}"
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        raise InputError(f"{name} is not a readable zip file ({_reason(e)}); re-create it") from None
+    with zf:
+        try:
+            members = zf.infolist()
+        except (zipfile.BadZipFile, ValueError) as e:
+            raise InputError(f"{name} has a damaged member list ({_reason(e)}); re-create it") from None
+        problem = _zip_problem(members, dest)
+        if problem:
+            raise InputError(f"{name} {problem}")
         for m in members:
-            target = (dest / m.filename).resolve()
-            if not target.is_relative_to(dest.resolve()):
-                raise InputError(f"the dataset zip {str(path)!r} holds a file outside its folder: {m.filename!r}")
-        zf.extractall(dest)
+            try:
+                zf.extract(m, dest)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                raise InputError(
+                    f"{name} is damaged: its member {m.filename[:200]!r} fails to unpack ({_reason(e)}); "
+                    "re-create or re-download it"
+                ) from None
+            except (NotImplementedError, RuntimeError) as e:
+                raise InputError(f"{name}: its member {m.filename[:200]!r} cannot be unpacked ({_reason(e)})") from None
+            except (OSError, ValueError) as e:
+                raise InputError(
+                    f"{name}: its member {m.filename[:200]!r} cannot be written ({type(e).__name__}: {_reason(e)})"
+                ) from None
 
 
 @dataclass(frozen=True)
@@ -369,9 +227,21 @@ class VitonFolder:
         parse_dir: str | None = None,
         label_set: LabelSet = LIP,
     ) -> None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise InputError(f"the dataset must be a folder or a .zip path, got {type(root).__name__}")
         self.root = Path(root)
         self._unpacked: tempfile.TemporaryDirectory | None = None
-        if self.root.is_file() and zipfile.is_zipfile(self.root):
+        try:
+            is_file = self.root.is_file()
+            is_zip = is_file and zipfile.is_zipfile(self.root)
+        except (OSError, ValueError) as e:
+            raise InputError(f"the dataset path {str(root)[:200]!r} cannot be used ({_reason(e)})") from None
+        if is_file and not is_zip:
+            raise InputError(
+                f"the dataset {str(self.root)!r} is a file but not a zip file (or a damaged one); give the dataset "
+                "folder or a .zip of it"
+            )
+        if is_zip:
             self._unpacked = tempfile.TemporaryDirectory(prefix="vton-dataset-")
             _unzip(self.root, Path(self._unpacked.name))
             self.root = Path(self._unpacked.name)
@@ -410,14 +280,20 @@ class VitonFolder:
         if found is None:
             tried = ", ".join(dict.fromkeys(str(c) for c in candidates))
             raise InputError(f"the pairs list {str(pairs)!r} was not found (looked for {tried})")
+        if found.stat().st_size > MAX_PAIRS_BYTES:
+            raise InputError(
+                f"the pairs list {str(found)!r} is {found.stat().st_size:,} bytes, more than the "
+                f"{MAX_PAIRS_BYTES:,} a pairs list may be (MAX_PAIRS_BYTES)"
+            )
         out = []
         for n, line in enumerate(found.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             parts = line.split()
             if not parts:
                 continue
             if len(parts) != 2:
+                shown = repr(line.strip()) if len(line) <= 120 else f"{line.strip()[:60]!r}… ({len(line)} characters)"
                 raise InputError(
-                    f"the pairs list {str(found)!r}, line {n}: expected 'person.jpg cloth.jpg', got {line.strip()!r}"
+                    f"the pairs list {str(found)!r}, line {n}: expected 'person.jpg cloth.jpg', got {shown}"
                 )
             where = f"the pairs list {str(found)!r}, line {n}"
             out.append((_check_file_name(parts[0], where), _check_file_name(parts[1], where)))
@@ -487,9 +363,10 @@ class VitonFolder:
         return VitonItem(
             person=person,
             cloth=load_image(paths["cloth"], f"garment photo {str(paths['cloth'])!r}"),
-            cloth_mask=read_mask_png(paths["cloth_mask"], "cloth mask"),
-            parsing=read_parse_png(paths["parse"], label_set=self.label_set),
-            pose=read_openpose_json(paths["pose"], size=person.size),
+            cloth_mask=read_mask_png(paths["cloth_mask"], f"cloth mask {str(paths['cloth_mask'])!r}",
+                                     min_fraction=MIN_GARMENT_FRACTION),
+            parsing=read_parse_png(paths["parse"], label_set=self.label_set, what=f"parse map {str(paths['parse'])!r}"),
+            pose=read_openpose_json(paths["pose"], size=person.size, min_points=0),
             body_mask=body,
             person_name=person_name,
             cloth_name=cloth_name,
@@ -552,8 +429,14 @@ def export_dataset_zip(
     Raises:
         InputError: a bad name, label set or size.
     """
-    from .encodings import mask_array as _mask_array
-
+    if not isinstance(name, str):
+        raise InputError(f"the dataset name must be a string, got {type(name).__name__}")
+    if not isinstance(parsing, Parsing) or not isinstance(pose, Pose):
+        raise InputError("export_dataset_zip needs a vton Parsing and a vton Pose (read them with vton.formats)")
+    target_path = check_output_file(out, "dataset zip") if isinstance(out, (str, os.PathLike)) else None
+    if out is not None and target_path is None and not callable(getattr(out, "write", None)):
+        raise InputError(f"the dataset zip's destination must be a path, a writable binary file or None, got "
+                         f"{type(out).__name__}")
     if name.lower().endswith(".jpg"):
         name = name[:-4]
     if not _NAME.match(name):
@@ -569,7 +452,7 @@ def export_dataset_zip(
         raise InputError(f"the CP-VTON datasets hold LIP parse maps, got a {parsing.label_set.name} map")
     if parsing.size != FRAME:
         raise InputError(f"the parse map is {parsing.size[0]} × {parsing.size[1]}, expected {FRAME[0]} × {FRAME[1]}")
-    cm = _mask_array(cloth_mask)
+    cm = mask_array(cloth_mask, "cloth mask")
     body = parsing.labels > 0 if body_mask is None else np.asarray(body_mask) > 0
     for what, m in (("cloth mask", cm), ("body mask", body)):
         if m.shape != (FRAME[1], FRAME[0]):
@@ -587,13 +470,81 @@ def export_dataset_zip(
         "test_pairs.txt": f"{person_file} {cloth_file}\n".encode(),
         "README.txt": _README.format(name=name, cloth=cloth_file).encode(),
     }
-    target: Any = io.BytesIO() if out is None or not isinstance(out, (str, os.PathLike)) else Path(out)
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for arcname, data in files.items():
             zf.writestr(arcname, data)
-    if isinstance(target, Path):
-        return target
-    data = target.getvalue()
+    data = buf.getvalue()
+    if target_path is not None:
+        try:
+            target_path.write_bytes(data)
+        except OSError as e:
+            raise InputError(f"the dataset zip {str(target_path)!r} cannot be written ({_reason(e)})") from None
+        return target_path
     if out is not None:
-        out.write(data)  # type: ignore[union-attr]
+        try:
+            out.write(data)  # type: ignore[union-attr]
+        except (OSError, ValueError, TypeError) as e:
+            raise InputError(f"the dataset zip cannot be written to the given file object ({_reason(e)})") from None
     return data
+
+
+def check_output_file(path: PathLike, what: str = "output file") -> Path:
+    """Check that a file can be written at ``path`` (its folder exists and is writable; it is not a folder).
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        InputError: the path is a folder, its folder is missing or a file, or it cannot be written.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"the {what} must be a path, got {type(path).__name__}")
+    p = Path(path)
+    try:
+        if p.is_dir():
+            example = str(p / "out.zip")
+            raise InputError(f"the {what} {str(p)!r} is a folder; give a file name inside it, e.g. {example!r}")
+        parent = p.parent if str(p.parent) else Path(".")
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"the {what} {str(p)!r} cannot be written: {str(parent)!r} is a file, not a folder")
+        if not parent.exists():
+            raise InputError(f"the {what} {str(p)!r} cannot be written: the folder {str(parent)!r} does not exist")
+        if (p.exists() and not os.access(p, os.W_OK)) or not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(f"the {what} {str(p)!r} cannot be written (permission denied); choose another place")
+    except InputError:
+        raise
+    except (OSError, ValueError) as e:
+        raise InputError(f"the {what} {str(path)[:200]!r} cannot be used ({_reason(e)})") from None
+    return p
+
+
+def check_output_dir(path: PathLike, what: str = "output folder") -> Path:
+    """Create the folder ``path`` (and its parents) when missing, and check that files can be written in it.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        InputError: the path is a file (or under one), or the folder cannot be created or written.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"the {what} must be a path, got {type(path).__name__}")
+    p = Path(path)
+    try:
+        if p.exists() and not p.is_dir():
+            raise InputError(f"the {what} {str(p)!r} is a file, not a folder; give a folder name")
+        p.mkdir(parents=True, exist_ok=True)
+    except InputError:
+        raise
+    except FileExistsError:
+        raise InputError(f"the {what} {str(p)!r} cannot be created: a part of its path is a file") from None
+    except NotADirectoryError:
+        raise InputError(f"the {what} {str(p)!r} cannot be created: a part of its path is a file") from None
+    except PermissionError:
+        raise InputError(f"the {what} {str(p)!r} cannot be created (permission denied); choose another place") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"the {what} {str(path)[:200]!r} cannot be used ({_reason(e)})") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise InputError(f"the {what} {str(p)!r} is not writable (permission denied); choose another place")
+    return p

@@ -2,12 +2,20 @@
 
 Convention: network tensors are ``(1, C, H, W) float32``; images in [-1, 1] = (x/255 − 0.5)/0.5 and masks in
 {0, 1}, as in CP-VTON (sergeywong/cp-vton) and every method built on it.
+
+Every input is checked before any pixel is decoded, and every failure is an ``InputError`` that says what is
+wrong and what to do: the Python type (a path, bytes, a binary file object, a PIL image or a numpy array), the
+file's byte size (``MAX_FILE_BYTES``), the pixel count (``MAX_PIXELS``), the shorter side (``MIN_SIDE``) and the
+aspect ratio (``MAX_ASPECT``: a 3 × 4 person frame must be able to hold the photo), damaged or truncated data,
+PNG text or ICC chunks that inflate beyond PIL's limits, and float pixels that are not finite or not in [0, 1]
+or [0, 255].
 """
 
 from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,57 +24,264 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import InputError
 
 __all__ = [
-    "MAX_PIXELS", "MIN_SIDE", "ImageSource", "load_image", "to_tensor", "mask_to_tensor", "to_uint8", "to_pil",
+    "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "MAX_FILE_BYTES", "ImageSource", "check_image_size", "check_file_size",
+    "open_image", "decode_image", "array_to_image", "load_image", "to_tensor", "mask_to_tensor", "to_uint8", "to_pil",
 ]
 
 MAX_PIXELS = 40_000_000  # larger images are refused from their header, before any pixel is decoded
-MIN_SIDE = 16
+MIN_SIDE = 16  # pixels on the shorter side
+MAX_ASPECT = 4.0  # longer side / shorter side; a 3 × 4 frame letterboxes a 4 : 1 photo to 48 pixels, no more
+MAX_FILE_BYTES = 100 * 1024**2  # any image file read from a path, bytes or a file object; checked before decoding
 
 ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
 
+_ACCEPTED = "a file path, the file's bytes, a binary file object, a PIL image or a numpy array"
 
-def _open(src: ImageSource, what: str) -> Image.Image:
-    if isinstance(src, Image.Image):
-        return src
-    if isinstance(src, np.ndarray):
-        arr = src
-        if arr.dtype != np.uint8:
-            if arr.dtype.kind == "f" and arr.size and 0.0 <= float(arr.min()) and float(arr.max()) <= 1.0:
-                arr = (arr * 255.0 + 0.5).astype(np.uint8)
-            elif arr.dtype.kind in "ui" and arr.size and arr.min() >= 0 and arr.max() <= 255:
-                arr = arr.astype(np.uint8)
-            else:
-                raise InputError(f"the {what} array must be uint8 (0..255) or float in [0, 1], got {arr.dtype}")
-        if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4)):
-            return Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
-        raise InputError(f"the {what} array must be (H, W), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
-    if isinstance(src, (bytes, bytearray)):
-        fp: object = io.BytesIO(bytes(src))
-        name = "uploaded data"
-    else:
-        path = Path(src)
-        if not path.is_file():
-            raise InputError(f"the {what} file {str(path)!r} does not exist")
-        fp, name = path, str(path)
-    try:
-        img = Image.open(fp)
-    except Image.DecompressionBombError:
+
+def _reason(e: BaseException) -> str:
+    """A short reason for an OS or library error, without echoing a (possibly huge) file name."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024**2:.0f} MB" if n >= 1024**2 else f"{n} bytes"
+
+
+def check_file_size(n_bytes: int, what: str, limit: int | None = None, limit_name: str = "MAX_FILE_BYTES") -> None:
+    """Refuse a file of more than ``limit`` bytes (default ``MAX_FILE_BYTES``), checked before it is decoded.
+
+    Raises:
+        InputError: the file is larger than ``limit``.
+    """
+    limit = MAX_FILE_BYTES if limit is None else limit
+    if n_bytes > limit:
         raise InputError(
-            f"the {what} ({name}) declares more pixels than vton accepts ({MAX_PIXELS // 1_000_000} megapixels); "
-            "scale it down first"
+            f"the {what} is {n_bytes:,} bytes, more than the {_mb(limit)} vton reads from one file "
+            f"({limit_name}); use a smaller or more "
+            "compressed file"
+        )
+
+
+def check_image_size(size: tuple[int, int], what: str = "image", *, max_pixels: int | None = None,
+                     min_side: int | None = None, max_aspect: float | None | bool = True) -> None:
+    """Refuse an image size vton cannot work with, from its ``(width, height)`` alone.
+
+    Args:
+        size: ``(width, height)`` in pixels.
+        what: how messages name the image.
+        max_pixels: most pixels (default ``MAX_PIXELS``).
+        min_side: fewest pixels on the shorter side (default ``MIN_SIDE``).
+        max_aspect: largest longer/shorter side ratio (default ``MAX_ASPECT``); None skips the check.
+
+    Raises:
+        InputError: too many pixels, a side shorter than ``min_side``, or too thin.
+    """
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
+    min_side = MIN_SIDE if min_side is None else min_side
+    max_aspect = MAX_ASPECT if max_aspect is True else max_aspect
+    w, h = int(size[0]), int(size[1])
+    if w * h > max_pixels:
+        raise InputError(
+            f"the {what} is {w} × {h} pixels, more than the {max_pixels // 1_000_000} megapixels vton accepts "
+            f"(MAX_PIXELS); scale it down first"
+        )
+    if min(w, h) < min_side:
+        raise InputError(
+            f"the {what} is only {w} × {h} pixels; it needs at least {min_side} pixels on each side (MIN_SIDE); "
+            "use a larger image"
+        )
+    if max_aspect is not None and max(w, h) > max_aspect * min(w, h):
+        raise InputError(
+            f"the {what} is {w} × {h} pixels, {max(w, h) / min(w, h):.1f} times longer than it is wide; vton "
+            f"accepts at most {max_aspect:g} : 1 (MAX_ASPECT), since a 3 × 4 person frame must hold it; crop it "
+            "to the person or garment first"
+        )
+
+
+def _float_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
+    """Float pixels in [0, 1] or [0, 255] → uint8; non-finite or other ranges are refused."""
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).sum())
+        raise InputError(
+            f"the {what} has {bad} pixel value(s) that are NaN or infinite; save it as an 8-bit image or fix "
+            "those pixels first"
+        )
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if lo < 0.0 or hi > 255.0:
+        raise InputError(
+            f"the {what} holds float values {lo:g}..{hi:g}; float images must be in [0, 1] or [0, 255]; "
+            "rescale it or save it as an 8-bit image"
+        )
+    top = 1.0 if hi <= 1.0 else 255.0
+    return np.clip(arr.astype(np.float64) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def array_to_image(arr: np.ndarray, what: str = "image") -> Image.Image:
+    """A numpy image → PIL: ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` of bool, uint8 (or an
+    integer type holding 0..255), or float in [0, 1] or [0, 255] (finite).
+
+    Raises:
+        InputError: another shape or dtype, a value out of range, NaN or infinity, too many pixels.
+    """
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4))):
+        raise InputError(
+            f"the {what} array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {arr.shape}"
+        )
+    h, w = arr.shape[:2]
+    if h * w > MAX_PIXELS:
+        check_image_size((w, h), what, max_aspect=None)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    kind = arr.dtype.kind
+    if kind == "b":
+        arr = arr.astype(np.uint8) * 255
+    elif kind in "ui" and arr.dtype != np.uint8:
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if lo < 0 or hi > 255:
+            raise InputError(
+                f"the {what} array is {arr.dtype} with values {lo}..{hi}; integer images must hold 0..255 "
+                "(convert 16-bit data to uint8 first)"
+            )
+        arr = arr.astype(np.uint8)
+    elif kind == "f":
+        arr = _float_to_uint8(arr, what)
+    elif kind != "u":
+        raise InputError(f"the {what} array has dtype {arr.dtype}; it must be uint8, bool or float")
+    if min(h, w) < 1:
+        raise InputError(f"the {what} array is empty (shape {arr.shape})")
+    return Image.fromarray(np.ascontiguousarray(arr))
+
+
+def _file_source(src: object, what: str, max_bytes: int | None) -> tuple[object, str]:
+    """``(something Image.open reads, name for messages)`` from a path, bytes or a binary file object."""
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        check_file_size(len(src), what, max_bytes)
+        return io.BytesIO(bytes(src)), f"the {what} (uploaded data)"
+    if hasattr(src, "read") and not isinstance(src, (str, os.PathLike)):
+        try:
+            data = src.read(max_bytes + 1)
+        except (OSError, ValueError) as e:
+            raise InputError(f"the {what} could not be read from the given file object ({_reason(e)})") from None
+        if not isinstance(data, (bytes, bytearray)):
+            raise InputError(f"the {what} file object must be opened in binary mode ('rb'), it gave text")
+        check_file_size(len(data), what, max_bytes)
+        return io.BytesIO(bytes(data)), f"the {what} (uploaded data)"
+    if not isinstance(src, (str, os.PathLike)):
+        raise InputError(f"the {what} must be {_ACCEPTED}; got {type(src).__name__}")
+    path = Path(src)
+    name = f"the {what} {str(path)[:200]!r}"
+    try:
+        if path.is_dir():
+            raise InputError(f"{name} is a folder, not an image file")
+        if not path.is_file():
+            raise InputError(f"{name} does not exist")
+        check_file_size(path.stat().st_size, f"{what} {str(path)[:200]!r}", max_bytes)
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte, no permission
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"{name} cannot be used as a file name ({_reason(e)})") from None
+    return path, name
+
+
+def open_image(src: ImageSource, what: str = "image", *, max_pixels: int | None = None,
+               max_bytes: int | None = None) -> tuple[Image.Image, str]:
+    """Open an image without decoding its pixels: the type, the byte size and the header's pixel count are checked.
+
+    Args:
+        src: a path, the file's bytes, a binary file object, a PIL image or a numpy array (see ``array_to_image``).
+        what: how messages name it.
+        max_pixels: most pixels the header may declare (default ``MAX_PIXELS``).
+        max_bytes: most bytes the file may hold (default ``MAX_FILE_BYTES``).
+
+    Returns:
+        ``(image, name for messages)``; the image is not yet loaded unless it came as an array.
+
+    Raises:
+        InputError: a wrong type, a too large file, not an image, a damaged header, too many pixels, or PNG
+            chunks that inflate beyond PIL's limits.
+    """
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
+    if isinstance(src, Image.Image):
+        img, name = src, f"the {what}"
+    elif isinstance(src, np.ndarray):
+        img, name = array_to_image(src, what), f"the {what}"
+    else:
+        fp, name = _file_source(src, what, max_bytes)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the pixel count is checked below
+                img = Image.open(fp)
+        except Image.DecompressionBombError:
+            raise InputError(
+                f"{name} declares more pixels than vton accepts ({max_pixels // 1_000_000} megapixels); "
+                "scale it down first"
+            ) from None
+        except UnidentifiedImageError:
+            raise InputError(
+                f"{name} is not an image PIL can read (PNG, JPEG, WebP, BMP, TIFF, …); check the file"
+            ) from None
+        except ValueError as e:  # PNG text/iTXt/zTXt/ICC chunks that inflate beyond PIL's limits
+            raise InputError(
+                f"{name} holds metadata (PNG text or ICC chunks) that inflates beyond safe limits ({_reason(e)}); "
+                "re-save the image without its metadata"
+            ) from None
+        except (OSError, SyntaxError, EOFError, IndexError, KeyError, TypeError) as e:
+            raise InputError(
+                f"{name} is damaged or truncated and cannot be opened ({type(e).__name__}: {_reason(e)})"
+            ) from None
+    w, h = img.size
+    if w * h > max_pixels:
+        raise InputError(
+            f"{name} is {w} × {h} pixels, more than the {max_pixels // 1_000_000} megapixels vton accepts "
+            "(MAX_PIXELS); scale it down first"
+        )
+    return img, name
+
+
+def decode_image(img: Image.Image, name: str) -> Image.Image:
+    """Decode ``img``'s pixels (``img.load()``), turning every decoder failure into an ``InputError``."""
+    try:
+        img.load()
+    except ValueError as e:
+        raise InputError(
+            f"{name} cannot be decoded: {_reason(e)}; re-save the image without its metadata (PNG text or ICC chunks)"
         ) from None
-    except UnidentifiedImageError:
-        raise InputError(f"the {what} ({name}) is not an image PIL can read (PNG, JPEG, WebP, BMP, TIFF, …)") from None
-    except OSError as e:
-        raise InputError(f"the {what} ({name}) could not be opened: {e}") from None
+    except Exception as e:  # noqa: BLE001 - any decoder failure is a damaged file to the user
+        raise InputError(
+            f"{name} is damaged or truncated and cannot be decoded ({type(e).__name__}: {_reason(e)}); "
+            "re-save or re-export it"
+        ) from None
+    return img
+
+
+def _to_8bit(img: Image.Image, what: str) -> Image.Image:
+    """16-bit, 32-bit integer and float images → 8-bit L; other modes are left as they are."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img).astype(np.float64)
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        if lo < 0 or hi > 65535:
+            raise InputError(
+                f"the {what} is a {img.mode} integer image with values {lo:g}..{hi:g}; vton reads 8- and 16-bit "
+                "images (0..65535); save it as an 8-bit image"
+            )
+        top = 65535.0 if hi > 255 else 255.0
+        return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if img.mode == "F":
+        return Image.fromarray(_float_to_uint8(np.asarray(img, dtype=np.float64), what))
     return img
 
 
 def load_image(src: ImageSource, what: str = "image", *, keep_alpha: bool = False) -> Image.Image:
-    """Read an image from a path, bytes, a PIL image or an array, validated, upright, 8-bit RGB (or RGBA).
+    """Read an image from a path, bytes, a binary file object, a PIL image or an array: validated, upright, 8-bit
+    RGB (or RGBA).
 
-    The pixel count is checked from the header before decoding; EXIF orientation is applied; 16-bit, grayscale,
-    palette, CMYK and other modes become RGB. Without ``keep_alpha`` transparency is composited on white.
+    The type, the file's byte size, the pixel count, the shorter side and the aspect ratio are checked before any
+    pixel is decoded (see the module docstring); EXIF orientation is applied; 16-bit, float, grayscale, palette,
+    CMYK and other modes become RGB. Without ``keep_alpha`` transparency is composited on white.
 
     Args:
         src: the image.
@@ -77,38 +292,32 @@ def load_image(src: ImageSource, what: str = "image", *, keep_alpha: bool = Fals
         A loaded ``PIL.Image`` in mode RGB or (with ``keep_alpha`` and transparency) RGBA.
 
     Raises:
-        InputError: not an image, truncated, too small or too large.
+        InputError: a wrong type, not an image, damaged, truncated, too small, too thin, too large, or float
+            pixels that are not finite or out of range.
     """
-    img = _open(src, what)
-    w, h = img.size
-    if w * h > MAX_PIXELS:
-        raise InputError(
-            f"the {what} is {w} × {h} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels vton accepts; "
-            "scale it down first"
-        )
-    if min(w, h) < MIN_SIDE:
-        raise InputError(f"the {what} is only {w} × {h} pixels; it needs at least {MIN_SIDE} pixels on each side")
+    img, name = open_image(src, what)
+    check_image_size(img.size, what)
+    img = decode_image(img, name)
     try:
-        img.load()
         img = ImageOps.exif_transpose(img)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"the {what} is damaged or truncated and cannot be decoded ({e})") from None
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if arr.max() > 255 else 255.0
-        img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    elif img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        top = 1.0 if arr.max() <= 1.0 else 255.0
-        img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-    if has_alpha:
-        img = img.convert("RGBA")
-        if keep_alpha:
-            return img
-        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, img).convert("RGB")
-    return img.convert("RGB")
+    except Exception as e:  # noqa: BLE001 - malformed EXIF data
+        raise InputError(
+            f"{name} has damaged EXIF metadata ({type(e).__name__}: {_reason(e)}); re-save it without EXIF"
+        ) from None
+    img = _to_8bit(img, what)
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
+    try:
+        if has_alpha:
+            img = img.convert("RGBA")
+            if keep_alpha:
+                return img
+            white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, img).convert("RGB")
+        return img.convert("RGB")
+    except (ValueError, OSError) as e:
+        raise InputError(
+            f"{name} has image mode {img.mode}, which vton cannot convert to RGB ({_reason(e)}); save it as RGB"
+        ) from None
 
 
 def to_tensor(img: Image.Image | np.ndarray):

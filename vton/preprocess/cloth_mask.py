@@ -18,6 +18,9 @@ background, which is separated from it:
 4. an enclosed region that is close to the background colour *and* large (≥ 4 % of the garment) is a hole through
    the garment and is opened; garment pieces smaller than 5 % of the largest (speckles) are dropped.
 
+A mask covering less than ``MIN_GARMENT_FRACTION`` of the photo (an all-transparent PNG, a blank photo, a few
+specks) is refused by ``check_cloth_mask``, which the pipeline also applies to supplied masks.
+
 Limits: a garment of the background's own colour is found only through a visible contour, and only while the
 photo's noise stays well below the garment/background difference; a background that is not roughly uniform
 (a room, a pattern) is not supported.
@@ -33,9 +36,12 @@ from PIL import Image
 from scipy import ndimage
 
 from ..errors import InputError
+from ..formats import MIN_GARMENT_FRACTION, check_cloth_mask
 from ..images import ImageSource, load_image
 
-__all__ = ["ClothMask", "cloth_mask", "compute_cloth_mask", "background_model"]
+__all__ = [
+    "MIN_GARMENT_FRACTION", "ClothMask", "cloth_mask", "compute_cloth_mask", "check_cloth_mask", "background_model",
+]
 
 WORK_MAX_SIDE = 1024
 SHADOW_DEPTH = 35.0  # Lab L units a shadow may be darker than the background
@@ -173,23 +179,32 @@ def compute_cloth_mask(image: ImageSource) -> ClothMask:
         ``ClothMask`` at the photo's size.
 
     Raises:
-        InputError: nothing distinguishable from the background was found.
+        InputError: the photo is unreadable, or the garment found (or the opaque part of a transparent photo)
+            covers less than ``MIN_GARMENT_FRACTION`` of it.
     """
     img = load_image(image, "garment photo", keep_alpha=True)
     if img.mode == "RGBA":
         alpha = np.asarray(img.getchannel("A"))
         if alpha.min() < 128:
-            return ClothMask(alpha >= 128, "alpha")
+            if alpha.max() < 128:
+                raise InputError(
+                    "the garment photo is transparent everywhere (its alpha channel is below 128 at every pixel): "
+                    "there is no garment to see; give a photo where the garment is opaque"
+                )
+            mask = check_cloth_mask(alpha >= 128, "garment photo's opaque part (alpha ≥ 128)")
+            return ClothMask(mask, "alpha")
         img = img.convert("RGB")
     w, h = img.size
     s = min(1.0, WORK_MAX_SIDE / max(w, h))
     work = img if s == 1.0 else img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BOX)
     rgb = np.asarray(work.convert("RGB"))
     garment = _separate(rgb)
-    if not garment.any():
+    if garment.sum() < MIN_GARMENT_FRACTION * garment.size:
+        found = "nothing" if not garment.any() else f"only {100 * garment.mean():.2f} % of the photo"
         raise InputError(
-            "no garment found in the garment photo: it should show one garment on a plain light background "
-            "(or be a PNG with transparency)"
+            f"no garment found in the garment photo ({found} differs from the background; at least "
+            f"{100 * MIN_GARMENT_FRACTION:g} % is needed): it should show one garment filling much of the photo on "
+            "a plain light background (or be a PNG with transparency), or give the garment mask yourself"
         )
     bgc = np.median(rgb[~garment], 0) if (~garment).any() else np.full(3, 255)
     if s != 1.0:

@@ -14,10 +14,16 @@ Framing rule with a pose (constants below, approximate VITON proportions):
 - the person is centred horizontally on the neck (else on the mean of the present keypoints);
 - the scale makes the torso (neck to the hips' midpoint) ``TORSO_FRACTION`` of the frame height, with the neck at
   ``NECK_Y_FRACTION`` of the height;
-- the person's box (present keypoints, widened by a margin for the head, hands and feet, clipped to the photo) is
+- the person's box (present keypoints, widened by a margin for the hands and feet, clipped to the photo) is
   never cropped when avoidable: the scale is lowered until the box fits, and the box is shifted into the frame;
+- the box reaches up to the estimated top of the head, hair included: ``HEAD_ABOVE_FACE`` face-to-neck lengths
+  above the highest of the nose, eyes and ears, or ``HEAD_ABOVE_NECK`` shoulder widths above the neck when the
+  face is not seen (adult proportions: the top of the hair is about 0.8 nose-to-neck lengths above the eyes);
 - without a usable pose (or without a torso) the box alone is fitted, and without any pose the whole photo is
   letterboxed. Frame areas the photo does not cover are white (the datasets' backgrounds are light).
+
+Photos no frame can hold (thinner than ``vton.images.MAX_ASPECT``, smaller than ``MIN_SIDE``) are refused with
+the same message as ``vton.images.load_image``.
 """
 
 from __future__ import annotations
@@ -29,19 +35,24 @@ from PIL import Image, ImageFilter
 
 from ..annotations import Parsing, Pose
 from ..errors import InputError
-from ..images import ImageSource, load_image
+from ..images import ImageSource, check_image_size, load_image
 from ..labels import COCO18
 
 __all__ = [
-    "FRAME_SIZE", "TORSO_FRACTION", "NECK_Y_FRACTION", "FrameTransform", "frame_transform", "frame_person",
+    "FRAME_SIZE", "TORSO_FRACTION", "NECK_Y_FRACTION", "HEAD_ABOVE_FACE", "HEAD_ABOVE_NECK", "FrameTransform",
+    "head_top", "frame_transform", "frame_person",
     "frame_image", "frame_mask", "frame_labels", "paste_back",
 ]
 
 FRAME_SIZE = (192, 256)  # (W, H)
 TORSO_FRACTION = 0.43  # neck-to-hips / frame height
 NECK_Y_FRACTION = 0.23  # neck height / frame height
+HEAD_ABOVE_FACE = 1.1  # head top above the highest face point, in face-to-neck lengths
+HEAD_ABOVE_NECK = 1.1  # head top above the neck, in shoulder widths, when no face point is seen
 WHITE = (255, 255, 255)
 _NECK, _NOSE, _RHIP, _LHIP = (COCO18.index(n) for n in ("neck", "nose", "right_hip", "left_hip"))
+_RSHOULDER, _LSHOULDER = COCO18.index("right_shoulder"), COCO18.index("left_shoulder")
+_FACE = [COCO18.index(n) for n in ("nose", "right_eye", "left_eye", "right_ear", "left_ear")]
 
 
 @dataclass(frozen=True)
@@ -116,13 +127,40 @@ def _shift_into(lo: float, hi: float, offset: float, limit: float) -> float:
     return offset
 
 
+def head_top(pose: Pose) -> float | None:
+    """Estimated y of the top of the head (hair included) in the pose's pixels, or None without a neck.
+
+    From the face: ``HEAD_ABOVE_FACE`` × (neck to the face points' mean) above the highest face point; without
+    face points: ``HEAD_ABOVE_NECK`` shoulder widths above the neck.
+    """
+    kp, present = pose.keypoints.astype(np.float64), pose.present
+    if not present[_NECK]:
+        return None
+    face = [i for i in _FACE if present[i]]
+    if face:
+        unit = float(np.hypot(*(kp[face].mean(0) - kp[_NECK])))
+        if unit > 1.0:
+            return float(kp[face, 1].min()) - HEAD_ABOVE_FACE * unit
+    if present[_RSHOULDER] and present[_LSHOULDER]:
+        width = float(np.hypot(*(kp[_RSHOULDER] - kp[_LSHOULDER])))
+        if width > 1.0:
+            return float(kp[_NECK, 1]) - HEAD_ABOVE_NECK * width
+    return None
+
+
 def frame_transform(src_size: tuple[int, int], pose: Pose | None = None,
-                    frame_size: tuple[int, int] = FRAME_SIZE) -> FrameTransform:
-    """The photo → frame transform of the framing rule (see the module docstring)."""
+                    frame_size: tuple[int, int] = FRAME_SIZE, *, what: str = "person photo") -> FrameTransform:
+    """The photo → frame transform of the framing rule (see the module docstring).
+
+    Raises:
+        InputError: a photo too small, too large or too thin for a frame (``vton.images`` bounds), or a pose of
+            another image size.
+    """
     w, h = int(src_size[0]), int(src_size[1])
     fw, fh = int(frame_size[0]), int(frame_size[1])
-    if w < 1 or h < 1 or fw < 1 or fh < 1:
+    if fw < 1 or fh < 1:
         raise InputError(f"cannot frame a {w} × {h} photo into {fw} × {fh}")
+    check_image_size((w, h), what)
     if (w, h) == (fw, fh):  # already a frame (dataset images): keep it exactly as it is
         return FrameTransform(1.0, 0.0, 0.0, (w, h), (fw, fh))
     if pose is None or pose.present.sum() < 2:
@@ -142,7 +180,9 @@ def frame_transform(src_size: tuple[int, int], pose: Pose | None = None,
     head = 0.6 * float(np.hypot(*(kp[_NOSE] - kp[_NECK]))) if present[_NOSE] and present[_NECK] else 0.25 * size
     margin = 0.15 * size
     bx0, bx1 = max(0.0, x0 - margin), min(float(w), x1 + margin)
-    by0, by1 = max(0.0, y0 - max(head, margin)), min(float(h), y1 + margin)
+    top = y0 - max(head, margin)
+    crown = head_top(pose)
+    by0, by1 = max(0.0, top if crown is None else min(top, crown)), min(float(h), y1 + margin)
     s_fit = min(fw / max(bx1 - bx0, 1.0), fh / max(by1 - by0, 1.0))
     s = min(TORSO_FRACTION * fh / torso, s_fit) if torso is not None else s_fit
     cx = kp[_NECK, 0] if present[_NECK] else pts[:, 0].mean()
@@ -170,20 +210,24 @@ def frame_image(image: ImageSource, transform: FrameTransform) -> Image.Image:
     return _warp(img, transform, Image.Resampling.BICUBIC, WHITE)
 
 
-def frame_person(image: ImageSource, pose: Pose | None = None,
-                 size: tuple[int, int] = FRAME_SIZE) -> tuple[Image.Image, FrameTransform]:
+def frame_person(image: ImageSource, pose: Pose | None = None, size: tuple[int, int] = FRAME_SIZE, *,
+                 what: str = "person photo") -> tuple[Image.Image, FrameTransform]:
     """Frame a person photo as the datasets are framed.
 
     Args:
         image: the photo (any size or aspect).
         pose: the person's pose in the photo's pixels, to centre and scale on the body; None letterboxes.
         size: the frame's ``(width, height)``.
+        what: how messages name the photo ("garment photo" when framing a garment).
 
     Returns:
         The framed RGB image of ``size`` and the photo → frame transform.
+
+    Raises:
+        InputError: an unreadable photo, one no frame can hold, or a pose of another size.
     """
-    img = load_image(image, "person photo")
-    t = frame_transform(img.size, pose, size)
+    img = load_image(image, what)
+    t = frame_transform(img.size, pose, size, what=what)
     return _warp(img, t, Image.Resampling.BICUBIC, WHITE), t
 
 

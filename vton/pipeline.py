@@ -592,6 +592,7 @@ class TryOnPipeline:
                                 cloth_mask=cloth_mask, body_mask=body_mask, card=self.card)
         pre.record_stages(trace)
         torch.manual_seed(self.seed)
+        self.method.seed = self.seed
         out = self.method.run(pre, trace)
         _check_output(self.card, out)
         pasted = trace.step("paste_back", lambda: _paste(out, pre))

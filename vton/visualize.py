@@ -159,3 +159,63 @@ def overlay_image(person: Image.Image | np.ndarray, warped: torch.Tensor, mask: 
     m = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask, np.float32).squeeze()
     a = (m >= 0.5).astype(np.float32)[..., None] * alpha
     return np.clip(base * (1 - a) + top * a + 0.5, 0, 255).astype(np.uint8)
+
+
+def flow_color(flow_px: np.ndarray, max_norm: float | None = None) -> np.ndarray:
+    """A displacement field ``(H, W, 2)`` in pixels (dx, dy) as a colour-wheel image: hue = direction,
+    saturation = length / ``max_norm`` (default: the field's longest vector), white = no motion."""
+    import cv2
+
+    d = np.asarray(flow_px, np.float32)
+    mag = np.hypot(d[..., 0], d[..., 1])
+    top = float(max_norm if max_norm else max(mag.max(), 1e-6))
+    hsv = np.zeros((*d.shape[:2], 3), np.uint8)
+    hsv[..., 0] = ((np.arctan2(d[..., 1], d[..., 0]) + np.pi) / (2 * np.pi) * 179).astype(np.uint8)
+    hsv[..., 1] = (np.clip(mag / top, 0, 1) * 255).astype(np.uint8)
+    hsv[..., 2] = 255
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+def _wheel(size: int) -> np.ndarray:
+    r = (size - 1) / 2
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    d = np.stack([xs - r, ys - r], -1)
+    img = flow_color(d, r)
+    img[np.hypot(d[..., 0], d[..., 1]) > r] = 255
+    return img
+
+
+def flow_panel(flow_px: np.ndarray, garment: Image.Image | np.ndarray, *, step: int = 16,
+               legend: str = "") -> np.ndarray:
+    """Side by side: the flow as a colour wheel image (with the wheel key in its corner) and as arrows over the
+    garment, one arrow every ``step`` pixels pointing from where a pixel lands to where it samples the garment."""
+    d = np.asarray(flow_px, np.float32)
+    h, w = d.shape[:2]
+    color = flow_color(d)
+    key = _wheel(max(24, w // 4))
+    color[2:2 + key.shape[0], 2:2 + key.shape[1]] = key
+    base = _rgb(garment).resize((w, h))
+    canvas = Image.fromarray(np.concatenate([color, np.asarray(base)], 1))
+    draw = ImageDraw.Draw(canvas)
+    for y in range(step // 2, h, step):
+        for x in range(step // 2, w, step):
+            dx, dy = float(d[y, x, 0]), float(d[y, x, 1])
+            x0, y0, x1, y1 = w + x, y, w + x + dx, y + dy
+            draw.line((x0, y0, x1, y1), fill=(255, 40, 40), width=1)
+            draw.ellipse((x1 - 1.5, y1 - 1.5, x1 + 1.5, y1 + 1.5), fill=(255, 200, 0))
+    mag = np.hypot(d[..., 0], d[..., 1])
+    text = f"{legend} max {mag.max():.1f} px, mean {mag.mean():.1f} px".strip()
+    draw.rectangle((0, h - 14, 2 * w, h), fill=(255, 255, 255))
+    draw.text((3, h - 13), text, fill=(0, 0, 0), font=_font(10))
+    return np.asarray(canvas)
+
+
+def grid_to_pixel_flow(grid: torch.Tensor) -> np.ndarray:
+    """A sampling grid ``(1, H, W, 2)`` (normalised, align_corners=True) → displacement in pixels ``(H, W, 2)``:
+    where each output pixel samples the input, minus where it is."""
+    g = grid.detach().float().cpu()[0].numpy()
+    h, w = g.shape[:2]
+    px = (g[..., 0] + 1) * (w - 1) / 2
+    py = (g[..., 1] + 1) * (h - 1) / 2
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.stack([px - xs, py - ys], -1)

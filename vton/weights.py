@@ -227,7 +227,7 @@ def entry(key: str) -> WeightEntry:
 
 
 def entries_for(method: str) -> list[WeightEntry]:
-    """The entries of one method (``"cp-vton"``, ``"cp-vton+"``, ``"openpose"``, ``"schp"``)."""
+    """The entries of one method (a manifest "method" field, e.g. ``"openpose"``, ``"schp"``)."""
     found = [e for e in manifest().values() if e.method == method]
     if not found:
         methods = sorted({e.method for e in manifest().values()})
@@ -435,7 +435,7 @@ def resolve(key: str, weights_dir: str | os.PathLike | None = None, *, download:
     """Find, and sha256-verify, the file of ``key``: the local folder first, then the Hub at the pinned revision.
 
     Args:
-        key: a manifest key, e.g. ``"cp-vton+/gmm"``.
+        key: a manifest key, e.g. ``"openpose/body"``.
         weights_dir: local weights folder; default ``$VTON_WEIGHTS_DIR``.
         download: when False only the local folder and the Hugging Face cache are looked at.
 
@@ -731,7 +731,7 @@ def method_availability(method: str, weights_dir: str | os.PathLike | None = Non
 
 
 def licence_text(key_or_method: str) -> str:
-    """Licence line(s) for one key (``"schp/lip"``) or one method (``"cp-vton+"``), for display."""
+    """Licence line(s) for one key (``"schp/lip"``) or one manifest method field, for display."""
     table = manifest()
     entries = [table[key_or_method]] if key_or_method in table else entries_for(key_or_method)
     lines = []

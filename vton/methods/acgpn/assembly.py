@@ -291,14 +291,20 @@ class ACGPNInputs:
     pose: torch.Tensor
 
 
-def run_acgpn(nets: Mapping[str, nn.Module], inputs: ACGPNInputs, noise: Mapping[str, torch.Tensor]
-              ) -> dict[str, torch.Tensor]:
+def _untimed(key: str, fn):
+    return fn()
+
+
+def run_acgpn(nets: Mapping[str, nn.Module], inputs: ACGPNInputs, noise: Mapping[str, torch.Tensor], *,
+              step=_untimed) -> dict[str, torch.Tensor]:
     """The authors' test-time forward (test.py assembly + ``Pix2PixHDModel.forward``) with injected noise.
 
     Args:
         nets: ``{"G1", "G2", "G": Refine, "U": UnetMask}`` (their ``forward``s are called; eval mode expected).
         inputs: see :class:`ACGPNInputs`.
         noise: ``{"G1", "G2", "G"}`` binary maps ``(B, 1, H, W)`` (:func:`gen_noise_maps`).
+        step: ``step(key, fn) -> fn()`` around each phase: "inputs", "g1", "g2", "arm_fixup", "stn", "fuse",
+            "generator" (the pipeline passes its timer).
 
     Returns:
         Every stage, ``(B, C, H, W)`` unless said:
@@ -317,28 +323,43 @@ def run_acgpn(nets: Mapping[str, nn.Module], inputs: ACGPNInputs, noise: Mapping
         raise ValueError(f"run_acgpn is missing {', '.join(missing)} (nets need G1, G2, G, U; noise G1, G2, G)")
     label, image, pose = inputs.label, inputs.image, inputs.pose
     s: dict[str, torch.Tensor] = {}
-    s["all_clothes_label"] = changearm(label)
-    s["clothes_mask"] = clothes_mask(label)
-    s["foreground"] = foreground_mask(label)
-    s["image_foreground"] = image * s["foreground"]
-    cloth, cmask = prepare_cloth(inputs.cloth, inputs.cloth_mask)
-    s["cloth"], s["cloth_mask"] = cloth, cmask
 
-    s["g1_logits"] = nets["G1"](g1_input(cmask, cloth, one_hot(s["all_clothes_label"]), pose, noise["G1"]))
-    s["layout_prob"], s["layout"] = layout_from_g1(s["g1_logits"])
-    s["g2_logits"] = nets["G2"](g2_input(cmask, cloth, one_hot(s["layout"]), pose, noise["G2"]))
-    s["cloth_mask_prob"], s["predicted_cloth_mask"] = cloth_mask_from_g2(s["g2_logits"], s["layout"], label)
-    s["refined_layout"], s["occlusion"] = arm_fixup(s["layout"], label, s["predicted_cloth_mask"])
+    def prepare():
+        s["all_clothes_label"] = changearm(label)
+        s["clothes_mask"] = clothes_mask(label)
+        s["foreground"] = foreground_mask(label)
+        s["image_foreground"] = image * s["foreground"]
+        s["cloth"], s["cloth_mask"] = prepare_cloth(inputs.cloth, inputs.cloth_mask)
 
-    u = nets["U"](cloth, s["predicted_cloth_mask"], cmask, image)
-    s["control_points"], s["sampling_grid"], s["u_output"] = u.control_points, u.sampling_grid, u.conv9
-    s["warped_cloth"], s["warped_cloth_mask"], s["warped_image"] = u.warped_cloth, u.warped_mask, u.warped_grid
-    s["fused_cloth"], s["fusion_mask"] = fuse_cloth(u.conv9, u.warped_cloth, s["predicted_cloth_mask"])
-    s["skin_color"] = skin_color(label, image)
-    s["hole_image"] = hole_image(image, label, s["occlusion"], s["predicted_cloth_mask"])
+    def g1():
+        x = g1_input(s["cloth_mask"], s["cloth"], one_hot(s["all_clothes_label"]), pose, noise["G1"])
+        s["g1_logits"] = nets["G1"](x)
+        s["layout_prob"], s["layout"] = layout_from_g1(s["g1_logits"])
 
-    x = g_input(s["hole_image"], one_hot(s["refined_layout"]), s["fused_cloth"], s["skin_color"], noise["G"])
-    s["g_logits"] = nets["G"](x)
-    s["tryon"] = tryon_from_g(s["g_logits"])
-    s["diagnostic_loss"] = diagnostic_loss(s["layout_prob"], label, s["cloth_mask_prob"])
+    def g2():
+        s["g2_logits"] = nets["G2"](g2_input(s["cloth_mask"], s["cloth"], one_hot(s["layout"]), pose, noise["G2"]))
+        s["cloth_mask_prob"], s["predicted_cloth_mask"] = cloth_mask_from_g2(s["g2_logits"], s["layout"], label)
+
+    def fixup():
+        s["refined_layout"], s["occlusion"] = arm_fixup(s["layout"], label, s["predicted_cloth_mask"])
+
+    def stn():
+        u = nets["U"](s["cloth"], s["predicted_cloth_mask"], s["cloth_mask"], image)
+        s["control_points"], s["sampling_grid"], s["u_output"] = u.control_points, u.sampling_grid, u.conv9
+        s["warped_cloth"], s["warped_cloth_mask"], s["warped_image"] = u.warped_cloth, u.warped_mask, u.warped_grid
+
+    def fuse():
+        s["fused_cloth"], s["fusion_mask"] = fuse_cloth(s["u_output"], s["warped_cloth"], s["predicted_cloth_mask"])
+        s["skin_color"] = skin_color(label, image)
+        s["hole_image"] = hole_image(image, label, s["occlusion"], s["predicted_cloth_mask"])
+
+    def generator():
+        x = g_input(s["hole_image"], one_hot(s["refined_layout"]), s["fused_cloth"], s["skin_color"], noise["G"])
+        s["g_logits"] = nets["G"](x)
+        s["tryon"] = tryon_from_g(s["g_logits"])
+        s["diagnostic_loss"] = diagnostic_loss(s["layout_prob"], label, s["cloth_mask_prob"])
+
+    for key, fn in (("inputs", prepare), ("g1", g1), ("g2", g2), ("arm_fixup", fixup), ("stn", stn),
+                    ("fuse", fuse), ("generator", generator)):
+        step(key, fn)
     return s

@@ -223,8 +223,12 @@ def _check_image(img: np.ndarray, what: str) -> None:
         raise InputError(f"{what} must be an (H, W, 3) uint8 RGB array, got {got}")
 
 
+def _untimed(key: str, fn):
+    return fn()
+
+
 def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.ndarray, cloth_mask: np.ndarray, *,
-                    config: GeometricConfig = GeometricConfig()) -> GeometricResult:
+                    config: GeometricConfig = GeometricConfig(), step=_untimed) -> GeometricResult:
     """Dress ``person`` in ``cloth`` with a TPS fitted to outline correspondences; no learned weights.
 
     Args:
@@ -234,6 +238,8 @@ def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.
         cloth: ``(h, w, 3) uint8`` RGB garment photo (any size; usually the person's).
         cloth_mask: ``(h, w) bool`` the garment's pixels.
         config: settings.
+        step: ``step(key, fn) -> fn()``, called for the phases "outlines", "matching", "tps" and "composition"
+            (the pipeline passes its timer).
 
     Returns:
         every stage (:class:`GeometricResult`).
@@ -255,24 +261,33 @@ def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.
     mask = mask > 0
     if tuple(pose.size) != (w, h):
         raise InputError(f"the pose is for a {pose.size[0]}×{pose.size[1]} image, the person image is {w}×{h}")
-    region = target_region(parsing, pose)
-    garment, target = sample_outlines(garment_contour(mask),
-                                      person_contour(region, pose, parsing.mask(*OCCLUDER_LABELS),
-                                                     close_fraction=config.close_fraction,
-                                                     bridge_fraction=config.bridge_fraction),
-                                      config.n_points)
-    matching = match_outlines(garment, target, n_radial=config.n_radial, n_angular=config.n_angular,
-                              r_inner=config.r_inner, r_outer=config.r_outer, order_weight=config.order_weight,
-                              max_shift=config.max_shift)
-    grid = fit_grid(matching, (w, h), (cloth.shape[1], cloth.shape[0]), regularization=config.regularization,
-                    grid_max_side=config.grid_max_side)
-    folded = fold_fraction(grid, region)
-    if folded > config.max_fold_fraction:
-        raise InputError(f"the warp would fold the garment over itself on {folded:.0%} of the person's garment "
-                         "region: the garment's outline does not correspond to the region's (is it upright and "
-                         "seen from the front?)")
-    warped, alpha = warp_garment(cloth, mask, grid)
-    tryon, comp, fill_mask, filled = compose(person, parsing, region, warped, alpha, soft_edge=config.soft_edge,
-                                             fill_margin=config.fill_margin, inpaint_radius=config.inpaint_radius,
-                                             inpaint_max_side=config.inpaint_max_side)
+
+    def outlines():
+        region = target_region(parsing, pose)
+        pair = sample_outlines(garment_contour(mask),
+                               person_contour(region, pose, parsing.mask(*OCCLUDER_LABELS),
+                                              close_fraction=config.close_fraction,
+                                              bridge_fraction=config.bridge_fraction),
+                               config.n_points)
+        return region, pair
+
+    region, (garment, target) = step("outlines", outlines)
+    matching = step("matching", lambda: match_outlines(
+        garment, target, n_radial=config.n_radial, n_angular=config.n_angular, r_inner=config.r_inner,
+        r_outer=config.r_outer, order_weight=config.order_weight, max_shift=config.max_shift))
+
+    def tps():
+        grid = fit_grid(matching, (w, h), (cloth.shape[1], cloth.shape[0]), regularization=config.regularization,
+                        grid_max_side=config.grid_max_side)
+        folded = fold_fraction(grid, region)
+        if folded > config.max_fold_fraction:
+            raise InputError(f"the warp would fold the garment over itself on {folded:.0%} of the person's garment "
+                             "region: the garment's outline does not correspond to the region's (is it upright and "
+                             "seen from the front?)")
+        return grid, *warp_garment(cloth, mask, grid)
+
+    grid, warped, alpha = step("tps", tps)
+    tryon, comp, fill_mask, filled = step("composition", lambda: compose(
+        person, parsing, region, warped, alpha, soft_edge=config.soft_edge, fill_margin=config.fill_margin,
+        inpaint_radius=config.inpaint_radius, inpaint_max_side=config.inpaint_max_side))
     return GeometricResult(matching, region, grid, warped, alpha, alpha >= 0.5, fill_mask, filled, comp, tryon)

@@ -68,7 +68,7 @@ def test_methods_lists_licences_and_the_one_line_fix(tmp_path):
     r = _run("methods", "--weights-dir", str(tmp_path))
     assert r.returncode == 0
     assert "cp-vton+" in r.stdout and "MIT" in r.stdout
-    assert "how to get them: cp-vton/gmm: `python -m vton convert --key cp-vton/gmm" in r.stdout
+    assert "how to get them: cp-vton/gmm: `python -m vton convert --method cp-vton --gmm gmm_final.pth" in r.stdout
 
 
 def test_methods_json_prints_every_card(tmp_path):

@@ -16,11 +16,12 @@ from PIL import Image, ImageDraw
 
 from .annotations import Parsing, Pose
 from .errors import InputError
+from .formats import mask_array
 from .images import mask_to_tensor, to_tensor
 
 __all__ = [
     "HEIGHT", "WIDTH", "POSE_RADIUS", "CLOTH_LABELS", "pose_map", "body_shape", "cloth_tensors", "worn_cloth",
-    "person_tensor", "check_parsing", "names_mask", "mask_array",
+    "person_tensor", "check_parsing", "names_mask",
 ]
 
 HEIGHT, WIDTH = 256, 192
@@ -136,38 +137,13 @@ def worn_cloth(person: Image.Image | np.ndarray, parsing: Parsing) -> tuple[torc
     return im * m + (1 - m), m
 
 
-def mask_array(mask: np.ndarray | Image.Image) -> np.ndarray:
-    """A cloth mask in any common form → ``(H, W) bool``.
-
-    bool arrays are taken as they are, integer arrays holding only {0, 1} too; other uint8/integer arrays and
-    PIL images are mask-image values (on where ≥ 128, CP-VTON's threshold); float arrays in [0, 1] are on
-    where ≥ 0.5.
-    """
-    if isinstance(mask, Image.Image):
-        return np.asarray(mask.convert("L")) >= 128
-    m = np.asarray(mask)
-    if m.ndim != 2:
-        raise InputError(f"the cloth mask must be 2-D (H, W), got shape {m.shape}")
-    if m.dtype == bool:
-        return m
-    if m.dtype.kind in "ui":
-        if m.size and (m.min() < 0 or m.max() > 255):
-            raise InputError(f"an integer cloth mask must hold 0..255, found {int(m.min())}..{int(m.max())}")
-        return m > 0 if m.size and m.max() <= 1 else m >= 128
-    if m.dtype.kind == "f":
-        if m.size and (not np.isfinite(m).all() or m.min() < 0 or m.max() > 1):
-            raise InputError("a float cloth mask must hold values in [0, 1]")
-        return m >= 0.5
-    raise InputError(f"the cloth mask must be a bool, integer or float array, got {m.dtype}")
-
-
 def cloth_tensors(cloth: Image.Image, mask: np.ndarray | Image.Image) -> tuple[torch.Tensor, torch.Tensor]:
     """The in-shop garment and its mask as the dataset code feeds them (the cloth is *not* multiplied by the mask).
 
     Args:
         cloth: the 192 × 256 (W × H) garment photo.
-        mask: its ``(256, 192)`` mask (see ``mask_array`` for the accepted forms; a mask image is thresholded
-            at 128 like CP-VTON's ``cloth-mask`` files).
+        mask: its ``(256, 192)`` mask (see ``vton.formats.mask_array`` for the accepted forms; grey levels are
+            thresholded at 128 like CP-VTON's ``cloth-mask`` files).
 
     Returns:
         ``(cloth (1, 3, H, W) in [-1, 1], mask (1, 1, H, W) in {0, 1})``.
@@ -178,7 +154,7 @@ def cloth_tensors(cloth: Image.Image, mask: np.ndarray | Image.Image) -> tuple[t
         raise InputError(
             f"the garment photo must be {WIDTH} × {HEIGHT} (W × H), got {cloth.size[0]} × {cloth.size[1]}"
         )
-    m = mask_array(mask)
+    m = mask_array(mask, "cloth mask")
     if m.shape != (HEIGHT, WIDTH):
         raise InputError(f"the cloth mask must be {HEIGHT} × {WIDTH} (H × W), got shape {m.shape}")
     return to_tensor(cloth.convert("RGB")), mask_to_tensor(m)

@@ -306,7 +306,7 @@ class Preprocessor:
 
     def _person_side(self, person: Any, trace: Trace, needs: frozenset[str], pose: Any, parsing: Any,
                      body_mask: Any, card: MethodCard | None) -> dict[str, Any]:
-        from .datasets import read_mask_png, read_openpose_json, read_parse_png
+        from .formats import read_mask_png, read_openpose_json, read_parse_png
         from .preprocess.framing import frame_labels, frame_person
 
         photo = load_image(person, "person photo")
@@ -362,7 +362,7 @@ class Preprocessor:
                 "parsing": frame_parsing, "body": frame_body, "sources": sources}
 
     def _garment_side(self, cloth: Any, trace: Trace, cloth_mask: Any) -> dict[str, Any]:
-        from .datasets import read_mask_png
+        from .formats import check_cloth_mask, read_mask_png
         from .preprocess.cloth_mask import compute_cloth_mask
         from .preprocess.framing import frame_labels, frame_person
 
@@ -378,18 +378,13 @@ class Preprocessor:
                 mask = cloth_mask if isinstance(cloth_mask, np.ndarray) else read_mask_png(cloth_mask)
             mask = np.asarray(mask)
             _same_size((mask.shape[1], mask.shape[0]), garment.size, "garment mask", "garment photo")
-            mask = mask > 0
-            if not mask.any():
-                raise InputError("the garment mask is empty: no pixel of the garment photo is marked as garment. "
-                                 "Supply a mask with the garment in white, or a garment photo on a plain light "
-                                 "background (or with transparency)")
-            return mask
+            return check_cloth_mask(mask)
 
         garment_mask = trace.step("cloth_mask", get_cloth_mask)
 
         def frame_cloth() -> tuple[Image.Image, np.ndarray]:
             on_white = load_image(garment, "garment photo")  # transparency composited on white
-            framed_cloth, ctf = frame_person(on_white, None, size=FRAME_SIZE)
+            framed_cloth, ctf = frame_person(on_white, None, size=FRAME_SIZE, what="garment photo")
             return framed_cloth, frame_labels(garment_mask.astype(np.uint8), ctf) > 0
 
         framed_cloth, frame_mask = trace.step("cloth_framing", frame_cloth)
@@ -397,19 +392,12 @@ class Preprocessor:
 
 
 def _check_pose_for(card: MethodCard | None, pose: Pose, size: tuple[int, int]) -> None:
-    """Refuse a pose that cannot serve the method: too few points, or required keypoints missing."""
-    if card is None:
-        return
-    present = pose.present
-    n = int(present.sum())
-    if n < card.min_pose_points:
-        raise InputError(f"the pose has {n} of 18 keypoints inside the {size[0]} × {size[1]} photo; {card.title} "
-                         f"needs at least {card.min_pose_points}. Is the pose JSON from this photo (same size, "
-                         "pixel coordinates)?")
-    missing = [name for name in card.required_keypoints if not present[COCO18.index(name)]]
-    if missing:
-        raise InputError(f"the pose lacks {', '.join(missing)}, which {card.title} needs to place the garment; "
-                         "use a photo where the upper body faces the camera, or supply a pose that has them")
+    """Refuse a pose that does not belong to the photo or cannot serve the method (too few or missing points)."""
+    from .annotations import check_pose
+
+    who = f" ({card.title})" if card is not None else ""
+    check_pose(pose, size, min_points=card.min_pose_points if card else 1,
+               required=card.required_keypoints if card else (), what=f"pose{who}")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,126 @@
+"""A bounded load test of the running app (issue: the server survives load): 20 concurrent clients on 127.0.0.1,
+good and bad requests mixed. Every good request gets its own result files (no cross-request mix-up), every bad one
+vton's own readable error, nothing else fails, and the server still answers afterwards.
+
+The training-free ``geometric`` method is used so the test needs no weights (an empty weights folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from helpers_app import EXAMPLES, AppServer
+
+pytestmark = pytest.mark.slow
+
+gradio_client = pytest.importorskip("gradio_client")
+
+CLIENTS = 20
+REQUESTS_PER_CLIENT = 2
+GOOD = [("geometric_cloth.png", "geometric_cloth_mask.png"), ("cloth_tshirt.png", "cloth_tshirt_mask.png"),
+        ("cloth_longsleeve.png", "cloth_longsleeve_mask.png")]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with AppServer(tmp_path_factory.mktemp("no-weights")) as s:
+        yield s
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _files(out) -> list[str]:
+    found = []
+
+    def walk(x):
+        if isinstance(x, str) and x.endswith(".zip"):
+            found.append(x)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+
+    walk(out)
+    return found
+
+
+def _request(client, kind: int, bad_dir: Path):
+    f = gradio_client.handle_file
+    person = EXAMPLES / "geometric_person.png"
+    pose, parse = EXAMPLES / "geometric_person_keypoints.json", EXAMPLES / "geometric_person_parse.png"
+    if kind % 4 == 3:  # bad: a text file as the photo
+        bad = bad_dir / f"bad_{kind}.png"
+        bad.write_text("not an image")
+        return "bad", None, client.predict(f(str(bad)), f(str(EXAMPLES / "geometric_cloth.png")), "geometric",
+                                           f(str(pose)), f(str(parse)), None, api_name="/tryon")
+    cloth, mask = GOOD[kind % len(GOOD)]
+    out = client.predict(f(str(person)), f(str(EXAMPLES / cloth)), "geometric", f(str(pose)), f(str(parse)),
+                         f(str(EXAMPLES / mask)), api_name="/tryon")
+    return "good", cloth, out
+
+
+def test_twenty_concurrent_clients_mixed_good_and_bad(server, tmp_path):
+    results, errors, lock = [], [], threading.Lock()
+
+    def worker(i: int) -> None:
+        client = gradio_client.Client(server.url, verbose=False, download_files=str(tmp_path / f"c{i}"))
+        for j in range(REQUESTS_PER_CLIENT):
+            kind = i * REQUESTS_PER_CLIENT + j
+            try:
+                res = _request(client, kind, tmp_path)
+                with lock:
+                    results.append((kind, *res))
+            except Exception as e:  # noqa: BLE001 - every outcome is classified below
+                with lock:
+                    errors.append((kind, e))
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not any(t.is_alive() for t in threads), "a client hung"
+    elapsed = time.monotonic() - t0
+
+    bad_kinds = {k for k in range(CLIENTS * REQUESTS_PER_CLIENT) if k % 4 == 3}
+    refused_full = []
+    for kind, e in errors:
+        msg = str(e)
+        assert isinstance(e, gradio_client.exceptions.AppError) or "queue" in msg.lower(), (kind, repr(e))
+        assert "Traceback" not in msg and "Something went wrong inside vton" not in msg, msg
+        if "queue is full" in msg.lower():  # an explicit refusal while 1 runs and 16 wait (app.QUEUE_SIZE)
+            refused_full.append(kind)
+        else:
+            assert kind in bad_kinds, msg  # a good request fails only by a full queue
+            assert "person photo" in msg and "not an image" in msg, msg
+    assert not [k for k, kind_, *_ in results if kind_ == "bad"], "a bad request produced a result"
+    good = [(k, cloth, out) for k, kind_, cloth, out in results if kind_ == "good"]
+    refused_bad = [k for k in refused_full if k in bad_kinds]
+    assert len(good) + len(refused_full) - len(refused_bad) == CLIENTS * REQUESTS_PER_CLIENT - len(bad_kinds)
+    assert len(good) >= CLIENTS  # most good requests were served
+    zips = []
+    for _, cloth, out in good:
+        stage_zips = [z for z in _files(out) if z.endswith("_stages.zip")]
+        assert len(stage_zips) == 1
+        with zipfile.ZipFile(stage_zips[0]) as zf:  # complete (CRC-checked) and this request's own
+            assert zf.testzip() is None
+            summary = json.loads(zf.read("result.json"))
+        assert summary["inputs_sha256"]["cloth"] == _sha(EXAMPLES / cloth)
+        zips.append(stage_zips[0])
+    assert len(set(zips)) == len(zips)
+    # the server still answers, and fast
+    client = gradio_client.Client(server.url, verbose=False)
+    rows = client.predict(api_name="/methods")
+    assert any(r["id"] == "geometric" and r["ready"] for r in rows)
+    print(f"{len(good)} served, {len(refused_full)} refused (queue full), {len(bad_kinds)} bad, {elapsed:.1f} s")

@@ -12,10 +12,18 @@ Convention (from the published facts; the code is ours):
 - of the three outputs (parsing, fusion, edge logits at a quarter of the input) the **fusion** logits (second);
 - bilinear upsampling to ``n × n`` with ``align_corners=True``, then the inverse affine back to the photo
   (bilinear on the logits), argmax → ``uint8`` labels at the photo's size.
+
+Bounded input: the network always sees ``[1, 3, n, n]``; photos more elongated than 4:1
+(``vton.preprocess.pose.MAX_ASPECT_RATIO``) are refused with an ``InputError`` (the person would be a few pixels
+wide in the letterbox). onnxruntime runs with deliberate session options (``session_options``): intra-op threads
+from ``$VTON_THREADS`` (default: the CPUs this process may use), one inter-op thread, sequential execution, all
+graph optimisations, memory-pattern planning and the CPU arena; one session per model file, shared by every
+parser of that file in the process.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -23,13 +31,15 @@ import cv2
 import numpy as np
 
 from ..annotations import Parsing
-from ..errors import WeightsError
+from ..errors import InputError, WeightsError
 from ..images import ImageSource, load_image
 from ..labels import ATR, LIP, LabelSet
+from .pose import check_photo_shape
 
 __all__ = [
-    "DATASETS", "MEAN_BGR", "STD_BGR", "letterbox_matrix", "invert_affine", "letterbox", "normalize",
-    "upsample_align_corners", "logits_to_photo", "HumanParser", "parse_human",
+    "DATASETS", "MEAN_BGR", "STD_BGR", "THREADS_ENV", "default_threads", "session_options", "letterbox_matrix",
+    "invert_affine", "letterbox", "normalize", "upsample_align_corners", "logits_to_photo", "HumanParser",
+    "parse_human",
 ]
 
 MEAN_BGR = np.array([0.406, 0.456, 0.485], dtype=np.float32)
@@ -37,6 +47,72 @@ STD_BGR = np.array([0.225, 0.224, 0.229], dtype=np.float32)
 # dataset -> (manifest key, label set, input size)
 DATASETS: dict[str, tuple[str, LabelSet, int]] = {"lip": ("schp/lip", LIP, 473), "atr": ("schp/atr", ATR, 512)}
 _BAND_PIXELS = 1 << 20  # the back-mapping runs in bands of rows: (H, W, labels) logits never fill memory
+THREADS_ENV = "VTON_THREADS"
+
+
+def default_threads() -> int:
+    """``$VTON_THREADS`` if set, else the number of CPUs this process may run on.
+
+    Raises:
+        InputError: ``VTON_THREADS`` is not a positive integer.
+    """
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise InputError(f"{THREADS_ENV} must be a positive integer (threads for onnxruntime), got {env!r}")
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def session_options(threads: int | None = None):
+    """onnxruntime ``SessionOptions`` for one single-image model on the CPU.
+
+    ``threads`` (default ``default_threads()``) intra-op threads, one inter-op thread with sequential execution
+    (SCHP's graph is one chain; parallel branches only oversubscribe the cores), every graph optimisation,
+    memory-pattern planning and the CPU arena (the input shape never changes), errors only in the log.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = default_threads() if threads is None else int(threads)
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.enable_mem_pattern = True
+    opts.enable_cpu_mem_arena = True
+    opts.log_severity_level = 3
+    return opts
+
+
+_SESSIONS: dict[tuple, tuple[object, threading.Lock]] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _session(model_path: Path, threads: int | None) -> tuple[object, threading.Lock]:
+    """The process's one session for this model file (keyed by real path, size, mtime and threads) and its lock."""
+    import onnxruntime as ort
+
+    threads = default_threads() if threads is None else int(threads)
+    try:
+        st = model_path.stat()
+        key = (str(model_path.resolve()), st.st_size, st.st_mtime_ns, threads)
+    except OSError:
+        key = None
+    with _SESSIONS_LOCK:
+        if key is not None and key in _SESSIONS:
+            return _SESSIONS[key]
+        try:
+            session = ort.InferenceSession(str(model_path), session_options(threads),
+                                           providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise WeightsError(f"the human-parsing model {model_path} cannot be loaded by onnxruntime: {e}") from None
+        entry = (session, threading.Lock())
+        if key is not None:
+            _SESSIONS[key] = entry
+        return entry
 
 
 def letterbox_matrix(size: tuple[int, int], n: int) -> np.ndarray:
@@ -116,25 +192,18 @@ class HumanParser:
     Args:
         model_path: the ONNX file.
         label_set: ``LIP`` or ``ATR`` (its length must equal the model's number of labels).
+        threads: onnxruntime intra-op threads (default ``default_threads()``: ``$VTON_THREADS`` or the CPUs).
 
     Raises:
         WeightsError: the file is not an ONNX model with SCHP's signature (one ``[1, 3, n, n]`` float input, at
             least two outputs ``[1, labels, m, m]``).
     """
 
-    def __init__(self, model_path: str | Path, label_set: LabelSet = LIP) -> None:
-        import onnxruntime as ort
-
+    def __init__(self, model_path: str | Path, label_set: LabelSet = LIP, threads: int | None = None) -> None:
         self.model_path = Path(model_path)
         self.label_set = label_set
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise WeightsError(f"the human-parsing model {model_path} cannot be loaded by onnxruntime: {e}") from None
+        self.session, self._lock = _session(self.model_path, threads)
         self.input_name, self.input_size = self._check_signature()
-        self._lock = threading.Lock()
 
     def _check_signature(self) -> tuple[str, int]:
         where = f"the human-parsing model {self.model_path}"
@@ -173,7 +242,9 @@ class HumanParser:
 
     def logits(self, image: ImageSource) -> tuple[np.ndarray, np.ndarray]:
         """Fusion logits upsampled to the letterbox, ``(n, n, labels) float32``, and the photo → letterbox matrix."""
-        rgb = np.asarray(load_image(image, "person photo"))
+        img = load_image(image, "person photo")
+        check_photo_shape(img.size)
+        rgb = np.asarray(img)
         n = self.input_size
         boxed, matrix = letterbox(rgb, n)
         with self._lock:
@@ -187,7 +258,11 @@ class HumanParser:
         return upsample_align_corners(fusion[0], n), matrix
 
     def __call__(self, image: ImageSource) -> Parsing:
-        """The photo's label map at its own size."""
+        """The photo's label map at its own size.
+
+        Raises:
+            InputError: the photo is more elongated than 4:1.
+        """
         img = load_image(image, "person photo")
         logits_nn, matrix = self.logits(img)
         return Parsing(logits_to_photo(logits_nn, matrix, img.size), self.label_set)

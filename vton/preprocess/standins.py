@@ -88,6 +88,8 @@ def write_random_openpose(path: str | Path, seed: int = 0) -> Path:
         ``path``.
     """
     path = Path(path)
+    if path.suffix not in (".safetensors", ".pth"):
+        raise ValueError(f"write_random_openpose writes .safetensors or .pth, not {path.name!r}")
     state = _openpose_state(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".safetensors":
@@ -95,12 +97,10 @@ def write_random_openpose(path: str | Path, seed: int = 0) -> Path:
 
         save_file(state, str(path), metadata={"format": "pt", "vton_key": "openpose/body", "random": "true",
                                               "random_seed": str(int(seed)), "warning": RANDOM_NOTE})
-    elif path.suffix == ".pth":
+    else:
         import torch
 
         torch.save(state, path)
-    else:
-        raise ValueError(f"write_random_openpose writes .safetensors or .pth, not {path.name!r}")
     return path
 
 

@@ -242,7 +242,9 @@ class HumanParser:
 
     def logits(self, image: ImageSource) -> tuple[np.ndarray, np.ndarray]:
         """Fusion logits upsampled to the letterbox, ``(n, n, labels) float32``, and the photo → letterbox matrix."""
-        img = load_image(image, "person photo")
+        return self._logits(load_image(image, "person photo"))
+
+    def _logits(self, img) -> tuple[np.ndarray, np.ndarray]:
         check_photo_shape(img.size)
         rgb = np.asarray(img)
         n = self.input_size
@@ -264,7 +266,7 @@ class HumanParser:
             InputError: the photo is more elongated than 4:1.
         """
         img = load_image(image, "person photo")
-        logits_nn, matrix = self.logits(img)
+        logits_nn, matrix = self._logits(img)
         return Parsing(logits_to_photo(logits_nn, matrix, img.size), self.label_set)
 
 

@@ -494,9 +494,11 @@ class PoseEstimator:
         Raises:
             InputError: the photo is more elongated than ``MAX_ASPECT_RATIO``.
         """
+        return self._forward(load_image(image, "person photo"))
+
+    def _forward(self, img) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         import torch
 
-        img = load_image(image, "person photo")
         h, w = network_input_size(img.size)
         x, scaled_hw = _pad_input(_resize(np.asarray(img), (w, h))[:, :, ::-1])  # resized, then RGB → BGR
         with torch.no_grad():
@@ -507,14 +509,13 @@ class PoseEstimator:
         """Heatmaps ``(h, w, 19)`` and PAFs ``(h, w, 38)`` at the network's resolution (184 rows), and the scale
         ``(W / w, H / h)`` from their pixels to the photo's."""
         img = load_image(image, "person photo")
-        paf, heat, hw = self.forward(img)
+        paf, heat, hw = self._forward(img)
         return maps_at_network(heat, hw), maps_at_network(paf, hw), (img.size[0] / hw[1], img.size[1] / hw[0])
 
     def people(self, image: ImageSource) -> list[PersonCandidate]:
         """Every person found, keypoints in the photo's pixels (pixel centres at integers)."""
         img = load_image(image, "person photo")
-        paf, heat, hw = self.forward(img)
-        return postprocess(paf, heat, hw, img.size)
+        return postprocess(*self._forward(img), img.size)
 
     def __call__(self, image: ImageSource) -> Pose:
         """The most confident person's 18 keypoints, in the photo's pixels, with scores.
@@ -524,7 +525,7 @@ class PoseEstimator:
             PersonNotFoundError: nobody was found.
         """
         img = load_image(image, "person photo")
-        return select_person(self.people(img), img.size)
+        return select_person(postprocess(*self._forward(img), img.size), img.size)
 
 
 def postprocess(paf: np.ndarray, heat: np.ndarray, scaled_hw: tuple[int, int],

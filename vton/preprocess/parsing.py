@@ -162,11 +162,50 @@ def upsample_align_corners(logits: np.ndarray, n: int) -> np.ndarray:
 def logits_to_photo(logits_nn: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Letterbox-space logits ``(n, n, C)`` → ``(H, W) uint8`` labels of the photo: inverse affine, bilinear, argmax.
 
+    A photo pixel whose four letterbox neighbours share one argmax takes that label without interpolating: a
+    convex combination of logit vectors that all peak at label ``k`` peaks at ``k`` too. Only the pixels between
+    letterbox cells of different labels are interpolated (OpenCV's ``remap``, as ``warpAffine`` would), so the
+    cost follows the label boundaries, not the photo's size. (Photos no larger than the letterbox are warped whole.)
+The labels equal a whole warp's except where the two best logits are within ~0.02 at a pixel whose letterbox
+position rounds differently at 1/32 pixel.
+
     Args:
         logits_nn: the upsampled logits.
-        matrix: the photo → letterbox matrix (``letterbox_matrix``).
+        matrix: the photo → letterbox matrix (``letterbox_matrix``; scale and translation only).
         size: the photo's ``(width, height)``.
     """
+    w, h = size
+    n, c = logits_nn.shape[0], logits_nn.shape[2]
+    m = np.asarray(matrix, dtype=np.float64)
+    if m[0, 1] != 0 or m[1, 0] != 0 or logits_nn.shape[1] != n or w * h <= n * n:
+        return _logits_to_photo_warp(logits_nn, m, size)  # rotated, or a photo no larger than the letterbox
+    src = np.ascontiguousarray(logits_nn, dtype=np.float32)
+    labels = src.argmax(-1).astype(np.uint8)  # (n, n)
+    nxt = np.minimum(np.arange(n) + 1, n - 1)
+    agree = (labels == labels[:, nxt]) & (labels == labels[nxt, :]) & (labels == labels[nxt][:, nxt])
+    settled = np.where(agree, labels, np.uint8(255))  # 255: the 2 x 2 block holds different labels
+    # the letterbox position of each photo column / row, at OpenCV's 1/32-pixel resolution
+    sx = np.clip(np.rint((m[0, 0] * np.arange(w) + m[0, 2]) * 32) / 32, 0, n - 1)
+    sy = np.clip(np.rint((m[1, 1] * np.arange(h) + m[1, 2]) * 32) / 32, 0, n - 1)
+    x0, y0 = np.floor(sx).astype(np.intp), np.floor(sy).astype(np.intp)
+    out = settled[y0[:, None], x0[None, :]]  # (H, W)
+    ys, xs = np.nonzero(out == 255)
+    step = max(1, _BAND_PIXELS // max(c, 1))  # bounded memory: (step, C) interpolated logits at a time
+    for i in range(0, len(ys), step):
+        yy, xx = ys[i : i + step], xs[i : i + step]
+        cols = 1024
+        rows = -(-len(yy) // cols)
+        mx = np.zeros(rows * cols, np.float32)
+        my = np.zeros(rows * cols, np.float32)
+        mx[: len(xx)], my[: len(yy)] = sx[xx], sy[yy]
+        part = cv2.remap(src, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)  # (rows, cols, C)
+        out[yy, xx] = part.reshape(rows * cols, c)[: len(yy)].argmax(-1)
+    return out
+
+
+def _logits_to_photo_warp(logits_nn: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``logits_to_photo`` by warping every pixel's logits (any affine map), in bands of rows."""
     w, h = size
     c = logits_nn.shape[2]
     src = np.ascontiguousarray(logits_nn, dtype=np.float32)

@@ -2,7 +2,8 @@
 
 A local weights folder is laid out as vton.weights expects (``<dir>/openpose/body_pose_model.pth``,
 ``<dir>/schp/parsing_lip.onnx``, ``<dir>/schp/parsing_atr.onnx``), and each folder's ``manifest.json`` declares
-the generated files' sha256 (``"synthetic": true``) so they load verified.
+the generated files' sha256 (``"synthetic": true``) so they load verified. The OpenPose generator and the
+manifest writer are thin shims over ``vton.preprocess.standins`` (which also has random SCHP-signature graphs).
 
 - ``make_openpose_weights(dir, seed=0)``: random OpenPose body weights with the real keys and shapes (He-normal
   convs, small biases), saved as a plain state dict with ``torch.save``.
@@ -20,8 +21,6 @@ the generated files' sha256 (``"synthetic": true``) so they load verified.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -36,47 +35,22 @@ STD_BGR = np.array([0.225, 0.224, 0.229])
 _PARSING_KEYS = {"lip": ("schp/lip", "parsing_lip.onnx", 473, 20), "atr": ("schp/atr", "parsing_atr.onnx", 512, 18)}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_local_manifest(file: str | Path, key: str, fmt: str) -> Path:
-    """Declare ``file`` (inside ``<dir>/<folder>/``) as ``key`` in that folder's ``manifest.json``, merging."""
-    file = Path(file)
-    mpath = file.parent / "manifest.json"
-    data = json.loads(mpath.read_text()) if mpath.is_file() else {"entries": {}}
-    data["entries"][key] = {
-        "file": file.name, "sha256": _sha256(file), "bytes": file.stat().st_size, "format": fmt, "synthetic": True,
-        "description": "generated random/test weights (tests/helpers_weights.py)",
-    }
-    mpath.write_text(json.dumps(data, indent=1))
-    return mpath
+    """Declare ``file`` (inside ``<dir>/<folder>/``) as ``key`` in that folder's ``manifest.json``, merging.
+
+    Shim: the generator lives in ``vton.preprocess.standins``."""
+    from vton.preprocess.standins import write_local_manifest as _write
+
+    return _write(file, key, fmt)
 
 
 def make_openpose_weights(weights_dir: str | Path, seed: int = 0) -> Path:
-    """Random body weights at ``<weights_dir>/openpose/body_pose_model.pth`` (checkpoint keys), declared locally."""
-    import torch
+    """Random body weights at ``<weights_dir>/openpose/body_pose_model.pth`` (checkpoint keys), declared locally.
 
-    from vton.preprocess.pose import build_body_model
+    Shim: ``vton.preprocess.standins.write_random_openpose`` in the released ``.pth`` form."""
+    from vton.preprocess.standins import write_random_openpose
 
-    with torch.device("meta"):
-        shapes = {k: v.shape for k, v in build_body_model().state_dict().items()}
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, shape in shapes.items():
-        if key.endswith(".weight"):
-            fan_in = int(np.prod(shape[1:]))
-            t = torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
-        else:
-            t = torch.randn(shape, generator=g) * 0.01
-        state[key.split(".", 1)[1]] = t.contiguous()
-    path = Path(weights_dir) / "openpose" / "body_pose_model.pth"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
+    path = write_random_openpose(Path(weights_dir) / "openpose" / "body_pose_model.pth", seed=seed)
     write_local_manifest(path, "openpose/body", "pth")
     return path
 

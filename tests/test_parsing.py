@@ -187,3 +187,97 @@ def test_parse_human_caches_the_parser_per_dataset_and_folder(tmp_path, monkeypa
     assert len(module._CACHE) == 2
     np.testing.assert_array_equal(a.labels, b.labels)
     assert (a.label_set, c.label_set) == (LIP, ATR)
+
+
+def test_session_options_are_set_deliberately_and_threads_follow_vton_threads(monkeypatch):
+    import onnxruntime as ort
+
+    from vton.preprocess import parsing as module
+
+    monkeypatch.setenv("VTON_THREADS", "3")
+    opts = module.session_options()
+    assert opts.intra_op_num_threads == 3 and opts.inter_op_num_threads == 1
+    assert opts.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+    assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert opts.enable_mem_pattern and opts.enable_cpu_mem_arena
+    assert module.session_options(threads=1).intra_op_num_threads == 1
+    monkeypatch.delenv("VTON_THREADS")
+    import os
+
+    assert module.default_threads() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_bad_vton_threads_is_a_clear_input_error(monkeypatch, value):
+    from vton.errors import InputError
+    from vton.preprocess.parsing import default_threads
+
+    monkeypatch.setenv("VTON_THREADS", value)
+    with pytest.raises(InputError, match="VTON_THREADS must be a positive integer"):
+        default_threads()
+
+
+def test_parsers_of_one_model_file_share_one_session(tmp_path):
+    path = make_parsing_onnx(tmp_path / "shared.onnx")
+    a, b = HumanParser(path, LIP), HumanParser(path, LIP)
+    assert a.session is b.session and a._lock is b._lock
+    assert HumanParser(path, LIP, threads=1).session is not a.session  # other options, other session
+    other = HumanParser(make_parsing_onnx(tmp_path / "other.onnx"), LIP)
+    assert other.session is not a.session
+
+
+class _RecordingSession:
+    """Wraps a session and records the shape of every input it is given."""
+
+    def __init__(self, session):
+        self.session, self.seen = session, []
+
+    def run(self, names, feeds):
+        self.seen += [x.shape for x in feeds.values()]
+        return self.session.run(names, feeds)
+
+
+EXTREME = [(16, 16), (16, 64), (64, 16), (65, 16), (16, 65), (3000, 750), (750, 3000), (4000, 1001), (10000, 16),
+           (16, 10000), (2001, 500), (500, 2001), (17, 23)]
+
+
+@pytest.mark.parametrize("size", EXTREME, ids=[f"{w}x{h}" for w, h in EXTREME])
+def test_every_photo_shape_gives_an_n_by_n_input_or_an_input_error(layout_parser, size):
+    from vton.errors import InputError
+
+    rec = _RecordingSession(layout_parser.session)
+    parser = object.__new__(HumanParser)
+    parser.__dict__.update(layout_parser.__dict__, session=rec)
+    photo = Image.new("RGB", size, (255, 255, 255))
+    w, h = size
+    if max(w, h) > 4 * min(w, h):
+        with pytest.raises(InputError, match=r"up to 4:1"):
+            parser(photo)
+        assert rec.seen == []
+        return
+    assert parser(photo).labels.shape == (h, w)
+    assert rec.seen == [(1, 3, 473, 473)]
+
+
+@pytest.mark.parametrize("size", [(768, 1024), (1200, 900), (600, 2000)])
+def test_back_mapping_by_settled_cells_equals_warping_every_pixel(size):
+    """Only pixels between letterbox cells of different labels are interpolated; the others take the shared label.
+    Against a warp of every pixel: equal except at near-ties (the two logits within 0.05; logits span about ±10)
+    where OpenCV rounds the position to 1/32 px differently (measured: 19-31 of 786,432 pixels, gap <= 0.016)."""
+    import cv2
+
+    from vton.preprocess.parsing import _logits_to_photo_warp, logits_to_photo
+
+    rng = np.random.default_rng(sum(size))
+    coarse = rng.standard_normal((12, 12, 20)).astype(np.float32) * 3
+    lg = cv2.resize(coarse, (119, 119), interpolation=cv2.INTER_CUBIC)  # smooth logits, many labels
+    up = upsample_align_corners(np.ascontiguousarray(lg.transpose(2, 0, 1)), 473)
+    m = letterbox_matrix(size, 473)
+    fast, slow = logits_to_photo(up, m, size), _logits_to_photo_warp(up, m, size)
+    assert fast.shape == slow.shape == (size[1], size[0]) and len(np.unique(slow)) >= 8
+    ys, xs = np.nonzero(fast != slow)
+    assert len(ys) <= 1e-4 * fast.size
+    full = cv2.warpAffine(up, m, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    v = full[ys, xs]  # (k, 20)
+    gap = v[np.arange(len(ys)), slow[ys, xs]] - v[np.arange(len(ys)), fast[ys, xs]]
+    assert np.all(np.abs(gap) <= 0.05)

@@ -194,12 +194,14 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
         cleared = [status, result, all_stages, summary, zip_stages, zip_dataset, *galleries, keypoints]
         run.click(clear, None, cleared, queue=False, api_visibility="private").then(
             tryon, inputs=inputs, outputs=[status, result, all_stages, summary, zip_stages, zip_dataset],
-            api_name="tryon", preprocess=False, concurrency_limit=1, concurrency_id="pipeline", show_progress_on=[status, result],
+            api_name="tryon", preprocess=False, concurrency_limit=1, concurrency_id="pipeline",
+            show_progress_on=[status, result],
         ).success(show_sections, [all_stages, summary], [*galleries, keypoints], queue=False,
                   api_visibility="private", show_progress="hidden")
         run_pre.click(clear, None, cleared, queue=False, api_visibility="private").then(
             preprocess, inputs=inputs, outputs=[status, all_stages, summary],
-            api_name="preprocess", preprocess=False, concurrency_limit=1, concurrency_id="pipeline", show_progress_on=[status],
+            api_name="preprocess", preprocess=False, concurrency_limit=1, concurrency_id="pipeline",
+            show_progress_on=[status],
         ).success(show_sections, [all_stages, summary], [*galleries, keypoints], queue=False,
                   api_visibility="private", show_progress="hidden")
         method.change(section_heads, method, heads, queue=False, api_visibility="private")

@@ -90,7 +90,8 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
         cached = f"; cached: {', '.join(prov['cached_steps'])}" if prov["cached_steps"] else ""
         status = (f"**Done** with {result.card.title} in {total:.2f} s on {prov['device']}; "
                   + ", ".join(f"{k}: {v}" for k, v in result.sources.items()) + cached + notes)
-        return (status, result.pasted_image, webapp.gallery_items(stages), summary, str(stages_zip),
+        pasted = downloads.write(f"vton_{_safe(method)}_tryon.png", webapp.png_bytes(result.pasted_image))
+        return (status, str(pasted), webapp.gallery_items(stages, downloads), summary, str(stages_zip),
                 str(dataset_zip) if dataset_zip else None)
 
     @webapp.gpu()
@@ -107,7 +108,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
             raise _fail(e) from None
         status = ("**Preprocessing done**; " + ", ".join(f"{k}: {v}" for k, v in pre.sources.items())
                   + ". Press *Run try-on* for the method's stages.")
-        return status, webapp.gallery_items(stages), summary
+        return status, webapp.gallery_items(stages, downloads), summary
 
     def methods() -> list[dict]:
         """The method cards with weight status: id, title, licence, needs, weights, stages, ready, how_to."""
@@ -162,7 +163,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
                     run_pre = gr.Button("Preprocess only", elem_id="run-preprocess")
             with gr.Column(scale=2):
                 status = gr.Markdown("Upload two photos or click an example below.", label="Status", elem_id="status")
-                result = gr.Image(label="Try-on result (pasted into the photo)", type="pil", format="png",
+                result = gr.Image(label="Try-on result (pasted into the photo)", type="filepath", format="png",
                                   interactive=False, height=420, elem_id="result")
                 with gr.Row():
                     zip_stages = gr.File(label="All stages (zip: PNGs + result.json)", interactive=False,

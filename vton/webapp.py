@@ -27,7 +27,7 @@ __all__ = [
     "SECTIONS", "Uploads", "upload_path", "pipeline", "preprocessor", "method_table", "method_choices",
     "default_method", "weights_notice", "readiness_banner", "stage_caption", "stage_summaries", "step_name",
     "user_message", "DownloadFolder", "run_tryon", "run_preprocess", "gpu", "server_host", "EXAMPLES_DIR",
-    "example_rows", "section_title", "gallery_items", "split_by_section",
+    "example_rows", "section_title", "gallery_items", "split_by_section", "png_bytes",
 ]
 
 log = logging.getLogger(__name__)
@@ -229,14 +229,40 @@ def stage_caption(stage: Any) -> str:
     return f"{stage.title} — {stage.caption} ({stage.time_text()})"
 
 
+def png_bytes(image: Any) -> bytes:
+    """A PIL image as PNG bytes."""
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def stage_summaries(stages: list[Any]) -> list[dict[str, Any]]:
     """JSON rows for the API: key, title, caption, section, step, seconds, shared_with, cached, size."""
     return [s.summary() for s in stages]
 
 
-def gallery_items(stages: list[Any]) -> list[tuple[Any, str]]:
-    """``(image, caption)`` per stage, in card order (the ``/tryon`` gallery)."""
-    return [(s.image, stage_caption(s)) for s in stages]
+def gallery_items(stages: list[Any], downloads: DownloadFolder | None = None) -> list[tuple[Any, str]]:
+    """``(image, caption)`` per stage, in card order (the ``/tryon`` gallery).
+
+    With ``downloads`` every image is written as a PNG into a folder of this request's own, and its path is
+    returned: concurrent requests never hand Gradio the same file (identical images of two requests would
+    otherwise share one cache file, written by one while the other is being sent).
+    """
+    if downloads is None:
+        return [(s.image, stage_caption(s)) for s in stages]
+    import io
+
+    from PIL import Image
+
+    files = {}
+    for i, s in enumerate(stages):
+        buf = io.BytesIO()
+        Image.fromarray(s.image).save(buf, format="PNG")
+        files[f"{i:02d}_{s.key}.png"] = buf.getvalue()
+    paths = downloads.write_many(files)
+    return [(str(paths[name]), stage_caption(s)) for name, s in zip(files, stages, strict=True)]
 
 
 def split_by_section(items: list[Any], summary: Mapping | None) -> dict[str, list[Any]]:
@@ -272,6 +298,16 @@ class DownloadFolder:
         self.root = Path(tempfile.mkdtemp(prefix="vton-app-"))
         self.max_age_s = max_age_s
         atexit.register(shutil.rmtree, self.root, True)
+
+    def write_many(self, files: Mapping[str, bytes]) -> dict[str, Path]:
+        """Write several files into one new folder of their own; their paths by name."""
+        folder = self.write(".keep", b"").parent
+        out = {}
+        for name, data in files.items():
+            path = folder / name
+            path.write_bytes(data)
+            out[name] = path
+        return out
 
     def write(self, name: str, data: bytes) -> Path:
         now = time.time()

@@ -1,0 +1,163 @@
+"""Every class of bad input through the CLI (``vton.cli.main``, in process): vton's own one-paragraph error and exit
+status 2, never a traceback, never a silent wrong answer. Cases are generated per class (several variants each);
+the readers' own generated cases are in tests/test_hardening_inputs.py.
+
+The training-free ``geometric`` method is used so no weights are needed; the inputs are otherwise good, so each
+case fails only for the reason it is about.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vton.cli import main
+
+EX = Path(__file__).resolve().parents[1] / "examples"
+GOOD = {"person": EX / "geometric_person.png", "cloth": EX / "geometric_cloth.png",
+        "pose": EX / "geometric_person_keypoints.json", "parse": EX / "geometric_person_parse.png",
+        "cloth-mask": EX / "geometric_cloth_mask.png"}
+
+
+def _png(path: Path, arr: np.ndarray) -> Path:
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def _png_with_chunk(path: Path, chunk_type: bytes, payload: bytes) -> Path:
+    """A valid small PNG with one extra ancillary chunk before IEND."""
+    src = GOOD["person"].read_bytes()
+    iend = src.rindex(b"IEND") - 4
+    chunk = struct.pack(">I", len(payload)) + chunk_type + payload
+    chunk += struct.pack(">I", zlib.crc32(chunk_type + payload) & 0xFFFFFFFF)
+    path.write_bytes(src[:iend] + chunk + src[iend:])
+    return path
+
+
+def _pose(path: Path, keypoints: list[float]) -> Path:
+    path.write_text(json.dumps({"people": [{"pose_keypoints_2d": keypoints}]}))
+    return path
+
+
+def _good_keypoints() -> list[float]:
+    return json.loads(GOOD["pose"].read_text())["people"][0]["pose_keypoints"]
+
+
+def _cases(tmp: Path) -> list[tuple[str, dict[str, object], str]]:
+    """(name, argument overrides, a phrase the message must hold)."""
+    kp = np.asarray(_good_keypoints(), np.float64).reshape(-1, 3)
+    photo_w, photo_h = Image.open(GOOD["person"]).size
+    cases: list[tuple[str, dict[str, object], str]] = []
+    # sizes: thin, tiny, extreme aspect
+    for w, h in ((10000, 16), (16, 4000), (8, 8), (900, 60)):
+        cases.append((f"photo {w}x{h}", {"person": _png(tmp / f"p{w}x{h}.png", np.full((h, w, 3), 200, np.uint8))},
+                      "person photo"))
+    # modes: a float TIFF with NaN / Inf pixels
+    for bad in (np.nan, np.inf):
+        arr = np.full((256, 192), 0.5, np.float32)
+        arr[10, 10] = bad
+        p = tmp / f"f{bad}.tiff"
+        Image.fromarray(arr, mode="F").save(p)
+        cases.append((f"float tiff {bad}", {"person": p}, "person photo"))
+    # bombs: text chunks that inflate hugely, a header declaring a gigantic image
+    big = zlib.compress(b"x" * (80 << 20), 9)
+    cases.append(("zTXt bomb", {"person": _png_with_chunk(tmp / "ztxt.png", b"zTXt", b"k\x00\x00" + big)},
+                  "person photo"))
+    cases.append(("iCCP bomb", {"person": _png_with_chunk(tmp / "iccp.png", b"iCCP", b"p\x00\x00" + big)},
+                  "person photo"))
+    ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    header = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
+    header += struct.pack(">I", zlib.crc32(header[12:]) & 0xFFFFFFFF)
+    (tmp / "bomb.png").write_bytes(header + b"\x00" * 64)
+    cases.append(("declared bomb photo", {"person": tmp / "bomb.png"}, "person photo"))
+    cases.append(("declared bomb parse", {"parse": tmp / "bomb.png"}, "parse"))
+    cases.append(("declared bomb mask", {"cloth-mask": tmp / "bomb.png"}, "mask"))
+    # empty garment masks
+    for name, arr in (("black", np.zeros((256, 192), np.uint8)),
+                      ("below threshold", np.full((256, 192), 100, np.uint8)),
+                      ("one pixel", np.pad(np.full((1, 1), 255, np.uint8), ((100, 155), (90, 101))))):
+        cases.append((f"mask {name}", {"cloth-mask": _png(tmp / f"m_{name}.png", arr)}, "garment"))
+    rgba = np.zeros((256, 192, 4), np.uint8)
+    cases.append(("transparent garment", {"cloth": _png(tmp / "clear.png", rgba), "cloth-mask": None}, "garment"))
+    # annotations that do not belong to the photo
+    for name, arr in (("all zeros", np.zeros_like(kp)), ("all negative", -np.abs(kp) - 5),
+                      ("scaled x4", kp * [4, 4, 1]), ("larger photo", kp * [1, 1, 1] + [photo_w, photo_h, 0])):
+        cases.append((f"pose {name}", {"pose": _pose(tmp / f"pose_{name}.json", arr.reshape(-1).tolist())}, "pose"))
+    cases.append(("pose huge int", {"pose": tmp / "huge.json"}, "pose"))
+    (tmp / "huge.json").write_text('{"people": [{"pose_keypoints_2d": [' + "9" * 5000 + "]}]}")
+    cases.append(("pose deep nesting", {"pose": tmp / "deep.json"}, "pose"))
+    (tmp / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    cases.append(("parse of another size", {"parse": _png(tmp / "small_parse.png", np.zeros((128, 96), np.uint8))},
+                  "size"))
+    # options
+    cases.append(("unknown method", {"method": "viton-hd"}, "method"))
+    out_file = tmp / "out.txt"
+    out_file.write_text("x")
+    cases.append(("--out is a file", {"out": out_file}, "is a file"))
+    return cases
+
+
+def _argv(overrides: dict[str, object], tmp: Path) -> list[str]:
+    args = {**GOOD, "method": "geometric", "out": tmp / "out", **overrides}
+    argv = ["tryon"]
+    for k, v in args.items():
+        if v is not None:
+            argv += [f"--{k}", str(v)]
+    return argv
+
+
+def test_every_bad_input_class_gives_one_paragraph_and_exit_2(tmp_path, capsys):
+    cases = _cases(tmp_path)
+    assert len(cases) >= 24
+    failures = []
+    for name, overrides, phrase in cases:
+        try:
+            code = main(_argv(overrides, tmp_path))
+        except SystemExit as e:  # argparse refuses bad choices itself (exit 2, usage message)
+            code = e.code
+        err = capsys.readouterr().err
+        ok = code == 2 and "Traceback" not in err and "internal error" not in err and phrase in err.lower()
+        if not ok:
+            failures.append(f"{name}: exit {code}: {err.strip()[:300]}")
+    assert failures == []
+
+
+def test_the_good_inputs_themselves_run(tmp_path, capsys):
+    assert main(_argv({}, tmp_path)) == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "result.json").is_file()
+
+
+@pytest.mark.parametrize("damage", ["crc", "encrypted", "clash", "symlink"])
+def test_damaged_dataset_zips_are_refused_by_the_dataset_command(tmp_path, capsys, damage):
+    z = tmp_path / "data.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("test/image/a.jpg", GOOD["person"].read_bytes())
+        zf.writestr("test_pairs.txt", "a.jpg b.jpg\n")
+        if damage == "clash":
+            zf.writestr("test/image", b"a file where a folder is")
+        if damage == "symlink":
+            info = zipfile.ZipInfo("test/cloth")
+            info.external_attr = (0o120777 << 16)
+            zf.writestr(info, "/etc")
+    data = bytearray(z.read_bytes())
+    if damage == "crc":
+        i = data.index(b"\x89PNG")
+        data[i + 40] ^= 0xFF
+    if damage == "encrypted":
+        for sig in (b"PK\x03\x04", b"PK\x01\x02"):
+            start = 0
+            while (i := data.find(sig, start)) >= 0:
+                off = 6 if sig == b"PK\x03\x04" else 8
+                data[i + off] |= 1  # the "encrypted" flag bit
+                start = i + 4
+    z.write_bytes(bytes(data))
+    code = main(["dataset", "--root", str(z), "--method", "geometric", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "zip" in err.lower(), err

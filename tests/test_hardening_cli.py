@@ -161,3 +161,26 @@ def test_damaged_dataset_zips_are_refused_by_the_dataset_command(tmp_path, capsy
     code = main(["dataset", "--root", str(z), "--method", "geometric", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and "zip" in err.lower(), err
+
+
+@pytest.mark.parametrize("bad", [[1, 2], "text", {"file": 3}, {"licence": None}, {"repo": ["a"]}, {"bytes": "x"},
+                                 {"revision": 5}])
+def test_a_malformed_manifest_entry_is_a_weights_error_naming_it(tmp_path, monkeypatch, capsys, bad):
+    from vton import weights
+
+    data = json.loads(weights.manifest_path().read_text())
+    key = next(iter(data["entries"]))
+    if isinstance(bad, dict):
+        data["entries"][key].update(bad)
+    else:
+        data["entries"][key] = bad
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data))
+    monkeypatch.setenv("VTON_MANIFEST", str(path))
+    weights._load_manifest.cache_clear()
+    try:
+        code = main(["methods"])
+    finally:
+        weights._load_manifest.cache_clear()
+    err = capsys.readouterr().err
+    assert code == 2 and key in err and "Traceback" not in err, err

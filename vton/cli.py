@@ -42,6 +42,8 @@ def _add_method(p: argparse.ArgumentParser) -> None:
     ids = methods.ids()
     p.add_argument("--method", default=ids[0], choices=ids, help=f"default {ids[0]}. {_method_help()}")
     p.add_argument("--seed", type=int, default=0, help="seed of any randomness a method draws (recorded)")
+    p.add_argument("--compile", action="store_true", help="fast path: torch.compile the networks (the first pair "
+                   "pays tens of seconds of compile time; pays off only over many pairs, see bench/bench_fastpath.py)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,7 +126,8 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
     from .pipeline import TryOnPipeline
 
     out = _out_folder(args.out)
-    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed)
+    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed,
+                         compile_networks=args.compile)
     result = pipe(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
     paths = result.save(out)
     print(f"{result.card.title}: {len(paths)} files written to {out} ({sum(result.timings.values()):.2f} s); "
@@ -167,7 +170,8 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     from .pipeline import TryOnPipeline
 
     folder = VitonFolder(args.root, args.pairs, split=args.split)
-    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed)
+    pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed,
+                         compile_networks=args.compile)
     out = _out_folder(args.out)
     out.mkdir(parents=True, exist_ok=True)
     n = len(folder) if args.limit is None else min(args.limit, len(folder))
@@ -209,15 +213,22 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(e: VtonError) -> int:
+    print("error: " + textwrap.fill(str(e), 100, subsequent_indent="       ", break_on_hyphens=False,
+                                          break_long_words=False), file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:  # the parser reads the registry and the manifest (choices): a broken manifest is reported too
+        parser = build_parser()
+    except VtonError as e:
+        return _report(e)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except VtonError as e:
-        print("error: " + textwrap.fill(str(e), 100, subsequent_indent="       ", break_on_hyphens=False,
-                                              break_long_words=False), file=sys.stderr)
-        return 2
+        return _report(e)
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # an unexpected failure: one line, the traceback only on request

@@ -219,7 +219,7 @@ class _LRU:
         with self._lock:
             self._d[key] = value
             self._d.move_to_end(key)
-            while len(self._d) > self._size:
+            while len(self._d) > max(self._size, 0):
                 self._d.popitem(last=False)
 
 
@@ -527,11 +527,14 @@ class TryOnPipeline:
         preprocessor: a shared ``Preprocessor`` (estimators and the content cache); a new one by default.
         seed: seed of any randomness a method draws (recorded in ``result.json``).
         network_overrides: network config changes (the card's ``test_overrides`` make tiny networks for tests).
+        compile_networks: the fast path (``Method.compile``: ``torch.compile`` of every network; the first run
+            pays the compile time).
     """
 
     def __init__(self, method: str, weights_dir: str | Path | None = None,
                  device: str | torch.device | None = None, preprocessor: Preprocessor | None = None,
-                 seed: int = 0, network_overrides: dict[str, Any] | None = None) -> None:
+                 seed: int = 0, network_overrides: dict[str, Any] | None = None,
+                 compile_networks: bool = False) -> None:
         self.card = methods.card(method)
         self.method: Method = methods.create(method, network_overrides)
         self.weights_dir = weights_dir
@@ -540,12 +543,15 @@ class TryOnPipeline:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise InputError(f"the seed must be an integer, got {type(seed).__name__}")
         self.seed = seed
+        self.compile_networks = bool(compile_networks)
         self._load_lock = threading.Lock()
 
     def load(self) -> None:
         """Build the method's networks and load their weights (strict); done once, before any preprocessing."""
         with self._load_lock:
             self.method.load(self.weights_dir, self.device)
+            if self.compile_networks:
+                self.method.compile()
 
     def preprocess(self, person: Any, cloth: Any, *, pose: Any = None, parsing: Any = None, cloth_mask: Any = None,
                    body_mask: Any = None, progress: Progress | None = None) -> Preprocessed:
@@ -625,6 +631,7 @@ def _provenance(pipe: TryOnPipeline, pre: Preprocessed, supplied: set[str]) -> d
         "licence": card.licence,
         "device": str(pipe.device),
         "seed": pipe.seed,
+        "compiled": pipe.compile_networks,
         "networks": nets,
         "random_weights": any(n["random"] for n in nets.values()),
         "unverified_weights": [k for k, n in nets.items() if not n["verified"]],

@@ -179,6 +179,9 @@ def _read_json(path: Path, what: str) -> dict:
 
 
 def _entry_from_fields(key: str, fields: Mapping, where: str) -> WeightEntry:
+    if not isinstance(fields, Mapping):
+        raise WeightsError(f"Manifest entry {key!r} in {where} is a {type(fields).__name__}, not an object of fields "
+                           "(method, network, folder, repo, file, revision, sha256, format, bytes, licence, ...).")
     missing = [f for f in _REQUIRED if f not in fields]
     if missing:
         raise WeightsError(f"Manifest entry {key!r} in {where} lacks the field(s) {', '.join(missing)}.")
@@ -191,8 +194,13 @@ def _entry_from_fields(key: str, fields: Mapping, where: str) -> WeightEntry:
     return e
 
 
+_TEXT_FIELDS = ("method", "network", "folder", "repo", "file", "format", "licence", "source", "description")
+
+
 def _validate_entry(e: WeightEntry, where: str) -> None:
-    problems = []
+    problems = [f"{f} {getattr(e, f)!r} is not text" for f in _TEXT_FIELDS if not isinstance(getattr(e, f), str)]
+    if problems:
+        raise WeightsError(f"Manifest entry {e.key!r} in {where}: " + "; ".join(problems) + ".")
     if e.revision is not None and not _HEX40.match(str(e.revision)):
         problems.append(f"revision {e.revision!r} is not a 40-hex commit")
     if e.sha256 is not None and not _HEX64.match(str(e.sha256)):

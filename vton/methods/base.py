@@ -346,6 +346,22 @@ class Method:
                                               info.verified, info.entry.synthetic)
         return dict(self.loaded)
 
+    def compile(self) -> None:
+        """The fast path: every loaded network wrapped by ``torch.compile`` (Inductor, weights frozen as constants).
+
+        Compilation happens on the first call of each network, so the first run pays a one-off cost (tens of
+        seconds on a CPU) that shows in its network steps' times. Off by default: on the 2-core CPU this project is
+        measured on it did not pay off (``bench/bench_fastpath.py`` prints both); numbers equal eager fp32 to
+        PSNR ≥ 60 dB on the golden inputs (``tests/test_fastpath.py``).
+        """
+        import torch
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True
+        for name, net in self.nets.items():
+            if not hasattr(net, "_orig_mod"):
+                self.nets[name] = torch.compile(net)
+
     # -- running ---------------------------------------------------------------------------------------------------
     def run(self, pre: Preprocessed, trace: Trace) -> MethodOutput:
         """Preprocessed inputs (frame-sized) → the try-on; records the card's stages on ``trace``."""

@@ -57,6 +57,20 @@ def layouts_dir(golden_root) -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def make_weights(golden_root):
+    """The fixtures' own weight generator (``make_weights.py`` beside the fixture folder), imported once."""
+    import importlib.util
+
+    path = Path(golden_root).parent / "make_weights.py"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the golden weights cannot be regenerated")
+    spec = importlib.util.spec_from_file_location("golden_make_weights", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def atol_of(meta: dict, key: str, default: float) -> float:
     """The fixture's suggested atol for ``key`` (metadata ``suggested_atol`` may be a number or a dict)."""
     s = meta.get("suggested_atol")

@@ -9,7 +9,7 @@ import math
 
 import pytest
 import torch
-from test_golden_cpvton import _loaded_network, make_weights  # noqa: F401 - the fixture
+from test_golden_cpvton import _loaded_network
 
 from vton import methods
 from vton.methods.cpvton.networks import compose, tom_outputs
@@ -23,7 +23,7 @@ def psnr(a: torch.Tensor, ref: torch.Tensor) -> float:
     return math.inf if mse == 0 else 10 * math.log10(peak * peak / mse)
 
 
-def test_compiled_networks_equal_eager_on_the_golden_inputs(golden, layouts_dir, make_weights):  # noqa: F811
+def test_compiled_networks_equal_eager_on_the_golden_inputs(golden, layouts_dir, make_weights):
     t_gmm, meta_gmm = golden("cpvtonplus_gmm")
     t_tom, meta_tom = golden("cpvtonplus_tom")
     method = methods.create("cp-vton+")

@@ -8,7 +8,6 @@ noise: argmax, ``> 0.5`` and the dilations make an end-to-end tolerance meaningl
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -48,17 +47,6 @@ from vton.methods.acgpn.networks import (
 pytestmark = pytest.mark.golden
 
 REFINE = ("G1", "G2", "G")
-
-
-@pytest.fixture(scope="module")
-def make_weights(golden_root):
-    path = Path(golden_root).parent / "make_weights.py"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: the golden weights cannot be regenerated")
-    spec = importlib.util.spec_from_file_location("golden_make_weights", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _layout(layouts_dir, meta) -> dict:

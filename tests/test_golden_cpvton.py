@@ -6,7 +6,6 @@ digest in their metadata, so these tests hold for any ``VTON_GOLDEN_DIR`` in the
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -21,17 +20,6 @@ from vton.methods.cpvton.networks import compose, tom_outputs, warp_cloth, warp_
 pytestmark = pytest.mark.golden
 
 VARIANTS = [("cpvton", "cp-vton"), ("cpvtonplus", "cp-vton+")]
-
-
-@pytest.fixture(scope="module")
-def make_weights(golden_root):
-    path = Path(golden_root).parent / "make_weights.py"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: the golden weights cannot be regenerated")
-    spec = importlib.util.spec_from_file_location("golden_make_weights", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _loaded_network(method, network, meta, layouts_dir, make_weights):

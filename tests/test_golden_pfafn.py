@@ -6,7 +6,6 @@ and digest in their metadata, so the golden tests hold for any ``VTON_GOLDEN_DIR
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -32,17 +31,6 @@ NETWORKS = {"warp": "pfafn_warp", "gen": "pfafn_gen"}
 TINY = dict(num_filters=(4, 8, 8), fpn_dim=8, ngf=4, fine_height=64, fine_width=32)
 
 # ----------------------------------------------------------------------------------------------- golden helpers
-
-
-@pytest.fixture(scope="module")
-def make_weights(golden_root):
-    path = Path(golden_root).parent / "make_weights.py"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: the golden weights cannot be regenerated")
-    spec = importlib.util.spec_from_file_location("golden_make_weights", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _layout(meta, layouts_dir) -> dict:

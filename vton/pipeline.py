@@ -285,6 +285,8 @@ class Preprocessor:
             if cacheable:
                 self._person_cache.put(person_key, person_side)
         else:
+            if person_side["photo_pose"] is not None:  # cached for another method: check it serves this one
+                _check_pose_for(card, person_side["photo_pose"], person_side["photo"].size)
             for step in preprocess_steps(needs):
                 if step not in ("cloth_mask", "cloth_framing"):
                     trace.cached(step)

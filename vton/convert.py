@@ -5,7 +5,9 @@ Checkpoints are read by :mod:`vton.checkpoints` (``torch.load(weights_only=True)
 Which networks a method has, their expected keys and shapes and any key rename come from the method's card and
 its ``Method.build_network`` / ``Method.adapt_state_dict`` (:mod:`vton.methods`); nothing here names a method.
 The converted folder carries a ``manifest.json`` with the new files' sha256 (read by ``vton.weights``) and a Hub
-model card, ready for ``upload_folder``.
+model card, ready for ``upload_folder``. Every input is recognised by its sha256 against the authors' originals the
+manifest records (``original``): "recognised: the authors' <file>" or "not a known release of <method>"; the
+original's sha256 goes into the folder's manifest and the model card either way.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shlex
 import sys
 import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,11 +32,18 @@ from vton.checkpoints import atomic_save, convert_pth_file, read_checkpoint
 from vton.errors import InputError, WeightsError
 
 __all__ = [
+    "Recognition",
+    "known_originals",
+    "recognise",
+    "tool_version",
     "read_checkpoint",
     "convert_pth_file",
     "convert_checkpoint",
     "upload_folder",
+    "hub_upload",
+    "check_upload",
     "write_random_weights",
+    "write_random_estimators",
     "add_convert_parser",
     "run_convert",
     "add_random_weights_parser",
@@ -91,6 +101,86 @@ def _adapt(key: str, sd: dict[str, torch.Tensor], notes: list[str]) -> dict[str,
     return sd
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# recognising the authors' files
+
+
+def known_originals() -> dict[str, tuple[str, str]]:
+    """``{sha256: (manifest key, the authors' file name)}`` of every original the manifest knows the digest of."""
+    out = {}
+    for key, e in weights.manifest().items():
+        orig = e.original or {}
+        sha = orig.get("sha256")
+        if isinstance(sha, str) and sha:
+            out[sha] = (key, str(orig.get("file") or e.filename))
+    return out
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """An input checkpoint identified by its sha256 against ``known_originals()``.
+
+    ``known_as`` is the authors' file name when the digest is the original of ``key``; ``other_key`` the key whose
+    original it is when it belongs to another network; ``expected`` the known digest(s) of ``key``'s original.
+    """
+
+    key: str
+    method: str
+    file: str
+    sha256: str
+    bytes: int
+    original_file: str
+    known_as: str | None = None
+    other_key: str | None = None
+    expected: tuple[str, ...] = ()
+
+    @property
+    def recognised(self) -> bool:
+        return self.known_as is not None
+
+    @property
+    def message(self) -> str:
+        if self.recognised:
+            return f"recognised: the authors' {self.known_as} (sha256 {self.sha256})"
+        if self.other_key is not None:
+            return f"not a known release of {self.method} {self.key}: it is the authors' original of {self.other_key}"
+        known = (f"the authors' {self.original_file} has sha256 {' or '.join(self.expected)}" if self.expected
+                 else f"vton knows no sha256 of the authors' {self.original_file} yet")
+        return f"not a known release of {self.method} (sha256 {self.sha256}; {known})"
+
+    def as_record(self) -> dict:
+        """The ``converted_from`` fields of the folder manifest (besides the command)."""
+        return {"file": self.file, "sha256": self.sha256, "bytes": self.bytes,
+                "recognised": self.known_as if self.recognised else None, "status": self.message}
+
+
+def recognise(pth: str | os.PathLike, key: str) -> Recognition:
+    """Identify ``pth`` (a checkpoint given for manifest ``key``) by its sha256."""
+    pth = Path(pth)
+    if not pth.is_file():
+        raise InputError(f"Checkpoint {pth} does not exist.")
+    e = weights.entry(key)
+    sha = weights.file_sha256(pth)
+    table = known_originals()
+    expected = tuple(s for s, (k, _) in table.items() if k == key)
+    orig = weights._original_name(e)
+    base = dict(key=key, method=e.method, file=pth.name, sha256=sha, bytes=pth.stat().st_size, original_file=orig,
+                expected=expected)
+    if sha in table:
+        k, name = table[sha]
+        return Recognition(**base, known_as=name) if k == key else Recognition(**base, other_key=k)
+    return Recognition(**base)
+
+
+def tool_version() -> str:
+    """The converter's version line recorded in folder manifests and model cards."""
+    import safetensors
+
+    import vton
+
+    return f"vton {vton.__version__} (vton convert), torch {torch.__version__}, safetensors {safetensors.__version__}"
+
+
 def _read_local_manifest(folder: Path) -> dict:
     path = folder / weights.LOCAL_MANIFEST
     if not path.is_file():
@@ -112,8 +202,20 @@ def _write_local_manifest(folder: Path, data: dict) -> Path:
     return path
 
 
+def _method_card(method: str):
+    """The registry card of a manifest ``method`` field, or None (the estimators have no card)."""
+    from vton import methods
+
+    try:
+        return methods.card(method)
+    except InputError:
+        return None
+
+
 def _model_card(folder: Path, data: dict) -> Path:
-    """Write ``README.md`` for a converted (or generated) folder from its local manifest."""
+    """Write ``README.md`` for a converted (or generated) folder from its local manifest: per network the paper,
+    the authors' repository, download page and licence, the original file's sha256 and whether it is a known
+    release, the conversion command and the tool's version."""
     table = weights.manifest()
     keys = [k for k in data["entries"] if k in table]
     base = [table[k] for k in keys]
@@ -139,16 +241,28 @@ def _model_card(folder: Path, data: dict) -> Path:
                   "Converted by [vton](https://github.com/vton-lab/vton) from the authors' released `.pth` files, "
                   "tensors unchanged (only the DataParallel `module.` prefix removed and `num_batches_tracked` added "
                   "where an old torch omitted it). Load them with `vton.weights.load_network`.", ""]
+        for m in methods:
+            c = _method_card(m)
+            if c is not None:
+                lines += [f"- **{c.title}**: {c.paper}", f"  - authors' repository: {c.repo}",
+                          f"  - licence: {c.licence}"]
+        lines += [""]
     for k in keys:
         e, loc = table[k], data["entries"][k]
         lines += [f"## `{k}`: {loc.get('file', e.filename)}", "",
                   f"- {e.description}",
                   f"- sha256: `{loc.get('sha256')}` ({loc.get('bytes')} bytes)",
                   f"- original: {e.source}"]
+        if e.download_page:
+            lines += [f"- the authors' download page: {e.download_page}"]
         conv = loc.get("converted_from")
         if conv:
-            lines += [f"- original file: `{conv.get('file')}`, sha256 `{conv.get('sha256')}`",
-                      f"- conversion command: `{conv.get('command')}`"]
+            known = (f"recognised: the authors' {conv['recognised']}" if conv.get("recognised")
+                     else f"NOT a known release: {conv.get('status', 'unrecognised')}")
+            size = f", {conv['bytes']} bytes" if conv.get("bytes") else ""
+            lines += [f"- original file: `{conv.get('file')}`, sha256 `{conv.get('sha256')}`{size} ({known})",
+                      f"- conversion command: `{conv.get('command')}`",
+                      f"- converted with: {conv.get('tool', 'vton')}"]
         lines += [f"- licence: {e.licence}", ""]
     lines += ["## Licence", ""]
     for text in dict.fromkeys(e.licence for e in base):
@@ -189,6 +303,12 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
         raise InputError(f"{key} is an ONNX model: there is nothing to convert. Place {e.filename} at "
                          f"<weights dir>/{e.folder}/{e.filename} (Hub: {e.repo}, {e.file}).")
     notes = [] if notes is None else notes
+    rec = recognise(pth, key)
+    if rec.other_key is not None:
+        raise InputError(f"{pth} is the authors' original of {rec.other_key} (sha256 {rec.sha256}), not of {key}: "
+                         f"give it as --{weights.entry(rec.other_key).network} of "
+                         f"--method {weights.entry(rec.other_key).method}.")
+    notes.append(rec.message)
     sd = _adapt(key, read_checkpoint(pth, notes=notes), notes)
     if expected_keys is None:
         expected = _expected_shapes(e, notes)
@@ -201,10 +321,9 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
         if diff:
             raise WeightsError(f"{pth} does not fit {key} ({e.method} {e.network}): {diff}. Is it the right file "
                                f"(expected the authors' {e.source})?")
-    original_sha = weights.file_sha256(pth)
     folder = Path(out_dir) / e.folder
     out = atomic_save(sd, folder / _target_name(e),
-                       {"format": "pt", "vton_key": key, "original_sha256": original_sha})
+                       {"format": "pt", "vton_key": key, "original_sha256": rec.sha256})
     data = _read_local_manifest(folder)
     cmd = command or f"python -m vton convert --key {key} --checkpoint {shlex.quote(pth.name)} --out OUT_DIR"
     data["entries"][key] = {
@@ -212,7 +331,7 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
         "format": "safetensors",
         "sha256": weights.file_sha256(out),
         "bytes": out.stat().st_size,
-        "converted_from": {"file": pth.name, "sha256": original_sha, "command": cmd},
+        "converted_from": {**rec.as_record(), "command": cmd, "tool": tool_version()},
     }
     _write_local_manifest(folder, data)
     _model_card(folder, data)
@@ -225,13 +344,11 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
 # publishing
 
 
-def upload_folder(folder: str | os.PathLike, repo_id: str, *, token: str | None = None, revision: str | None = None,
-                  private: bool = False) -> str:
-    """Publish a converted folder to a Hub model repo; returns the commit sha and prints the manifest lines to pin.
+def check_upload(folder: str | os.PathLike, repo_id: str) -> dict:
+    """The folder manifest's entries of a converted folder about to be uploaded to ``repo_id``.
 
     Raises:
-        InputError: not a converted folder, or a malformed ``repo_id``.
-        WeightsError: offline (``HF_HUB_OFFLINE=1``), not logged in, or any Hub failure.
+        InputError: not a converted folder, RANDOM weights, or a malformed ``repo_id``.
     """
     folder = Path(folder)
     if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id):
@@ -242,6 +359,22 @@ def upload_folder(folder: str | os.PathLike, repo_id: str, *, token: str | None 
     entries = _read_local_manifest(folder)["entries"]
     if any(v.get("synthetic") for v in entries.values()):
         raise InputError(f"{folder} holds RANDOM weights (written by random-weights); they must not be published.")
+    return entries
+
+
+def hub_upload(folder: str | os.PathLike, repo_id: str, *, token: str | None = None, revision: str | None = None,
+               private: bool = False, commit_message: str | None = None):
+    """Create ``repo_id`` if needed and upload ``folder`` to its root in one commit (``huggingface_hub.HfApi``).
+
+    Returns:
+        the ``huggingface_hub.CommitInfo`` of the commit (``oid`` is the revision to pin).
+
+    Raises:
+        InputError: see ``check_upload``. WeightsError: offline (``HF_HUB_OFFLINE=1``), not logged in, any Hub
+        failure, or an answer without a commit id.
+    """
+    folder = Path(folder)
+    entries = check_upload(folder, repo_id)
     if weights.hub_offline():
         raise WeightsError(f"Cannot upload {folder} to the Hub repo {repo_id}: HF_HUB_OFFLINE=1 is set (offline "
                            "mode). Unset it, log in with `hf auth login` (or pass a token) and retry.")
@@ -250,12 +383,32 @@ def upload_folder(folder: str | os.PathLike, repo_id: str, *, token: str | None 
     try:
         api = HfApi(token=token)
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), revision=revision,
-                                 commit_message=f"vton: upload {', '.join(entries)}")
+        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="model", revision=revision,
+                                 commit_message=commit_message or f"vton: upload {', '.join(entries)}")
     except Exception as exc:  # noqa: BLE001 - every Hub/HTTP/auth failure becomes one readable message
         raise WeightsError(f"Uploading {folder} to the Hub repo {repo_id} failed ({type(exc).__name__}: "
                            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no details'}). Check the "
                            "connection, that you are logged in (`hf auth login`) and may write to that repo.") from None
+    sha = getattr(info, "oid", None)
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{40}", sha):
+        raise WeightsError(f"The Hub accepted the upload of {folder} to {repo_id} but answered no commit id "
+                           f"({info!r}); look up the commit on https://huggingface.co/{repo_id}/commits/main and pin "
+                           "it in weights/manifest.json by hand.")
+    return info
+
+
+def upload_folder(folder: str | os.PathLike, repo_id: str, *, token: str | None = None, revision: str | None = None,
+                  private: bool = False) -> str:
+    """Publish a converted folder to a Hub model repo; returns the commit sha and prints the manifest lines to pin
+    (``python -m vton publish`` does the conversion, the upload and the pinning in one step).
+
+    Raises:
+        InputError: not a converted folder, or a malformed ``repo_id``.
+        WeightsError: offline (``HF_HUB_OFFLINE=1``), not logged in, or any Hub failure.
+    """
+    folder = Path(folder)
+    info = hub_upload(folder, repo_id, token=token, revision=revision, private=private)
+    entries = _read_local_manifest(folder)["entries"]
     sha = info.oid
     print(f"Uploaded {folder} to https://huggingface.co/{repo_id} at commit {sha}. Pin in weights/manifest.json:")
     for k, v in entries.items():
@@ -436,22 +589,46 @@ def add_random_weights_parser(subparsers: argparse._SubParsersAction) -> argpars
     p = subparsers.add_parser(
         "random-weights", help="write RANDOM weights for every method (testing only: the output is noise)",
         description="Write deterministic RANDOM weights into a local weights folder, to test loading and the "
-                    "pipeline without the real checkpoints. The try-on output is noise.")
+                    "pipeline without the real checkpoints (and, with --estimators, the pose and parsing "
+                    "estimators: the whole chain from raw photos runs without the Hub). The try-on output is noise.")
     p.add_argument("dir", type=Path, metavar="DIR", help="local weights folder to write")
-    p.add_argument("--methods", nargs="+", default=list(choices), choices=choices)
+    p.add_argument("--methods", nargs="*", default=list(choices), choices=choices,
+                   help="the methods to write (default: all; give none with --estimators to write only those)")
+    p.add_argument("--estimators", action="store_true",
+                   help="also write RANDOM OpenPose body weights and SCHP-shaped LIP/ATR ONNX parsers")
+    p.add_argument("--estimator-size", choices=("tiny", "real"), default="tiny",
+                   help="the parsers' size: tiny (fast, default) or real (SCHP's size and cost, ~267 MB each)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_random_weights)
     return p
+
+
+def write_random_estimators(out_dir: str | os.PathLike, *, size: str = "tiny", seed: int = 0) -> dict[str, Path]:
+    """RANDOM OpenPose body weights and SCHP-shaped ONNX parsers in ``out_dir``, declared (sha256, ``synthetic``) in
+    each folder's manifest (``vton.preprocess.standins.write_random_estimators``); ``{manifest key: file}``."""
+    from vton.preprocess.standins import write_random_estimators as _write
+
+    return _write(out_dir, size=size, seed=seed)
 
 
 def run_random_weights(args: argparse.Namespace) -> int:
     """Handler of ``vton random-weights``: writes the folder and prints where. Returns 0."""
     from vton import methods
 
-    out = write_random_weights(args.dir, methods=tuple(args.methods), seed=args.seed)
-    for method in args.methods:
+    todo = tuple(args.methods)
+    estimators = bool(getattr(args, "estimators", False))
+    if not todo and not estimators:
+        raise InputError("Nothing to write: give --methods METHOD ... and/or --estimators.")
+    out = Path(args.dir)
+    if todo:
+        write_random_weights(out, methods=todo, seed=args.seed)
+    for method in todo:
         for _, key in methods.card(method).weights:
             e = weights.entry(key)
             print(f"{e.key}: {out / e.folder / _target_name(e)} (RANDOM, seed {args.seed})")
+    if estimators:
+        size = getattr(args, "estimator_size", "tiny")
+        for key, path in write_random_estimators(out, size=size, seed=args.seed).items():
+            print(f"{key}: {path} (RANDOM estimator stand-in, {size}, seed {args.seed})")
     print(f"RANDOM weights for testing only (output is noise). Use with --weights-dir {out}", file=sys.stderr)
     return 0

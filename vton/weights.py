@@ -10,6 +10,9 @@ looked up in this order:
    sha256 there);
 2. the Hub, with ``huggingface_hub.hf_hub_download`` at the pinned revision (never an unpinned one).
 
+``$VTON_HUB_OWNER`` redirects the project's own repos (owner ``vton-lab``) to another owner's copies, e.g. a
+Space's own uploads; the pinned revision and sha256 are checked all the same.
+
 Every file is sha256-verified. A local file for which neither manifest gives a sha256 is accepted as
 *unverified*: ``resolve()`` returns ``ResolvedWeights(verified=False)`` and a warning is logged. Everything that
 goes wrong is a ``WeightsError`` whose message says what is missing and how to get it.
@@ -65,6 +68,10 @@ __all__ = [
     "convert_command",
     "cache_dir",
     "hub_offline",
+    "hub_repo",
+    "publish_command",
+    "HUB_OWNER_ENV",
+    "DEFAULT_HUB_OWNER",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,9 @@ RANDOM_FLAG = "vton_random"  # safetensors metadata of generated random weights 
 MANIFEST_ENV = "VTON_MANIFEST"
 WEIGHTS_DIR_ENV = "VTON_WEIGHTS_DIR"
 CACHE_ENV = "VTON_CACHE"
+HUB_OWNER_ENV = "VTON_HUB_OWNER"  # replaces DEFAULT_HUB_OWNER in the manifest's repo fields (a Space's own mirrors)
+DEFAULT_HUB_OWNER = "vton-lab"  # the owner of the project's own Hub repos (converted weights)
+_OWNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 LOCAL_MANIFEST = "manifest.json"
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -221,9 +231,31 @@ def _load_manifest(path: str) -> dict[str, WeightEntry]:
     return {k: _entry_from_fields(k, v, path) for k, v in data["entries"].items()}
 
 
+def hub_repo(repo: str) -> str:
+    """``repo`` with its owner replaced by ``$VTON_HUB_OWNER`` when it is one of the project's own repos
+    (owner ``DEFAULT_HUB_OWNER``); third-party repos (the estimators' hosts) are never redirected.
+
+    A Space that publishes the converted weights under its own account (``python -m vton publish --repo
+    alice/cp-vton``, or a duplicate of ``vton-lab/cp-vton`` that keeps its commits) sets ``VTON_HUB_OWNER=alice``;
+    the pinned revision and sha256 still have to match, so a repo with other files is refused, never trusted.
+    """
+    owner = os.environ.get(HUB_OWNER_ENV, "").strip()
+    if not owner:
+        return repo
+    if not _OWNER.match(owner) or "/" in owner:
+        raise WeightsError(f"{HUB_OWNER_ENV}={owner!r} is not a Hub user or organisation name (letters, digits, "
+                           "'.', '_', '-').")
+    head, sep, name = repo.partition("/")
+    return f"{owner}/{name}" if sep and head == DEFAULT_HUB_OWNER else repo
+
+
 def manifest() -> dict[str, WeightEntry]:
-    """The built-in manifest as ``{key: WeightEntry}`` (read once per manifest path)."""
-    return dict(_load_manifest(str(manifest_path())))
+    """The built-in manifest as ``{key: WeightEntry}`` (read once per manifest path); the project's repos are
+    redirected to ``$VTON_HUB_OWNER`` when it is set (see ``hub_repo``)."""
+    table = _load_manifest(str(manifest_path()))
+    if not os.environ.get(HUB_OWNER_ENV, "").strip():
+        return dict(table)
+    return {k: dataclasses.replace(e, repo=hub_repo(e.repo)) for k, e in table.items()}
 
 
 def entry(key: str) -> WeightEntry:
@@ -331,13 +363,24 @@ def convert_command(key: str) -> str:
     return f"download {e.file} and place it at WEIGHTS_DIR/{e.folder}/{e.filename}"
 
 
+def publish_command(method: str) -> str:
+    """The maintainer's one command that converts ``method``'s original checkpoints, uploads them to the Hub and
+    pins the commit and sha256 in the manifest (``python -m vton publish``); '' for a method with no converted
+    networks."""
+    nets = [e for e in manifest().values() if e.method == method and e.format == "safetensors"]
+    if not nets:
+        return ""
+    files = " ".join(f"--{e.network} {_original_name(e)}" for e in nets)
+    return f"python -m vton publish --method {method} {files} --repo {nets[0].repo}"
+
+
 def how_to_get(keys: tuple[str, ...] | list[str], weights_dir: str | os.PathLike | None = None) -> str:
     """One line: how to obtain the missing files among ``keys`` (the authors' download page and the commands)."""
     status = availability(weights_dir)
     todo = [k for k in keys if status.get(k) not in ("local", "cached")]
     if not todo:
         return ""
-    parts = []
+    parts, unpublished = [], []
     for k in todo:
         e = entry(k)
         if status.get(k) == "hub":
@@ -345,11 +388,18 @@ def how_to_get(keys: tuple[str, ...] | list[str], weights_dir: str | os.PathLike
             continue
         where = f" (authors' files: {e.download_page})" if e.download_page else ""
         parts.append(f"{k}: `{convert_command(k)}`{where}")
+        if e.method not in unpublished:
+            unpublished.append(e.method)
+    publish = [f"`{c}`" for c in map(publish_command, unpublished) if c]
+    tail = (f". Maintainers publish and pin them for everyone with {' and '.join(publish)}" if publish else "")
     return ("; ".join(parts) + "; then run with --weights-dir WEIGHTS_DIR (or set "
-            f"{WEIGHTS_DIR_ENV}). `python -m vton random-weights DIR` writes random test weights (output is noise).")
+            f"{WEIGHTS_DIR_ENV}){tail}. `python -m vton random-weights DIR` writes random test weights (output is "
+            "noise).")
 
 
 def _original_name(e: WeightEntry) -> str:
+    if e.original and isinstance(e.original.get("file"), str):
+        return str(e.original["file"])
     m = re.search(r"[\w.-]+\.pth", e.source)
     return m.group(0) if m else f"{e.network}_final.pth"
 

@@ -326,3 +326,133 @@ def test_random_weights_folder_loads_and_says_it_is_random(tmp_path, capsys):
     assert m.ready and m.synthetic
     with pytest.raises(InputError, match="RANDOM"):
         convert.upload_folder(folder, "vton-lab/cp-vton-plus")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# recognising the authors' originals by sha256
+
+
+def test_manifest_knows_the_published_digests_of_the_authors_files():
+    table = convert.known_originals()
+    assert table["45095d49c86f260c23475b46119985620442b8986c0f8b0973966082e050dc00"] == ("cp-vton/tom",
+                                                                                         "tom_final.pth")
+    assert table["acb0eb3a4384dd6d636391d22d0ddea09284d9934c888d653c0e5f1378b95627"] == ("pf-afn/gen",
+                                                                                         "gen_model_final.pth")
+    assert table["4aa60187464577a5ccc742bdd12f9df28ed2eceff94c1686a14c61788fc275a7"] == ("pf-afn/warp",
+                                                                                         "warp_model_final.pth")
+    assert weights.entry("pf-afn/gen").original["bytes"] == 175_752_837
+    assert weights.entry("pf-afn/warp").original["bytes"] == 117_367_848
+
+
+def _stand_ins(tmp_path: Path) -> tuple[Path, Path]:
+    """Two small checkpoints: the 'genuine' tom_final.pth (declared below) and a retrained one."""
+    genuine, other = tmp_path / "tom_final.pth", tmp_path / "tom_retrained.pth"
+    torch.save({"w": torch.arange(3.0)}, genuine)
+    torch.save({"w": torch.arange(3.0) + 1}, other)
+    return genuine, other
+
+
+def test_genuine_and_unknown_files_are_told_apart_by_sha256(tmp_path, monkeypatch):
+    genuine, other = _stand_ins(tmp_path)
+    monkeypatch.setattr(convert, "known_originals", lambda: {_sha(genuine): ("cp-vton/tom", "tom_final.pth")})
+
+    notes: list[str] = []
+    out = convert.convert_checkpoint(genuine, "cp-vton/tom", tmp_path / "a", expected_keys=["w"], notes=notes)
+    assert notes[0] == f"recognised: the authors' tom_final.pth (sha256 {_sha(genuine)})"
+    rec = json.loads((out.parent / "manifest.json").read_text())["entries"]["cp-vton/tom"]["converted_from"]
+    assert (rec["file"], rec["sha256"], rec["bytes"], rec["recognised"]) == (
+        "tom_final.pth", _sha(genuine), genuine.stat().st_size, "tom_final.pth")
+    assert rec["tool"].startswith("vton 0.1.0 (vton convert), torch ")
+    card = (out.parent / "README.md").read_text()
+    assert f"sha256 `{_sha(genuine)}`" in card and "(recognised: the authors' tom_final.pth)" in card
+
+    notes = []
+    out = convert.convert_checkpoint(other, "cp-vton/tom", tmp_path / "b", expected_keys=["w"], notes=notes)
+    assert notes[0] == (f"not a known release of cp-vton (sha256 {_sha(other)}; the authors' tom_final.pth has "
+                        f"sha256 {_sha(genuine)})")
+    rec = json.loads((out.parent / "manifest.json").read_text())["entries"]["cp-vton/tom"]["converted_from"]
+    assert rec["sha256"] == _sha(other) and rec["recognised"] is None
+    assert "NOT a known release: not a known release of cp-vton" in (out.parent / "README.md").read_text()
+
+    with pytest.raises(InputError, match=r"authors' original of cp-vton/tom .*not of cp-vton\+/tom.*--tom of "
+                                         r"--method cp-vton"):
+        convert.convert_checkpoint(genuine, "cp-vton+/tom", tmp_path / "c", expected_keys=["w"])
+
+
+def test_network_without_a_known_digest_says_so(tmp_path, monkeypatch):
+    genuine, _ = _stand_ins(tmp_path)
+    monkeypatch.setattr(convert, "known_originals", dict)
+    rec = convert.recognise(genuine, "cp-vton+/tom")
+    assert not rec.recognised and rec.expected == ()
+    assert rec.message == (f"not a known release of cp-vton+ (sha256 {_sha(genuine)}; vton knows no sha256 of the "
+                           "authors' tom_final.pth yet)")
+
+
+def test_convert_command_prints_the_recognition_of_each_input(tmp_path, monkeypatch, capsys):
+    genuine, other = _stand_ins(tmp_path)
+    gmm = tmp_path / "gmm_final.pth"
+    torch.save({"g": torch.ones(2)}, gmm)
+    monkeypatch.setattr(convert, "known_originals", lambda: {_sha(genuine): ("cp-vton/tom", "tom_final.pth")})
+    shapes = {"cp-vton/gmm": {"g": (2,)}, "cp-vton/tom": {"w": (3,)}}
+    monkeypatch.setattr(convert, "_expected_shapes", lambda e, notes: shapes[e.key])
+    args = _parse("convert", "--method", "cp-vton", "--gmm", str(gmm), "--tom", str(genuine), "--out",
+                  str(tmp_path / "w"))
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert f"cp-vton/tom: recognised: the authors' tom_final.pth (sha256 {_sha(genuine)})" in printed
+    assert f"cp-vton/gmm: not a known release of cp-vton (sha256 {_sha(gmm)}; vton knows no sha256" in printed
+
+
+def test_model_card_names_paper_repository_licence_and_download_page(tmp_path, monkeypatch):
+    monkeypatch.setattr(convert, "_adapt", lambda key, sd, notes: sd)  # a one-tensor stand-in needs no renames
+    pth = tmp_path / "warp_model_final.pth"
+    torch.save({"w": torch.ones(1)}, pth)
+    out = convert.convert_checkpoint(pth, "pf-afn/warp", tmp_path / "w", expected_keys=["w"])
+    card = (out.parent / "README.md").read_text()
+    assert card.startswith("---\nlicense: other\nlicense_name: see-below\nlibrary_name: vton\n")
+    assert "- **PF-AFN**: Ge et al." in card and "authors' repository: https://github.com/geyuying/PF-AFN" in card
+    assert "the authors' download page: https://github.com/geyuying/PF-AFN#inference" in card
+    assert "non-commercial research use only" in card
+    assert f"original file: `warp_model_final.pth`, sha256 `{_sha(pth)}`, {pth.stat().st_size} bytes" in card
+    assert "4aa60187464577a5ccc742bdd12f9df28ed2eceff94c1686a14c61788fc275a7" in card  # the known release's digest
+    assert "converted with: vton 0.1.0 (vton convert), torch " in card
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# random estimators: the whole chain from raw photos without the Hub
+
+
+def test_random_weights_estimators_only(tmp_path, capsys):
+    args = _parse("random-weights", str(tmp_path / "w"), "--methods", "--estimators")
+    assert args.func(args) == 0
+    printed = capsys.readouterr()
+    for key, rel in (("openpose/body", "openpose/body_pose_model.safetensors"), ("schp/lip", "schp/parsing_lip.onnx"),
+                     ("schp/atr", "schp/parsing_atr.onnx")):
+        assert f"{key}: {tmp_path / 'w' / rel} (RANDOM estimator stand-in, tiny, seed 0)" in printed.out
+        assert weights.local_status(key, tmp_path / "w") == {"verified": True, "random": True}
+    assert "RANDOM weights for testing only" in printed.err
+    assert not (tmp_path / "w" / "cp-vton").exists()
+    with pytest.raises(InputError, match="Nothing to write"):
+        convert.run_random_weights(_parse("random-weights", str(tmp_path / "x"), "--methods"))
+
+
+@pytest.mark.slow
+def test_random_weights_with_estimators_run_the_whole_chain_from_raw_photos(tmp_path, capsys):
+    """random-weights --estimators, then tryon with no pose/parse: OpenPose and SCHP stand-ins run, all offline."""
+    import numpy as np
+    from PIL import Image
+
+    from vton.cli import main
+
+    w = tmp_path / "w"
+    assert main(["random-weights", str(w), "--methods", "cp-vton+", "--estimators"]) == 0
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (480, 360, 3), dtype=np.uint8)).save(photo)
+    cloth = Path(__file__).resolve().parents[1] / "examples" / "cloth_longsleeve.png"
+    out = tmp_path / "out"
+    assert main(["tryon", "--method", "cp-vton+", "--person", str(photo), "--cloth", str(cloth), "--weights-dir",
+                 str(w), "--out", str(out)]) == 0
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["sources"]["pose"] == "estimated" and summary["sources"]["parsing"] == "estimated"
+    assert summary["random_weights"] is True and "RANDOM" in capsys.readouterr().err
+    assert Image.open(out / next(r["file"] for r in summary["stages"] if r["key"] == "pasted")).size == (360, 480)

@@ -337,3 +337,57 @@ def test_licence_text_per_key_and_per_method():
     assert text.count("\n") == 1 and "MIT" in text and "sergeywong/cp-vton@fbaf333b" in text
     with pytest.raises(InputError, match="valid methods"):
         weights.licence_text("viton")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a Space's own Hub owner, and the how-to line
+
+
+def test_hub_owner_env_redirects_the_projects_repos_only(tmp_path, monkeypatch):
+    rev = "ab" * 20
+    _custom_manifest(tmp_path, monkeypatch, **{"cp-vton_plus__gmm": {"revision": rev, "sha256": _sha(b"g")}})
+    monkeypatch.setenv("VTON_HUB_OWNER", "alice")
+    assert weights.entry("cp-vton+/gmm").repo == "alice/cp-vton-plus"
+    assert weights.entry("acgpn/U").repo == "alice/acgpn"
+    assert weights.entry("openpose/body").repo == "lllyasviel/Annotators"  # a third party's repo is never redirected
+    assert weights.entry("schp/lip").repo == "yisol/IDM-VTON"
+    assert weights.hub_repo("vton-lab/pf-afn") == "alice/pf-afn" and weights.hub_repo("bob/pf-afn") == "bob/pf-afn"
+    _fake_hub_cache(tmp_path, "alice/cp-vton-plus", rev, "gmm_final.safetensors", b"g")
+    r = weights.resolve("cp-vton+/gmm")
+    assert (r.origin, r.verified) == ("hub", True) and "models--alice--cp-vton-plus" in str(r.path)
+    _fake_hub_cache(tmp_path, "vton-lab/cp-vton-plus", rev, "gmm_final.safetensors", b"other")
+    monkeypatch.setenv("VTON_HUB_OWNER", "")
+    with pytest.raises(WeightsError, match="has sha256"):  # the default owner's copy: still checked, here it differs
+        weights.resolve("cp-vton+/gmm")
+    monkeypatch.setenv("VTON_HUB_OWNER", "alice/x")
+    with pytest.raises(WeightsError, match="VTON_HUB_OWNER='alice/x' is not a Hub user"):
+        weights.manifest()
+
+
+def test_how_to_names_the_download_page_and_the_convert_and_publish_commands():
+    line = weights.how_to_get(("cp-vton+/gmm", "cp-vton+/tom"))
+    assert "\n" not in line
+    assert ("cp-vton+/gmm: `python -m vton convert --method cp-vton+ --gmm gmm_final.pth --out WEIGHTS_DIR` (authors' "
+            "files: https://github.com/minar09/cp-vton-plus#testing") in line
+    assert "cp-vton+/tom: `python -m vton convert --method cp-vton+ --tom tom_final.pth --out WEIGHTS_DIR`" in line
+    assert ("Maintainers publish and pin them for everyone with `python -m vton publish --method cp-vton+ --gmm "
+            "gmm_final.pth --tom tom_final.pth --repo vton-lab/cp-vton-plus`") in line
+    assert weights.publish_command("openpose") == ""
+    assert weights.publish_command("acgpn") == ("python -m vton publish --method acgpn --G1 latest_net_G1.pth --G2 "
+                                                "latest_net_G2.pth --G latest_net_G.pth --U latest_net_U.pth --repo "
+                                                "vton-lab/acgpn")
+
+
+def test_every_converted_network_records_its_authors_download_page_and_original():
+    from vton import methods
+
+    for c in methods.cards():
+        for _, key in c.weights:
+            e = weights.entry(key)
+            assert e.download_page.startswith("https://github.com/"), key
+            assert e.licence and e.licence_id in ("mit", "other"), key
+            assert e.original["file"].endswith(".pth") and e.original["file"] in e.source, key
+            assert set(e.original) <= {"file", "bytes", "sha256"}, key
+            sha = e.original.get("sha256")
+            assert sha is None or re.fullmatch(r"[0-9a-f]{64}", sha), key
+            assert e.original.get("bytes") is None or e.original["bytes"] > 0, key

@@ -251,7 +251,7 @@ def test_every_photo_shape_gives_an_n_by_n_input_or_an_input_error(layout_parser
     photo = Image.new("RGB", size, (255, 255, 255))
     w, h = size
     if max(w, h) > 4 * min(w, h):
-        with pytest.raises(InputError, match=r"up to 4:1"):
+        with pytest.raises(InputError, match=r"at most 4 : 1"):
             parser(photo)
         assert rec.seen == []
         return

@@ -46,7 +46,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ..annotations import Pose
-from ..errors import InputError, PersonNotFoundError, WeightsError
+from ..errors import PersonNotFoundError, WeightsError
 from ..images import ImageSource, load_image
 from ..labels import COCO18
 
@@ -157,22 +157,18 @@ def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def check_photo_shape(size: tuple[int, int], what: str = "person photo") -> None:
-    """Refuse a photo whose longer side exceeds ``MAX_ASPECT_RATIO`` times its shorter side.
+    """Refuse a photo no estimator should see: empty, or more elongated than ``MAX_ASPECT_RATIO`` (4 : 1) either
+    way (``vton.images.check_image_size``, the same rule every photo reader applies).
 
     Args:
         size: the photo's ``(width, height)``.
 
     Raises:
-        InputError: an empty photo, or one more elongated than 4:1.
+        InputError: an empty photo, or one more elongated than 4 : 1.
     """
-    w, h = size
-    if w < 1 or h < 1:
-        raise InputError(f"the {what} is {w} × {h} pixels; it is empty")
-    if max(w, h) > MAX_ASPECT_RATIO * min(w, h):
-        raise InputError(
-            f"the {what} is {w} × {h} pixels, {max(w, h) / min(w, h):.1f}:1; the pose and parsing estimators accept "
-            f"photos up to {MAX_ASPECT_RATIO:g}:1 (either way). Crop it around the person first."
-        )
+    from vton.images import check_image_size
+
+    check_image_size(tuple(size), what, min_side=1, max_aspect=MAX_ASPECT_RATIO)
 
 
 def network_input_size(size: tuple[int, int]) -> tuple[int, int]:

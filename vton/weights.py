@@ -380,13 +380,14 @@ def how_to_get(keys: tuple[str, ...] | list[str], weights_dir: str | os.PathLike
     todo = [k for k in keys if status.get(k) not in ("local", "cached")]
     if not todo:
         return ""
-    parts, unpublished = [], []
+    parts, unpublished, pages = [], [], set()
     for k in todo:
         e = entry(k)
         if status.get(k) == "hub":
             parts.append(f"{k}: downloaded from the Hub ({e.repo}) on first use when online")
             continue
-        where = f" (authors' files: {e.download_page})" if e.download_page else ""
+        where = f" (authors' files: {e.download_page})" if e.download_page and e.download_page not in pages else ""
+        pages.add(e.download_page)
         parts.append(f"{k}: `{convert_command(k)}`{where}")
         if e.method not in unpublished:
             unpublished.append(e.method)

@@ -240,3 +240,25 @@ def test_methods_command_prints_the_download_page_and_the_commands(offline_hub, 
            "(authors' files: https://github.com/geyuying/PF-AFN#inference" in how
     assert "`python -m vton publish --method pf-afn --warp warp_model_final.pth --gen gen_model_final.pth --repo " \
            "vton-lab/pf-afn`" in how
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, layouts", [
+    ("cp-vton+", {"gmm": "cpvtonplus_gmm", "tom": "cpvtonplus_tom"}),
+    ("pf-afn", {"warp": "pfafn_warp", "gen": "pfafn_gen"}),
+    ("acgpn", {"G1": "acgpn_G1", "G2": "acgpn_G2", "G": "acgpn_G", "U": "acgpn_U"}),
+])
+def test_full_size_publish_pins_files_of_the_size_the_manifest_declares(hub, manifest_copy, tmp_path, layouts_dir,
+                                                                         make_weights, method, layouts):
+    """Checkpoints of the authors' layout (DataParallel prefixes, no num_batches_tracked), checked against the real
+    networks: the published files have exactly the size the unpublished rows declare."""
+    before = json.loads(manifest_copy.read_text())["entries"]
+    given = {}
+    for name, layout in layouts.items():
+        sd = make_weights.make_state_dict(json.loads((layouts_dir / f"{layout}.json").read_text()), 0)
+        given[name] = tmp_path / f"{name}_final.pth"
+        torch.save({"module." + k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}, given[name])
+    result = publish.publish(method, given, allow_unknown=True, say=lambda s: None)  # not the authors' digests
+    for f in result.files:
+        assert f.bytes == before[f.key]["bytes"] and f.sha256 == hashlib.sha256(hub["files"][f.file]).hexdigest()
+        assert weights.entry(f.key).revision == OID and weights.entry(f.key).sha256 == f.sha256

@@ -322,6 +322,7 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
             raise WeightsError(f"{pth} does not fit {key} ({e.method} {e.network}): {diff}. Is it the right file "
                                f"(expected the authors' {e.source})?")
     folder = Path(out_dir) / e.folder
+    sd = {k: v.contiguous() for k, v in sd.items()}  # a recomputed tensor may be a view: safetensors refuses
     out = atomic_save(sd, folder / _target_name(e),
                        {"format": "pt", "vton_key": key, "original_sha256": rec.sha256})
     data = _read_local_manifest(folder)

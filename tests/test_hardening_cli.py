@@ -184,3 +184,16 @@ def test_a_malformed_manifest_entry_is_a_weights_error_naming_it(tmp_path, monke
         weights._load_manifest.cache_clear()
     err = capsys.readouterr().err
     assert code == 2 and key in err and "Traceback" not in err, err
+
+
+def test_publish_is_wired_into_the_cli_and_refuses_offline_leaving_the_manifest(tmp_path, monkeypatch, capsys):
+    from vton import weights
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    before = weights.manifest_path().read_bytes()
+    pth = tmp_path / "warp_model_final.pth"
+    pth.write_bytes(b"not used: offline stops first")
+    code = main(["publish", "--method", "pf-afn", "--warp", str(pth), "--repo", "someone/pf-afn"])
+    err = capsys.readouterr().err
+    assert code == 2 and "offline" in err.lower() and "Traceback" not in err, err
+    assert weights.manifest_path().read_bytes() == before

@@ -1,4 +1,4 @@
-"""Command line: ``python -m vton tryon|preprocess|dataset|methods|convert|random-weights|prepare``.
+"""Command line: ``python -m vton tryon|preprocess|dataset|methods|convert|publish|random-weights|prepare``.
 
 Method choices, their help and the stages written come from the registry (:mod:`vton.methods`).
 
@@ -87,8 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_prepare)
 
     from .convert import add_convert_parser, add_random_weights_parser
+    from .publish import add_publish_parser
 
     add_convert_parser(sub)
+    add_publish_parser(sub)
     add_random_weights_parser(sub)
     return parser
 

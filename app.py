@@ -35,8 +35,8 @@ CSS = """
 #readiness { border-left: 4px solid var(--color-accent); padding-left: 0.8em; }
 .stage-gallery .caption-label { white-space: normal !important; font-size: 0.85em; }
 .file-preview .file-name, .file-preview-holder td, .file-preview .stem, .file-preview .ext {
-  white-space: normal !important; word-break: break-all; overflow: visible !important; text-overflow: clip !important;
-  max-width: none !important; }
+  white-space: normal !important; word-break: normal !important; overflow-wrap: anywhere; overflow: visible !important;
+  text-overflow: clip !important; max-width: none !important; }
 .parse-legend { display: flex; flex-wrap: wrap; gap: 0.3em 1em; font-size: 0.95em; }
 .legend-item { display: inline-flex; align-items: center; gap: 0.35em; white-space: nowrap; }
 .legend-swatch { display: inline-block; width: 1.1em; height: 1.1em; border: 1px solid #555; }
@@ -291,7 +291,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
                 status = gr.Markdown("Upload two photos or click an example below.", label="Status", elem_id="status")
                 result = gr.Image(label="Try-on result (pasted into the photo)", type="filepath", format="png",
                                   interactive=False, height=420, elem_id="result")
-                with gr.Row():
+                with gr.Column():
                     zip_stages = gr.File(label="All stages (zip: PNGs + result.json)", interactive=False,
                                          elem_id="zip-stages")
                     zip_dataset = gr.File(label="Preprocessing in dataset layout (zip)", interactive=False,
@@ -300,7 +300,8 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
         gr.Examples(examples, inputs=[person, cloth, pose_json, parse_png, mask_png],
                     example_labels=webapp.example_labels(rows, examples) or None,
                     label="Examples (made by the project, CC0; pose, parse and mask supplied so no pose/parsing "
-                          "weights are needed). Each says which methods can run it now.", elem_id="examples")
+                          "weights are needed)", elem_id="examples")
+        gr.Markdown(webapp.examples_note(rows, examples), elem_id="examples-note")
 
         all_stages = gr.Gallery(visible=False, type="filepath", elem_id="all-stages")
         with gr.Tabs(elem_id="tabs"):
@@ -336,20 +337,20 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
                     with gr.Column():
                         parse_editor = gr.ImageEditor(
                             label="Parse map (frame): paint with the label colours", type="numpy", format="png",
-                            image_mode="RGB", sources=[], transforms=[], layers=False, height=420,
+                            image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420,
+                            interactive=True,
                             canvas_size=(192, 256), elem_id="parse-editor",
                             brush=gr.Brush(colors=views.brush_colours(), default_color=views.brush_colours()[5],
-                                           color_mode="fixed", default_size=10),
-                            eraser=False)
+                                           color_mode="fixed", default_size=10))
                         gr.HTML(views.legend_html(), elem_id="parse-legend")
                     with gr.Column():
                         mask_editor = gr.ImageEditor(
                             label="Garment mask (frame): paint white (garment) or black", type="numpy",
-                            format="png", image_mode="RGB", sources=[], transforms=[], layers=False, height=420,
+                            format="png", image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420,
+                            interactive=True,
                             canvas_size=(192, 256), elem_id="mask-editor",
                             brush=gr.Brush(colors=["#ffffff", "#000000"], default_color="#ffffff",
-                                           color_mode="fixed", default_size=10),
-                            eraser=False)
+                                           color_mode="fixed", default_size=10))
                 rerun_btn = gr.Button("Re-run from my edits", variant="primary", elem_id="rerun")
             with gr.Tab("Compare methods", id="compare", elem_id="tab-compare"):
                 gr.Markdown("Runs every chosen method on the same photos and the same preprocessing (the second "

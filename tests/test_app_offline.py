@@ -186,10 +186,13 @@ def test_examples_say_which_methods_run_them(monkeypatch, tmp_path):
     rows = webapp.method_table(tmp_path)
     labels = webapp.example_labels(rows)
     assert len(labels) == len(webapp.example_rows())
-    assert labels[0].startswith("geometric_person + geometric_cloth · runs now with: Geometric")
-    assert all("CP-VTON" not in lab for lab in labels)  # no weights in the folder: only the training-free method
+    assert labels[0] == "geometric_person + geometric_cloth · 1 method"  # the training-free one
+    assert all(len(lab) <= 60 for lab in labels)  # Gradio cuts longer example labels
+    note = webapp.examples_note(rows)
+    assert note.startswith("**Runs now:** every example with Geometric") and "CP-VTON" not in note
     no_method = [dict(r, ready=False) for r in rows]
-    assert all("cannot run yet" in lab for lab in webapp.example_labels(no_method))
+    assert all(lab.endswith("cannot run yet") for lab in webapp.example_labels(no_method))
+    assert webapp.examples_note(no_method).startswith("**Cannot run yet:** every example")
 
 
 def test_hub_check_is_quick_and_cached(monkeypatch):

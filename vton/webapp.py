@@ -28,7 +28,8 @@ __all__ = [
     "default_method", "weights_notice", "readiness_banner", "stage_caption", "stage_summaries", "step_name",
     "user_message", "DownloadFolder", "run_tryon", "run_preprocess", "gpu", "server_host", "EXAMPLES_DIR",
     "example_rows", "section_title", "gallery_items", "split_by_section", "png_bytes", "hub_state", "hub_reachable",
-    "check_estimators", "example_labels", "runnable_methods", "run_compare", "split_compare", "compare_summary",
+    "check_estimators", "example_labels", "examples_note", "runnable_methods", "run_compare", "split_compare",
+    "compare_summary",
 ]
 
 log = logging.getLogger(__name__)
@@ -566,21 +567,37 @@ def server_host(host: str | None) -> str:
 
 
 def example_labels(rows: list[dict[str, Any]], examples: list[list[Any]] | None = None) -> list[str]:
-    """One label per example row: the two files and which methods can run it now (an example supplies pose, parse
-    map and garment mask, so only the methods' own weights matter); "cannot run yet" with the fix otherwise."""
-    from . import methods
-
+    """One short label per example row: its two files and how many methods can run it now (an example supplies
+    pose, parse map and garment mask, so only the methods' own weights matter), or "cannot run yet"."""
     out = []
     for ex in example_rows() if examples is None else examples:
-        supplied = {k for k, v in zip(("pose", "parsing", "cloth_mask"), ex[2:5], strict=False) if v}
-        can = runnable_methods(rows, supplied)
+        can = runnable_methods(rows, _example_supplied(ex))
         name = f"{Path(ex[0]).stem} + {Path(ex[1]).stem}"
-        if can:
-            titles = ", ".join(methods.card(m).title for m in can)
-            out.append(f"{name} · runs now with: {titles}")
-        else:
-            out.append(f"{name} · cannot run yet: no method has its weights (see the top of the page)")
+        out.append(f"{name} · " + (f"{len(can)} method{'s' if len(can) != 1 else ''}" if can else "cannot run yet"))
     return out
+
+
+def _example_supplied(ex: list[Any]) -> set[str]:
+    return {k for k, v in zip(("pose", "parsing", "cloth_mask"), ex[2:5], strict=False) if v}
+
+
+def examples_note(rows: list[dict[str, Any]], examples: list[list[Any]] | None = None) -> str:
+    """Markdown under the examples: which methods run them now (and which examples cannot run yet)."""
+    from . import methods
+
+    examples = example_rows() if examples is None else examples
+    lines = []
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for ex in examples:
+        can = tuple(runnable_methods(rows, _example_supplied(ex)))
+        groups.setdefault(can, []).append(f"{Path(ex[0]).stem} + {Path(ex[1]).stem}")
+    for can, names in groups.items():
+        which = "every example" if len(names) == len(examples) else ", ".join(names)
+        if can:
+            lines.append(f"**Runs now:** {which} with " + ", ".join(_md(methods.card(m).title) for m in can) + ".")
+        else:
+            lines.append(f"**Cannot run yet:** {which} (no method has its weights; see the top of the page).")
+    return " ".join(lines)
 
 
 def example_rows() -> list[list[Any]]:

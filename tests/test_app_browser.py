@@ -67,6 +67,13 @@ def _upload_example(page) -> None:
         page.locator(f"#{elem_id}").get_by_text(EXAMPLE[key].name).first.wait_for(state="visible")
 
 
+def _click_example(page, label: str = "person + cloth_tshirt · 5 methods") -> None:
+    """Click an example (fills the photos, pose, parse map and garment mask at once)."""
+    page.locator("#examples").get_by_text(label, exact=True).click()
+    page.locator("#person-input img").first.wait_for(state="visible")
+    page.locator("#cloth-input img").first.wait_for(state="visible")
+
+
 def _check_sections(page, method_id: str) -> int:
     """Every stage of the card (and the preprocessing) is shown in its section with caption and time."""
     card = methods.card(method_id)
@@ -132,7 +139,7 @@ def test_an_error_is_shown_as_a_readable_message_and_clears_the_last_run(page):
     page.locator("#run").click()
     page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
     page.locator("#section-warp img").first.wait_for(state="visible")
-    page.locator("#person-input button[aria-label='Clear']").first.click()
+    page.locator("#person-input button[aria-label='Remove Image']").first.click()
     page.locator("#run").click()  # no person photo now
     page.get_by_text("Upload a person photo first").first.wait_for(state="visible")
     assert "Traceback" not in page.content()
@@ -187,38 +194,37 @@ def test_first_open_without_weights_tells_the_truth_and_the_geometric_example_ru
 
 
 def test_compare_two_methods_side_by_side_on_one_preprocessing(page):
-    _upload_example(page)
+    _click_example(page)
     page.get_by_role("tab", name="Compare methods").click()
     group = page.locator("#compare-methods")
-    for c in methods.cards():  # keep two: the geometric method and CP-VTON+
-        box = group.get_by_label(re.compile("^" + re.escape(c.title) + " · "))
-        if box.is_checked() != (c.id in ("geometric", "cp-vton+")):
+    for c in methods.cards():  # keep two with the same needs: geometric and CP-VTON
+        box = group.locator("label", has_text=c.title + " · ").first.locator("input")
+        if box.is_checked() != (c.id in ("geometric", "cp-vton")):
             box.click()
     page.locator("#run-compare").click()
     page.locator("#compare-status").get_by_text("Compared 2 of 2").wait_for(timeout=240_000)
-    for m in ("geometric", "cp-vton_"):
+    for m in ("geometric", "cp-vton"):
         page.locator(f"#compare-warp-{m} img").first.wait_for(state="visible")
         assert page.locator(f"#compare-composition-{m} img").count() >= 2  # try-on and pasted
         assert page.locator(f"#compare-head-{m}").is_visible()
     assert not page.locator("#compare-warp-acgpn").is_visible()  # not chosen
     # rows aligned by section: the two methods' warp galleries sit side by side
     a = page.locator("#compare-warp-geometric").bounding_box()
-    b = page.locator("#compare-warp-cp-vton_").bounding_box()
+    b = page.locator("#compare-warp-cp-vton").bounding_box()
     assert abs(a["y"] - b["y"]) < 2 and a["x"] != b["x"]
-    caps = page.locator("#compare-inputs-cp-vton_ .caption-label")
+    caps = page.locator("#compare-inputs-cp-vton .caption-label")
     texts = [caps.nth(i).inner_text() for i in range(caps.count())]
-    assert texts and all("cached" in t for t in texts), texts  # the second method reused the preprocessing
+    # the second method reused the first one's pose, parsing, framing and garment mask
+    assert len(texts) == 5 and all("cached, 0 s" in t for t in texts), texts
     _shot(page, "compare")
 
 
 def test_garment_swap_reuses_the_cached_person_stages(page):
-    _upload_example(page)
+    _click_example(page)
     _choose_method(page, "cp-vton+")
     page.locator("#run").click()
     page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
-    _upload(page, "cloth-input", EXAMPLE["person"].with_name("cloth_longsleeve.png"))
-    _upload(page, "mask-input", EXAMPLE["person"].with_name("cloth_longsleeve_mask.png"))
-    page.locator("#mask-input").get_by_text("cloth_longsleeve_mask.png").first.wait_for(state="visible")
+    _click_example(page, "person + cloth_longsleeve · 5 methods")  # the same person, pose and parse map
     page.locator("#run").click()
     page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
     page.wait_for_function("() => document.querySelectorAll('#section-inputs .caption-label').length >= 6")
@@ -232,14 +238,13 @@ def test_garment_swap_reuses_the_cached_person_stages(page):
 
 
 def test_painted_parse_edit_reruns_and_changes_the_downstream_stages(page):
-    _upload_example(page)
+    _click_example(page)
     _choose_method(page, "cp-vton+")
     page.locator("#run").click()
     page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
     page.locator("#section-representation img").first.wait_for(state="visible")
     before = _img_bytes(page, "#section-representation img")
     page.get_by_role("tab", name="Edit & re-run").click()
-    page.locator("#keypoints").get_by_text("right_shoulder").first.wait_for(state="visible")
     page.locator("#parse-editor button[aria-label='Brush']").click()
     canvas = page.locator("#parse-editor canvas").first
     canvas.scroll_into_view_if_needed()
@@ -261,7 +266,8 @@ def test_painted_parse_edit_reruns_and_changes_the_downstream_stages(page):
     assert after != before  # the body shape the representation is built from changed
     caps = {c.split(" — ")[0]: c for c in _captions(page, "inputs")}
     assert "cached, 0 s" in caps["Garment mask"] and "cached" not in caps["Human parsing (LIP-20)"]
-    assert page.locator("#control-points").get_by_text("source_x").count() >= 1
+    page.locator("#control-points-box").get_by_text("θ: the warp's control points").click()
+    page.locator("#control-points").get_by_text("source_x").first.wait_for(state="visible")
     _shot(page, "parse-edit-rerun")
 
 

@@ -1,7 +1,8 @@
 """Launch ``app.py`` in a subprocess on a free 127.0.0.1 port and wait for it; shared by the app tests.
 
-``shared_app()`` starts one app per test process, with RANDOM CP-VTON+ weights generated into a temporary weights
-folder (the images are noise but every stage is produced), and stops it at exit. ``AppServer`` starts any other
+``shared_app()`` starts one app per test process, with RANDOM weights for every method that has networks generated
+into a temporary weights folder (full size; the images are noise but every stage is produced), and stops it at
+exit. ``AppServer`` starts any other
 configuration (the offline test uses an empty weights folder).
 """
 
@@ -22,6 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 ARTIFACTS = ROOT / "test-artifacts"
+
+# the geometric example (listed first in examples/examples.json): runs with nothing downloaded
+GEOMETRIC = {
+    "person": EXAMPLES / "geometric_person.png",
+    "cloth": EXAMPLES / "geometric_cloth.png",
+    "pose": EXAMPLES / "geometric_person_keypoints.json",
+    "parse": EXAMPLES / "geometric_person_parse.png",
+    "cloth_mask": EXAMPLES / "geometric_cloth_mask.png",
+}
 
 # one example pair with every annotation it needs (so no pose / parsing weights are used)
 EXAMPLE = {
@@ -55,8 +65,10 @@ def app_env(**extra: str) -> dict[str, str]:
 class AppServer:
     """``python app.py --weights-dir DIR --host 127.0.0.1 --port N`` as a subprocess; ``url`` once it serves."""
 
-    def __init__(self, weights_dir: Path, *, env: dict[str, str] | None = None, timeout_s: float = 180.0) -> None:
+    def __init__(self, weights_dir: Path, *, env: dict[str, str] | None = None, timeout_s: float = 180.0,
+                 args: list[str] | None = None) -> None:
         self.weights_dir = Path(weights_dir)
+        self.args = list(args or [])
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.env = env or app_env()
@@ -66,7 +78,7 @@ class AppServer:
 
     def start(self) -> AppServer:
         cmd = [sys.executable, str(ROOT / "app.py"), "--weights-dir", str(self.weights_dir), "--host", "127.0.0.1",
-               "--port", str(self.port)]
+               "--port", str(self.port), *self.args]
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed when the process is stopped
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self._log = log
@@ -106,10 +118,11 @@ class AppServer:
 
 
 def make_app_weights(folder: Path) -> Path:
-    """RANDOM CP-VTON+ network weights in ``folder`` (the examples supply pose and parse, so no estimator weights)."""
+    """RANDOM full-size weights of every method with networks in ``folder`` (the examples supply pose and parse,
+    so no estimator weights)."""
     from vton.convert import write_random_weights
 
-    write_random_weights(folder, ("cp-vton+",), seed=0)
+    write_random_weights(folder, seed=0)
     return folder
 
 
@@ -117,7 +130,7 @@ _shared: AppServer | None = None
 
 
 def shared_app() -> AppServer:
-    """The app with random CP-VTON+ weights, started once per test process and stopped at exit."""
+    """The app with random weights for every method, started once per test process and stopped at exit."""
     global _shared
     if _shared is None:
         folder = Path(tempfile.mkdtemp(prefix="vton-app-weights-"))

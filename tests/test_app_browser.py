@@ -1,6 +1,8 @@
-"""The page in a real browser (Debian chromium driven by Playwright): upload, run, every stage shown with its caption.
+"""The page in a real browser (Debian chromium driven by Playwright): upload, run, every stage shown with its caption;
+the first open without weights, compare, a garment swap on cached person stages, a painted parse edit, the phone
+layout and ``app.py --study``.
 
-Saves a full-page screenshot to ``test-artifacts/app.png``.
+Saves full-page screenshots to ``test-artifacts/app-*.png``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers_app import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, EXAMPLE, shared_app
+from helpers_app import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, EXAMPLE, AppServer, app_env, shared_app
 
 from vton import methods
 from vton.pipeline import PREPROCESS_STAGES
@@ -65,6 +67,13 @@ def _upload_example(page) -> None:
         page.locator(f"#{elem_id}").get_by_text(EXAMPLE[key].name).first.wait_for(state="visible")
 
 
+def _click_example(page, label: str = "person + cloth_tshirt · 5 methods") -> None:
+    """Click an example (fills the photos, pose, parse map and garment mask at once)."""
+    page.locator("#examples").get_by_text(label, exact=True).click()
+    page.locator("#person-input img").first.wait_for(state="visible")
+    page.locator("#cloth-input img").first.wait_for(state="visible")
+
+
 def _check_sections(page, method_id: str) -> int:
     """Every stage of the card (and the preprocessing) is shown in its section with caption and time."""
     card = methods.card(method_id)
@@ -113,7 +122,7 @@ def test_every_registered_method_runs_and_shows_its_stages(page, method_id):
 
 def test_example_runs_out_of_the_box_and_is_pasted_back_at_photo_size(page):
     # the photo-like example: 768 × 1024 person with its shipped pose, parse map and garment mask
-    page.get_by_text("person_photo_keypoints.json").first.click()
+    page.locator("#examples").get_by_text("person_photo + cloth_longsleeve · 5 methods").click()
     page.locator("#person-input img").first.wait_for(state="visible")
     page.locator("#run").click()
     page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
@@ -130,9 +139,184 @@ def test_an_error_is_shown_as_a_readable_message_and_clears_the_last_run(page):
     page.locator("#run").click()
     page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
     page.locator("#section-warp img").first.wait_for(state="visible")
-    page.locator("#person-input button[aria-label='Clear']").first.click()
+    page.locator("#person-input button[aria-label='Remove Image']").first.click()
     page.locator("#run").click()  # no person photo now
     page.get_by_text("Upload a person photo first").first.wait_for(state="visible")
     assert "Traceback" not in page.content()
     assert "Done" not in page.locator("#status").inner_text()
     assert page.locator("#section-warp img").count() == 0  # the old stages are gone
+
+
+def _shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"app-{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 30_000
+    return shot
+
+
+def _captions(page, sid: str) -> list[str]:
+    caps = page.locator(f"#section-{sid} .caption-label")
+    return [caps.nth(i).inner_text().strip() for i in range(caps.count())]
+
+
+def _img_bytes(page, selector: str) -> bytes:
+    src = page.locator(selector).first.get_attribute("src")
+    return page.request.get(src).body()
+
+
+def test_first_open_without_weights_tells_the_truth_and_the_geometric_example_runs(browser, tmp_path):
+    cache = tmp_path / "hf"
+    env = app_env(HF_HUB_OFFLINE="1", HF_HOME=str(cache), HF_HUB_CACHE=str(cache / "hub"))
+    with AppServer(tmp_path / "no-weights", env=env) as server:
+        pg = browser.new_page(viewport={"width": 1500, "height": 1000})
+        pg.set_default_timeout(60_000)
+        pg.goto(server.url, wait_until="domcontentloaded")
+        pg.wait_for_selector("#run")
+        top = pg.locator("#readiness").inner_text()
+        assert "Ready to run: Geometric" in top and "Hub: offline" in top
+        for c in methods.cards():
+            if c.weights:
+                assert f"{c.title} needs weights" in top, c.id
+        assert "--weights-dir" in top and "random-weights" in top
+        note = pg.locator("#examples-note").inner_text()
+        assert "every example with Geometric" in note and "CP-VTON" not in note
+        pg.locator("#examples").get_by_text("geometric_person + geometric_cloth · 1 method").click()
+        pg.locator("#person-input img").first.wait_for(state="visible")
+        assert "Geometric" in pg.locator("#method input").input_value()
+        pg.locator("#run").click()
+        pg.locator("#status").get_by_text("Done").wait_for(timeout=120_000)
+        assert "Geometric" in pg.locator("#status").inner_text()
+        pg.locator("#section-warp img").first.wait_for(state="visible")
+        pg.locator("#before-after img").first.wait_for(state="visible")
+        _shot(pg, "first-open-no-weights")
+        pg.close()
+
+
+def test_compare_two_methods_side_by_side_on_one_preprocessing(page):
+    _click_example(page)
+    page.get_by_role("tab", name="Compare methods").click()
+    group = page.locator("#compare-methods")
+    for c in methods.cards():  # keep two with the same needs: geometric and CP-VTON
+        box = group.locator("label", has_text=c.title + " · ").first.locator("input")
+        if box.is_checked() != (c.id in ("geometric", "cp-vton")):
+            box.click()
+    page.locator("#run-compare").click()
+    page.locator("#compare-status").get_by_text("Compared 2 of 2").wait_for(timeout=240_000)
+    for m in ("geometric", "cp-vton"):
+        page.locator(f"#compare-warp-{m} img").first.wait_for(state="visible")
+        assert page.locator(f"#compare-composition-{m} img").count() >= 2  # try-on and pasted
+        assert page.locator(f"#compare-head-{m}").is_visible()
+    assert not page.locator("#compare-warp-acgpn").is_visible()  # not chosen
+    # rows aligned by section: the two methods' warp galleries sit side by side
+    a = page.locator("#compare-warp-geometric").bounding_box()
+    b = page.locator("#compare-warp-cp-vton").bounding_box()
+    assert abs(a["y"] - b["y"]) < 2 and a["x"] != b["x"]
+    caps = page.locator("#compare-inputs-cp-vton .caption-label")
+    texts = [caps.nth(i).inner_text() for i in range(caps.count())]
+    # the second method reused the first one's pose, parsing, framing and garment mask
+    assert len(texts) == 5 and all("cached, 0 s" in t for t in texts), texts
+    _shot(page, "compare")
+
+
+def test_garment_swap_reuses_the_cached_person_stages(page):
+    _click_example(page)
+    _choose_method(page, "cp-vton+")
+    page.locator("#run").click()
+    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    _click_example(page, "person + cloth_longsleeve · 5 methods")  # the same person, pose and parse map
+    page.locator("#run").click()
+    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    page.wait_for_function("() => document.querySelectorAll('#section-inputs .caption-label').length >= 6")
+    caps = {c.split(" — ")[0]: c for c in _captions(page, "inputs")}
+    for title in ("Person (framed 256 × 192)", "Pose keypoints (COCO-18)", "Human parsing (LIP-20)", "Body mask"):
+        assert "cached, 0 s" in caps[title], caps[title]
+    assert "Garment (framed 256 × 192)" in caps and "Garment mask" in caps  # (cached too if an earlier test ran it)
+    assert re.search(r"cached: body_mask, (cloth_framing, cloth_mask, )?framing, parsing, pose",
+                     page.locator("#status").inner_text())
+    _shot(page, "garment-swap")
+
+
+def test_painted_parse_edit_reruns_and_changes_the_downstream_stages(page):
+    _click_example(page)
+    _choose_method(page, "cp-vton+")
+    page.locator("#run").click()
+    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    page.locator("#section-representation img").first.wait_for(state="visible")
+    before = _img_bytes(page, "#section-representation img")
+    page.get_by_role("tab", name="Edit & re-run").click()
+    page.locator("#parse-editor button[aria-label='Brush']").click()
+    canvas = page.locator("#parse-editor canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 120, cy - 60)
+    page.mouse.down()
+    for i in range(20):  # a stroke of "upper clothes" over the background left of the body
+        page.mouse.move(cx - 120 + i * 3, cy - 60 + i * 6, steps=2)
+    page.mouse.up()
+    _shot(page, "parse-painted")
+    page.locator("#rerun").click()
+    page.locator("#status").get_by_text("Re-ran from your edits (parse map)").wait_for(timeout=240_000)
+    status = page.locator("#status").inner_text()
+    assert "cached: cloth_framing, cloth_mask" in status  # only what follows the edit ran again
+    page.get_by_role("tab", name="Stages").click()
+    page.locator("#section-representation img").first.wait_for(state="visible")
+    after = _img_bytes(page, "#section-representation img")
+    assert after != before  # the body shape the representation is built from changed
+    caps = {c.split(" — ")[0]: c for c in _captions(page, "inputs")}
+    assert "cached, 0 s" in caps["Garment mask"] and "cached" not in caps["Human parsing (LIP-20)"]
+    page.locator("#control-points-box").get_by_text("θ: the warp's control points").click()
+    page.locator("#control-points").get_by_text("source_x").first.wait_for(state="visible")
+    _shot(page, "parse-edit-rerun")
+
+
+def test_phone_width_layout_does_not_overflow_and_zip_names_are_whole(browser):
+    server = shared_app()
+    pg = browser.new_page(viewport={"width": 390, "height": 844})
+    pg.set_default_timeout(60_000)
+    pg.goto(server.url, wait_until="domcontentloaded")
+    pg.wait_for_selector("#run")
+    pg.locator("#examples").get_by_text("geometric_person + geometric_cloth").click()
+    pg.locator("#person-input img").first.wait_for(state="visible")
+    _choose_method(pg, "geometric")
+    pg.locator("#run").click()
+    pg.locator("#status").get_by_text("Done").wait_for(timeout=120_000)
+    pg.locator("#zip-stages").get_by_text(".zip").first.wait_for(state="visible")
+    assert "vton_geometric_stages.zip" in re.sub(r"\s+", "", pg.locator("#zip-stages").inner_text())
+    width = pg.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 392, width
+    ex = pg.locator("#examples").bounding_box()
+    assert ex["x"] >= 0 and ex["x"] + ex["width"] <= 391, ex
+    _shot(pg, "phone")
+    pg.close()
+
+
+def test_app_py_study_serves_the_participant_page(browser, tmp_path):
+    import json
+
+    from helpers_app import GEOMETRIC
+
+    study = {"id": "app-study", "question": "Which looks more realistic?", "methods": ["geometric", "cp-vton+"],
+             "pairs": [{"id": "p1", "person": str(GEOMETRIC["person"]), "garment": str(GEOMETRIC["cloth"]),
+                        "annotations": {"pose": str(GEOMETRIC["pose"]), "parsing": str(GEOMETRIC["parse"]),
+                                        "cloth_mask": str(GEOMETRIC["cloth_mask"])}}]}
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps(study))
+    weights = shared_app().weights_dir
+    env = app_env(VTON_STUDY_TOKEN="")
+    with AppServer(weights, env=env, args=["--study", str(path), "--study-folder", str(tmp_path / "folder")]) as srv:
+        log = srv.log()
+        assert f"Participant link: http://127.0.0.1:{srv.port}/?study=app-study" in log
+        assert "Researcher token (results at /?view=results): " in log
+        assert len(list((tmp_path / "folder" / "images").glob("*.png"))) == 2  # one render per method
+        pg = browser.new_page(viewport={"width": 1200, "height": 900})
+        pg.set_default_timeout(60_000)
+        pg.goto(srv.url + "?study=app-study", wait_until="domcontentloaded")
+        pg.locator("#study-left img").first.wait_for(state="visible")
+        pg.locator("#study-right img").first.wait_for(state="visible")
+        assert "Which looks more realistic?" in pg.locator("#study-question").inner_text()
+        assert "Trial 1 of 1" in pg.locator("#study-progress").inner_text()
+        assert "cp-vton" not in pg.content().lower()  # blind: no method names in the page
+        _shot(pg, "study")
+        pg.close()

@@ -34,7 +34,7 @@ def test_page_and_config_are_served_offline_without_weights(offline_app):
     labels = {c.get("props", {}).get("label") for c in config["components"]}
     assert {"Person photo", "Garment photo", "Method"} <= labels
     names = {d.get("api_name") for d in config["dependencies"]}
-    assert {"tryon", "preprocess", "methods"} <= names
+    assert {"tryon", "compare", "preprocess", "methods"} <= names
     markdown = " ".join(str(c.get("props", {}).get("value", "")) for c in config["components"]
                         if c.get("type") == "markdown")
     assert "needs weights" in markdown and "VTON_WEIGHTS_DIR" in markdown and "random-weights" in markdown
@@ -129,3 +129,129 @@ def test_space_dependency_step_runs_only_on_a_space_and_only_when_missing(monkey
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     assert webapp.ensure_space_dependencies() is True
     assert calls and calls[0][0][-2:] == ["--no-deps", webapp.CONTROLNET_AUX]
+
+
+def _client(server):
+    gradio_client = pytest.importorskip("gradio_client")
+    return gradio_client, gradio_client.Client(server.url, verbose=False)
+
+
+def test_method_without_weights_says_how_to_add_them(offline_app):
+    from helpers_app import EXAMPLE
+
+    gradio_client, client = _client(offline_app)
+    f = gradio_client.handle_file
+    with pytest.raises(gradio_client.exceptions.AppError) as err:
+        client.predict(f(str(EXAMPLE["person"])), f(str(EXAMPLE["cloth"])), "cp-vton", f(str(EXAMPLE["pose"])),
+                       f(str(EXAMPLE["parse"])), f(str(EXAMPLE["cloth_mask"])), api_name="/tryon")
+    msg = str(err.value)
+    assert "cp-vton/gmm" in msg and "--weights-dir" in msg
+    assert "/tmp/" not in msg and "`" not in msg  # no server paths, no markdown backticks
+
+
+def test_offline_estimator_fails_at_once_and_says_how_to_avoid_the_download(offline_app):
+    import time
+
+    from helpers_app import GEOMETRIC
+
+    gradio_client, client = _client(offline_app)
+    f = gradio_client.handle_file
+    t0 = time.monotonic()
+    with pytest.raises(gradio_client.exceptions.AppError) as err:  # no pose JSON, no parse PNG, Hub offline
+        client.predict(f(str(GEOMETRIC["person"])), f(str(GEOMETRIC["cloth"])), "geometric", None, None, None,
+                       api_name="/tryon")
+    assert time.monotonic() - t0 < 10
+    msg = str(err.value)
+    assert "OpenPose body weights" in msg and "SCHP LIP parsing weights" in msg and "Hub is offline" in msg
+    assert "pose JSON" in msg and "parse PNG" in msg and "avoid the download" in msg
+    assert "/tmp/" not in msg
+
+
+def test_geometric_example_runs_with_nothing_downloaded(offline_app):
+    from helpers_app import GEOMETRIC
+
+    gradio_client, client = _client(offline_app)
+    f = gradio_client.handle_file
+    status, result, _, summary, _, _ = client.predict(
+        f(str(GEOMETRIC["person"])), f(str(GEOMETRIC["cloth"])), "geometric", f(str(GEOMETRIC["pose"])),
+        f(str(GEOMETRIC["parse"])), f(str(GEOMETRIC["cloth_mask"])), api_name="/tryon")
+    assert status.startswith("**Done** with Geometric") and summary["networks"] == {}
+    assert summary["random_weights"] is False
+
+
+def test_examples_say_which_methods_run_them(monkeypatch, tmp_path):
+    from vton import webapp
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rows = webapp.method_table(tmp_path)
+    labels = webapp.example_labels(rows)
+    assert len(labels) == len(webapp.example_rows())
+    assert labels[0] == "geometric_person + geometric_cloth · 1 method"  # the training-free one
+    assert all(len(lab) <= 60 for lab in labels)  # Gradio cuts longer example labels
+    note = webapp.examples_note(rows)
+    assert note.startswith("**Runs now:** every example with Geometric") and "CP-VTON" not in note
+    no_method = [dict(r, ready=False) for r in rows]
+    assert all(lab.endswith("cannot run yet") for lab in webapp.example_labels(no_method))
+    assert webapp.examples_note(no_method).startswith("**Cannot run yet:** every example")
+
+
+def test_hub_check_is_quick_and_cached(monkeypatch):
+    import socket
+    import time
+
+    from vton import webapp
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert webapp.hub_reachable() is False and webapp.hub_state().startswith("offline (HF_HUB_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    calls = []
+
+    def slow_connect(addr, timeout=None):
+        calls.append((addr, timeout))
+        time.sleep(0.5)
+        raise OSError("unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", slow_connect)
+    monkeypatch.setattr(webapp, "_hub", {"state": None, "at": 0.0, "thread": None})
+    t0 = time.monotonic()
+    assert webapp.hub_reachable(wait_s=0.05) is None  # still being checked: the caller does not wait
+    assert time.monotonic() - t0 < 0.3
+    assert webapp.hub_state() in ("being checked", "offline (the Hub cannot be reached: nothing can be downloaded)")
+    webapp._hub["thread"].join(2) if webapp._hub["thread"] else None
+    assert webapp.hub_reachable() is False
+    assert webapp.hub_reachable() is False and len(calls) == 1  # cached
+    assert calls[0][1] == webapp.HUB_CHECK_TIMEOUT_S
+
+
+def test_edits_become_pipeline_inputs_in_the_photos_pixels():
+    import numpy as np
+
+    from vton import webapp, webapp_views
+    from vton.preprocess.framing import FrameTransform
+
+    t = FrameTransform(0.25, 10.0, 0.0, (688, 1024))  # a 688 × 1024 photo, scaled by 1/4 and shifted 10 px
+    rows = [[n, 0, 0, 0, "no"] for n in webapp_views.COCO18]
+    rows[0] = ["nose", 96.0, 40.0, 0.9, "yes"]
+    pose = webapp_views.pose_from_table(rows, t)
+    assert pose.size == (688, 1024)
+    assert np.allclose(pose.keypoints[0], [(96 - 10) * 4, 160]) and pose.scores[0] == np.float32(0.9)
+    assert pose.present.sum() == 1
+    frame = np.zeros((256, 192, 3), np.uint8)
+    colours = webapp_views.LIP.colors()
+    frame[100:120, 50:90] = colours[5]  # upper clothes
+    frame[100, 50] = (colours[5] * 0.8).astype(np.uint8)  # a brush's soft edge snaps to the nearest label
+    parsing = webapp_views.parsing_from_editor({"composite": frame}, t)
+    assert parsing.labels.shape == (1024, 688)
+    assert parsing.labels[440, 200] == 5 and parsing.labels[10, 10] == 0
+    assert webapp_views.LIP.names[5] == "upper_clothes"
+    mask = webapp_views.mask_from_editor({"composite": np.full((256, 192, 3), 255, np.uint8)}, (192, 256))
+    assert mask.shape == (256, 192) and mask.all()
+    headers, cp = webapp_views.control_point_rows({"data": {"control_points": [{"i": 0, "x": -1.0, "y": -1.0},
+                                                                             {"i": 1, "x": 0.0, "y": -1.0}]}})
+    assert headers == ["i", "x", "y"] and cp == [[0, -1.0, -1.0], [1, 0.0, -1.0]]
+    assert webapp_views.control_point_rows({"data": {}}) == ([], [])
+    assert "upper clothes" in webapp_views.legend_html() and len(webapp_views.brush_colours()) == 20
+    assert webapp.split_compare([1, 2, 3], {"methods": ["a", "b"], "results": {
+        "a": {"stages": [{"section": "inputs"}, {"section": "warp"}]}, "b": {"stages": [{"section": "warp"}]}}}) == {
+        ("a", "inputs"): [1], ("a", "warp"): [2], ("b", "warp"): [3]}

@@ -27,7 +27,9 @@ __all__ = [
     "SECTIONS", "Uploads", "upload_path", "pipeline", "preprocessor", "method_table", "method_choices",
     "default_method", "weights_notice", "readiness_banner", "stage_caption", "stage_summaries", "step_name",
     "user_message", "DownloadFolder", "run_tryon", "run_preprocess", "gpu", "server_host", "EXAMPLES_DIR",
-    "example_rows", "section_title", "gallery_items", "split_by_section", "png_bytes",
+    "example_rows", "section_title", "gallery_items", "split_by_section", "png_bytes", "hub_state", "hub_reachable",
+    "check_estimators", "example_labels", "examples_note", "runnable_methods", "run_compare", "split_compare",
+    "compare_summary",
 ]
 
 log = logging.getLogger(__name__)
@@ -183,10 +185,73 @@ def _md(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def readiness_banner(rows: list[dict[str, Any]]) -> str:
-    """Markdown for the top of the page: which methods run now, which do not and the one fix for each."""
+# ---------------------------------------------------------------------------------------------------------------
+# is the Hub reachable? (a quick check in the background, cached; page loads never wait for more than a moment)
+
+HUB_CHECK_TIMEOUT_S = 1.5  # one TCP connect to the Hub's host; longer means "unreachable"
+HUB_CHECK_TTL_S = 300.0  # a result is reused this long
+_hub = {"state": None, "at": 0.0, "thread": None}
+_hub_lock = threading.Lock()
+
+
+def _hub_host() -> tuple[str, int]:
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+
+
+def _check_hub() -> None:
+    import socket
+
+    try:
+        with socket.create_connection(_hub_host(), timeout=HUB_CHECK_TIMEOUT_S):
+            state = True
+    except OSError:
+        state = False
+    with _hub_lock:
+        _hub.update(state=state, at=time.monotonic(), thread=None)
+
+
+def hub_reachable(wait_s: float = 0.3) -> bool | None:
+    """True / False when known, None while the first check is still running.
+
+    ``HF_HUB_OFFLINE`` answers False at once. Otherwise one TCP connect to the Hub (``HF_ENDPOINT``) with a
+    1.5 s timeout runs in a background thread; its answer is cached for 5 minutes. A caller waits at most
+    ``wait_s`` for a check under way, so a page load is never held up for long.
+    """
     from .weights import hub_offline
 
+    if hub_offline():
+        return False
+    with _hub_lock:
+        fresh = _hub["state"] is not None and time.monotonic() - _hub["at"] < HUB_CHECK_TTL_S
+        if not fresh and _hub["thread"] is None:
+            t = threading.Thread(target=_check_hub, name="vton-hub-check", daemon=True)
+            _hub["thread"] = t
+            t.start()
+        thread, state = _hub["thread"], _hub["state"]
+    if thread is not None and wait_s > 0:
+        thread.join(wait_s)
+        with _hub_lock:
+            state = _hub["state"]
+    return state
+
+
+def hub_state() -> str:
+    """The Hub line of the banner: offline by setting, reachable, unreachable, or still being checked."""
+    from .weights import hub_offline
+
+    if hub_offline():
+        return "offline (HF_HUB_OFFLINE is set: nothing is downloaded)"
+    state = hub_reachable()
+    if state is None:
+        return "being checked"
+    return "reachable" if state else "offline (the Hub cannot be reached: nothing can be downloaded)"
+
+
+def readiness_banner(rows: list[dict[str, Any]]) -> str:
+    """Markdown for the top of the page: which methods run now, which do not and the one fix for each."""
     ready = [r for r in rows if r["ready"]]
     lines = []
     if ready:
@@ -196,9 +261,8 @@ def readiness_banner(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         if not r["ready"]:
             lines.append(f"- **{_md(r['title'])}** needs weights: {_md(r['how_to'])}")
-    hub = "offline (HF_HUB_OFFLINE is set or the Hub cannot be reached)" if hub_offline() else "reachable"
-    lines.append(f"\nHub: {hub}. Without pose/parsing weights, supply a pose JSON and a parse PNG (the examples ship "
-                 "them).")
+    lines.append(f"\nHub: {hub_state()}. Without pose/parsing weights, supply a pose JSON and a parse PNG (the "
+                 "examples ship them): nothing is downloaded then.")
     return "\n".join(lines)
 
 
@@ -326,10 +390,44 @@ class DownloadFolder:
 Progress = Callable[[str, int, int], None]
 
 
-def run_tryon(method: str, uploads: Uploads, weights_dir: str | Path | None, progress: Progress | None = None):
-    """Run the whole chain on the uploads; returns the ``TryOnResult``."""
+ESTIMATORS = (("pose", "openpose/body", "OpenPose body", "a pose JSON (OpenPose COCO-18)"),
+              ("parsing", "schp/lip", "SCHP LIP parsing", "a parse PNG (LIP labels)"))
+
+
+def check_estimators(method: str, supplied: set[str] | frozenset[str], weights_dir: str | Path | None) -> None:
+    """Fail at once when ``method`` would have to download an estimator and the Hub is offline.
+
+    Raises:
+        InputError: naming the estimator and the annotation that avoids it (a pose JSON, a parse PNG).
+    """
+    from . import methods
+    from .weights import availability
+
+    card = methods.card(method)
+    status = availability(weights_dir)
+    blocked = [(need, name, avoid) for need, key, name, avoid in ESTIMATORS
+               if need in card.needs and need not in supplied and status.get(key) not in ("local", "cached")]
+    if not blocked or hub_reachable(wait_s=HUB_CHECK_TIMEOUT_S) is not False:
+        return
+    names = " and ".join(f"the {name} weights" for _, name, _ in blocked)
+    avoids = " and ".join(avoid for _, _, avoid in blocked)
+    raise InputError(f"{card.title} needs {names}, which are not on this machine, and the Hub is offline, so "
+                     f"they cannot be downloaded. Supply {avoids} in “Your own annotations” (the examples ship "
+                     "them) to avoid the download, or put the weights into the weights folder.")
+
+
+def run_tryon(method: str, uploads: Uploads, weights_dir: str | Path | None, progress: Progress | None = None,
+              **edits: Any):
+    """Run the whole chain on the uploads; returns the ``TryOnResult``.
+
+    ``edits`` (``person``, ``cloth``, ``pose``, ``parsing``, ``cloth_mask`` as objects) replace the uploads' files:
+    the page's re-run after an edit.
+    """
     uploads.require_photos()
-    return pipeline(method, weights_dir)(uploads.person, uploads.cloth, progress=progress, **uploads.annotations())
+    inputs = {"person": uploads.person, "cloth": uploads.cloth, **uploads.annotations()}
+    inputs.update({k: v for k, v in edits.items() if v is not None})
+    check_estimators(method, {k for k in ("pose", "parsing") if inputs.get(k) is not None}, weights_dir)
+    return pipeline(method, weights_dir)(progress=progress, **inputs)
 
 
 def run_preprocess(uploads: Uploads, weights_dir: str | Path | None, progress: Progress | None = None,
@@ -340,8 +438,92 @@ def run_preprocess(uploads: Uploads, weights_dir: str | Path | None, progress: P
     if method is None:
         method = max(methods.cards(), key=lambda c: len(c.needs)).id
     uploads.require_photos()
+    check_estimators(method, uploads.supplied() & {"pose", "parsing"}, weights_dir)
     return pipeline(method, weights_dir).preprocess(uploads.person, uploads.cloth, progress=progress,
                                                     **uploads.annotations())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# comparing methods on one pair
+
+
+def runnable_methods(rows: list[dict[str, Any]], supplied: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Ids of the methods that can run now: weights ready and, for every estimator a method needs and the user did
+    not supply, its weights on this machine or the Hub reachable."""
+    out = []
+    for r in rows:
+        if not r["ready"]:
+            continue
+        blocked = False
+        for need, _, _, _ in ESTIMATORS:
+            if need in r["needs"] and need not in supplied:
+                where = str(r.get("annotators", {}).get(need, ""))
+                if not where.startswith(("local", "cached")) and hub_reachable(wait_s=0) is False:
+                    blocked = True
+        if not blocked:
+            out.append(r["id"])
+    return out
+
+
+def run_compare(method_ids: list[str], uploads: Uploads, weights_dir: str | Path | None,
+                progress: Progress | None = None) -> list[tuple[str, Any]]:
+    """Run each method on the same uploads, one after another; ``[(method id, TryOnResult or VtonError)]``.
+
+    The methods share the preprocessor of ``weights_dir`` (one content cache), so the second method reuses the
+    pose, parsing and framing the first computed (its stages say "cached"). A method that fails (missing weights,
+    a pose it cannot use) gives its error in its place; the others still run.
+    """
+    from . import methods
+
+    uploads.require_photos()
+    if not method_ids:
+        raise InputError("choose at least one method to compare")
+    ids = []
+    for m in method_ids:
+        methods.card(m)
+        if m not in ids:
+            ids.append(m)
+    out: list[tuple[str, Any]] = []
+    for i, m in enumerate(ids):
+        def report(key: str, done: int, total: int, i: int = i) -> None:
+            if progress is not None:
+                progress(key, i * 1000 + int(1000 * done / max(total, 1)), 1000 * len(ids))
+
+        try:
+            out.append((m, run_tryon(m, uploads, weights_dir, report)))
+        except VtonError as e:
+            out.append((m, e))
+    return out
+
+
+def compare_summary(results: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The ``/compare`` JSON: the methods in order; per method its run summary (or its error); per section the
+    stage keys of each method (the rows the page aligns)."""
+    from . import methods
+
+    out: dict[str, Any] = {"methods": [m for m, _ in results], "results": {}, "sections": {}}
+    for m, r in results:
+        if isinstance(r, BaseException):
+            out["results"][m] = {"error": user_message(r), "title": methods.card(m).title}
+            continue
+        out["results"][m] = r.summary()
+    for sec in SECTIONS:
+        out["sections"][sec.id] = {m: [row["key"] for row in res.get("stages", []) if row["section"] == sec.id]
+                                   for m, res in out["results"].items()}
+    return out
+
+
+def split_compare(items: list[Any], summary: Mapping | None) -> dict[tuple[str, str], list[Any]]:
+    """The ``/compare`` gallery (every method's stages, method after method) grouped by ``(method, section)``."""
+    out: dict[tuple[str, str], list[Any]] = {}
+    it = iter(items or [])
+    for m in (summary or {}).get("methods", []):
+        for row in (summary or {}).get("results", {}).get(m, {}).get("stages", []):
+            item = next(it, None)
+            if item is None:
+                return out
+            out.setdefault((m, row["section"]), []).append(item)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -382,6 +564,40 @@ def server_host(host: str | None) -> str:
     if host:
         return host
     return "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
+
+
+def example_labels(rows: list[dict[str, Any]], examples: list[list[Any]] | None = None) -> list[str]:
+    """One short label per example row: its two files and how many methods can run it now (an example supplies
+    pose, parse map and garment mask, so only the methods' own weights matter), or "cannot run yet"."""
+    out = []
+    for ex in example_rows() if examples is None else examples:
+        can = runnable_methods(rows, _example_supplied(ex))
+        name = f"{Path(ex[0]).stem} + {Path(ex[1]).stem}"
+        out.append(f"{name} · " + (f"{len(can)} method{'s' if len(can) != 1 else ''}" if can else "cannot run yet"))
+    return out
+
+
+def _example_supplied(ex: list[Any]) -> set[str]:
+    return {k for k, v in zip(("pose", "parsing", "cloth_mask"), ex[2:5], strict=False) if v}
+
+
+def examples_note(rows: list[dict[str, Any]], examples: list[list[Any]] | None = None) -> str:
+    """Markdown under the examples: which methods run them now (and which examples cannot run yet)."""
+    from . import methods
+
+    examples = example_rows() if examples is None else examples
+    lines = []
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for ex in examples:
+        can = tuple(runnable_methods(rows, _example_supplied(ex)))
+        groups.setdefault(can, []).append(f"{Path(ex[0]).stem} + {Path(ex[1]).stem}")
+    for can, names in groups.items():
+        which = "every example" if len(names) == len(examples) else ", ".join(names)
+        if can:
+            lines.append(f"**Runs now:** {which} with " + ", ".join(_md(methods.card(m).title) for m in can) + ".")
+        else:
+            lines.append(f"**Cannot run yet:** {which} (no method has its weights; see the top of the page).")
+    return " ".join(lines)
 
 
 def example_rows() -> list[list[Any]]:

@@ -272,8 +272,9 @@ class Preprocessor:
                                     ("pose", _sha256_of(pose)), ("parsing", _sha256_of(parsing)),
                                     ("cloth_mask", _sha256_of(cloth_mask)), ("body_mask", _sha256_of(body_mask)))
                   if v is not None}
+        # framing depends on whether a pose is used, so that is part of the key; a body mask is derived on demand
         person_key = (hashes.get("person"), hashes.get("pose"), hashes.get("parsing"), hashes.get("body_mask"),
-                      tuple(sorted(needs & {"pose", "parsing", "body_mask"})))
+                      tuple(sorted(needs & {"pose", "parsing"})))
         garment_key = (hashes.get("cloth"), hashes.get("cloth_mask"))
         cacheable = hashes.get("person") is not None and hashes.get("cloth") is not None
         person_side = self._person_cache.get(person_key) if cacheable else None
@@ -287,8 +288,15 @@ class Preprocessor:
         else:
             if person_side["photo_pose"] is not None:  # cached for another method: check it serves this one
                 _check_pose_for(card, person_side["photo_pose"], person_side["photo"].size)
+            fresh = set()
+            if "body_mask" in needs and person_side["body"] is None:  # cached for a method that needed none
+                person_side = dict(person_side, sources=dict(person_side["sources"]))
+                person_side["body"] = self._body_mask(person_side, trace, body_mask)
+                fresh.add("body_mask")
+                if cacheable:
+                    self._person_cache.put(person_key, person_side)
             for step in preprocess_steps(needs):
-                if step not in ("cloth_mask", "cloth_framing"):
+                if step not in ("cloth_mask", "cloth_framing", *fresh):
                     trace.cached(step)
                     cached.add(step)
         if garment_side is None:
@@ -300,15 +308,18 @@ class Preprocessor:
                 trace.cached(step)
                 cached.add(step)
         sources = {**person_side["sources"], **garment_side["sources"]}
+        body = person_side["body"] if "body_mask" in needs else None
+        if body is None:
+            sources.pop("body_mask", None)
         timings = {k: trace.timings.get(k, 0.0) for k in preprocess_steps(needs)}
         return Preprocessed(
             person_side["photo"], garment_side["garment"], person_side["framed"], garment_side["framed"],
-            person_side["pose"], person_side["parsing"], garment_side["mask"], person_side["body"],
+            person_side["pose"], person_side["parsing"], garment_side["mask"], body,
             person_side["transform"], sources, timings, frozenset(cached), person_side["photo_pose"], hashes)
 
     def _person_side(self, person: Any, trace: Trace, needs: frozenset[str], pose: Any, parsing: Any,
                      body_mask: Any, card: MethodCard | None) -> dict[str, Any]:
-        from .formats import read_mask_png, read_openpose_json, read_parse_png
+        from .formats import read_openpose_json, read_parse_png
         from .preprocess.framing import frame_labels, frame_person
 
         photo = load_image(person, "person photo")
@@ -343,25 +354,36 @@ class Preprocessor:
 
             frame_parsing = trace.step("parsing", get_parsing)
 
-        frame_body = None
+        side = {"photo": photo, "framed": framed, "transform": transform, "pose": frame_pose, "photo_pose": photo_pose,
+                "parsing": frame_parsing, "body": None, "sources": sources}
         if "body_mask" in needs:
-            def get_body_mask() -> np.ndarray:
-                if body_mask is None:
-                    if frame_parsing is None:
-                        raise InputError("a body mask is needed; supply one (or a parse map it can come from)")
-                    sources["body_mask"] = "parsing"
-                    return frame_parsing.labels > 0
-                sources["body_mask"] = "supplied"
-                if isinstance(body_mask, np.ndarray):
-                    m = body_mask
-                else:  # CP-VTON+ counts every non-zero pixel of image-mask as body
-                    m = read_mask_png(body_mask, what="body mask", threshold=1)
-                _same_size((m.shape[1], m.shape[0]), photo.size, "body mask", "person photo")
-                return frame_labels(m.astype(np.uint8), transform) > 0
+            side["body"] = self._body_mask(side, trace, body_mask)
+        return side
 
-            frame_body = trace.step("body_mask", get_body_mask)
-        return {"photo": photo, "framed": framed, "transform": transform, "pose": frame_pose, "photo_pose": photo_pose,
-                "parsing": frame_parsing, "body": frame_body, "sources": sources}
+    def _body_mask(self, side: dict[str, Any], trace: Trace, body_mask: Any) -> np.ndarray:
+        """The body mask in the frame: the supplied one, else the parse's foreground (the step ``body_mask``)."""
+        from .formats import read_mask_png
+        from .preprocess.framing import frame_labels
+
+        sources = side["sources"]
+
+        def get_body_mask() -> np.ndarray:
+            if body_mask is None:
+                if side["parsing"] is None:
+                    raise InputError("a body mask is needed; supply one (or a parse map it can come from)")
+                sources["body_mask"] = "parsing"
+                return side["parsing"].labels > 0
+            sources["body_mask"] = "supplied"
+            if isinstance(body_mask, np.ndarray):
+                m = body_mask
+            else:  # CP-VTON+ counts every non-zero pixel of image-mask as body
+                m = read_mask_png(body_mask, what="body mask", threshold=1)
+            photo = side["photo"]
+            _same_size((m.shape[1], m.shape[0]), photo.size, "body mask", "person photo")
+            return frame_labels(m.astype(np.uint8), side["transform"]) > 0
+
+        return trace.step("body_mask", get_body_mask)
+
 
     def _garment_side(self, cloth: Any, trace: Trace, cloth_mask: Any) -> dict[str, Any]:
         from .formats import check_cloth_mask, read_mask_png

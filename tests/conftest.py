@@ -101,3 +101,18 @@ def offline_hub(monkeypatch, tmp_path):
     monkeypatch.delenv("VTON_MANIFEST", raising=False)
     monkeypatch.setenv("VTON_CACHE", str(tmp_path / "vton-cache"))
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (never ``playwright install``). Fails, never skips, when it is
+    missing: ``bash scripts/install.sh --test`` installs it, and a browser test that did not run must not pass."""
+    from helpers_app import CHROMIUM, CHROMIUM_ARGS
+    from playwright import sync_api
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is not installed (bash scripts/install.sh --test installs it)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers_app import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, EXAMPLE, AppServer, app_env, shared_app
+from helpers_app import ARTIFACTS, EXAMPLE, AppServer, app_env, shared_app
 
 from vton import methods
 from vton.pipeline import PREPROCESS_STAGES
@@ -19,19 +19,8 @@ from vton.webapp import section_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-sync_api = pytest.importorskip("playwright.sync_api")
 
 TIME = re.compile(r"\((\d+ ms|\d+\.\d\d s)\)\s*$")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (bash scripts/install.sh --test installs it)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

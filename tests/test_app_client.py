@@ -7,6 +7,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import gradio_client
 import pytest
 from helpers_app import EXAMPLE, shared_app
 from PIL import Image
@@ -15,7 +16,6 @@ from vton import methods
 
 pytestmark = pytest.mark.slow
 
-gradio_client = pytest.importorskip("gradio_client")
 
 
 @pytest.fixture(scope="module")

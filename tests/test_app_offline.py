@@ -42,7 +42,8 @@ def test_page_and_config_are_served_offline_without_weights(offline_app):
 
 
 def test_methods_endpoint_reports_missing_weights_with_instructions(offline_app):
-    gradio_client = pytest.importorskip("gradio_client")
+    import gradio_client
+
     from vton import methods
 
     rows = gradio_client.Client(offline_app.url, verbose=False).predict(api_name="/methods")
@@ -132,7 +133,7 @@ def test_space_dependency_step_runs_only_on_a_space_and_only_when_missing(monkey
 
 
 def _client(server):
-    gradio_client = pytest.importorskip("gradio_client")
+    import gradio_client
     return gradio_client, gradio_client.Client(server.url, verbose=False)
 
 

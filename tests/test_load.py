@@ -14,12 +14,12 @@ import time
 import zipfile
 from pathlib import Path
 
+import gradio_client
 import pytest
 from helpers_app import EXAMPLES, AppServer
 
 pytestmark = pytest.mark.slow
 
-gradio_client = pytest.importorskip("gradio_client")
 
 CLIENTS = 20
 REQUESTS_PER_CLIENT = 2

@@ -14,14 +14,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from helpers_app import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port
+from helpers_app import ARTIFACTS, free_port
 from PIL import Image, ImageDraw
 
 from vton import study as st
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-sync_api = pytest.importorskip("playwright.sync_api")
 
 METHODS = ["methodalpha", "methodbeta", "methodgamma"]
 TOKEN = "researcher-token-1234"
@@ -54,16 +53,6 @@ def server(tmp_path_factory):
     demo = launch_study(prepared, token=TOKEN, host="127.0.0.1", port=port)
     yield prepared, f"http://127.0.0.1:{port}/"
     demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (bash scripts/install.sh --test installs it)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _new_page(browser):

@@ -64,13 +64,9 @@ def preprocess_steps(needs: frozenset[str] | set[str]) -> tuple[str, ...]:
 
 def save_stages(stages: list[Stage], folder: str | Path) -> list[Path]:
     """Write each stage's image as ``NN_<key>.png`` (NN = its position) into ``folder``; the paths written."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"the output folder {str(folder)!r} is a file; give a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"the output folder {str(folder)!r} cannot be created ({e.strerror})") from None
+    from .datasets import check_output_dir
+
+    folder = check_output_dir(folder)
     paths = []
     for i, stage in enumerate(stages):
         p = folder / f"{i:02d}_{stage.key}.png"
@@ -181,10 +177,10 @@ def _sha256_of(src: Any) -> str | None:
     if isinstance(src, (bytes, bytearray)):
         h.update(bytes(src))
     elif isinstance(src, (str, Path)) and not str(src).lstrip().startswith(("{", "[")):
+        from .checkpoints import file_sha256
+
         try:
-            with open(src, "rb") as f:
-                while block := f.read(1 << 20):
-                    h.update(block)
+            return file_sha256(src)
         except OSError:
             return None  # the reader reports the missing file
     elif isinstance(src, Image.Image):

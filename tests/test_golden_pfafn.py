@@ -186,6 +186,23 @@ def test_local_correlation_equals_naive_per_pixel_reference(d):
     torch.testing.assert_close(local_correlation(a, b, d), _naive_correlation(a, b, d), atol=1e-6, rtol=1e-5)
 
 
+def _shifted_correlation(a: torch.Tensor, b: torch.Tensor, d: int) -> torch.Tensor:
+    """The correlation as (2d+1)² shifted products (the formulation of the authors' kernel), in float64."""
+    a, b = a.double(), b.double()
+    h, w = a.shape[2:]
+    k = 2 * d + 1
+    padded = F.pad(b, (d, d, d, d))
+    return torch.stack([(a * padded[:, :, i : i + h, j : j + w]).mean(1) for i in range(k) for j in range(k)], 1)
+
+
+@pytest.mark.parametrize("shape, d", [((2, 3, 19, 11), 3), ((1, 8, 16, 24), 2), ((1, 4, 8, 6), 3), ((3, 2, 1, 9), 1)])
+def test_local_correlation_over_several_and_partial_tiles_equals_the_shifted_products(shape, d):
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(2, *shape, generator=g).unbind(0)
+    torch.testing.assert_close(local_correlation(a, b, d).double(), _shifted_correlation(a, b, d), atol=1e-6,
+                               rtol=1e-5)
+
+
 def test_local_correlation_channel_is_the_displacement_of_the_second_map():
     g = torch.Generator().manual_seed(1)
     a = F.normalize(torch.randn(1, 16, 12, 10, generator=g), dim=1)  # unit vectors: a·b is largest where b = a

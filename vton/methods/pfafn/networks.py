@@ -97,8 +97,17 @@ class PFAFNConfig:
 # ----------------------------------------------------------------------------------------------- flow helpers
 
 
+CORRELATION_TILE = 8  # pixels per side of the tiles ``local_correlation`` multiplies as one batch (see there)
+
+
 def local_correlation(first: torch.Tensor, second: torch.Tensor, max_displacement: int = 3) -> torch.Tensor:
     """Local cost volume of two feature maps, as the authors' correlation kernel (stride 1, kernel 1).
+
+    Computed as one batched matrix product: the map is cut into ``T × T`` tiles (``CORRELATION_TILE``); each
+    tile's features ``(T², C)`` are multiplied with the ``(T + 2d)²`` displaced positions around it ``(C, (T+2d)²)``
+    (one ``bmm`` over all tiles), and each pixel's ``(2d+1)²`` displacements are gathered from that product. This
+    does about 4× the multiply-adds of the 49 shifted products at T = 8, but in a BLAS kernel, with one copy of
+    the displaced windows instead of 49 strided elementwise passes over the map.
 
     Args:
         first: ``(B, C, H, W)`` (the warped cloth features).
@@ -113,10 +122,31 @@ def local_correlation(first: torch.Tensor, second: torch.Tensor, max_displacemen
         raise ValueError(f"features must be equal (B, C, H, W), got {tuple(first.shape)} and {tuple(second.shape)}")
     d = int(max_displacement)
     k = 2 * d + 1
-    _, c, h, w = first.shape
-    padded = F.pad(second, (d, d, d, d))  # (B, C, H+2d, W+2d), zeros outside
-    corr = [(first * padded[:, :, i : i + h, j : j + w]).sum(1) for i in range(k) for j in range(k)]
-    return torch.stack(corr, 1) / c  # (B, k*k, H, W), channel i*k + j = (dy+d)*k + (dx+d)
+    t = CORRELATION_TILE
+    s = t + 2 * d  # side of the displaced window around a tile
+    b, c, h, w = first.shape
+    ny, nx = -(-h // t), -(-w // t)  # tiles per column and row (the map is zero-padded to whole tiles)
+    hp, wp = ny * t, nx * t
+    tiles = F.pad(first, (0, wp - w, 0, hp - h)).view(b, c, ny, t, nx, t)
+    tiles = tiles.permute(0, 2, 4, 3, 5, 1).reshape(b * ny * nx, t * t, c)  # (B·tiles, T², C)
+    windows = F.pad(second, (d, d + wp - w, d, d + hp - h)).unfold(2, s, t).unfold(3, s, t)  # (B, C, ny, nx, S, S)
+    windows = windows.permute(0, 2, 3, 1, 4, 5).reshape(b * ny * nx, c, s * s)  # (B·tiles, C, S²)
+    products = torch.bmm(tiles, windows)  # (B·tiles, T², S²): every tile pixel · every window position
+    idx = _correlation_index(t, d, first.device).expand(b * ny * nx, -1, -1)  # (B·tiles, T², k²)
+    corr = products.gather(2, idx).view(b, ny, nx, t, t, k * k)
+    corr = corr.permute(0, 5, 1, 3, 2, 4).reshape(b, k * k, hp, wp)[:, :, :h, :w]  # (B, k², H, W)
+    return corr / c
+
+
+def _correlation_index(t: int, d: int, device: torch.device) -> torch.Tensor:
+    """``(1, T², (2d+1)²)``: for tile pixel ``(ty, tx)`` and displacement ``(i, j)`` (0-based), the position
+    ``(ty + i)·S + (tx + j)`` in the flattened ``S × S`` window, ``S = T + 2d``."""
+    k, s = 2 * d + 1, t + 2 * d
+    ty = torch.arange(t, device=device).view(t, 1, 1, 1)
+    tx = torch.arange(t, device=device).view(1, t, 1, 1)
+    i = torch.arange(k, device=device).view(1, 1, k, 1)
+    j = torch.arange(k, device=device).view(1, 1, 1, k)
+    return ((ty + i) * s + (tx + j)).reshape(1, t * t, k * k)
 
 
 def offset_to_grid(offset: torch.Tensor) -> torch.Tensor:

@@ -529,12 +529,9 @@ def _jsonable(x: Any) -> Any:
 
 
 def _pick_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise InputError(f"unknown torch device {device!r} ({e}); use 'cpu', 'cuda' or 'cuda:N'") from None
+    from .devices import pick_device
+
+    return pick_device(device)
 
 
 class TryOnPipeline:
@@ -649,7 +646,8 @@ def _provenance(pipe: TryOnPipeline, pre: Preprocessed, supplied: set[str]) -> d
         "method": card.id,
         "method_title": card.title,
         "licence": card.licence,
-        "device": str(pipe.device),
+        "device": _device_used(pipe),
+        "device_requested": str(pipe.device),
         "seed": pipe.seed,
         "compiled": pipe.compile_networks,
         "networks": nets,
@@ -661,6 +659,15 @@ def _provenance(pipe: TryOnPipeline, pre: Preprocessed, supplied: set[str]) -> d
         "cached_steps": sorted(pre.cached),
         "photo_size": list(pre.photo.size),
     }
+
+
+def _device_used(pipe: TryOnPipeline) -> str:
+    """The device the method's networks ran on; a method without networks computes on the CPU."""
+    from .devices import device_used
+
+    nets = getattr(pipe.method, "nets", {}) or {}
+    params = (next(iter(net.parameters()), None) for net in nets.values())
+    return device_used(p.device for p in params if p is not None)
 
 
 def _same_size(a: tuple[int, int], b: tuple[int, int], what_a: str, what_b: str) -> None:

@@ -112,6 +112,7 @@ def _weights_warning(result) -> str:
     if prov.get("unverified_weights"):
         parts.append("WARNING: unverified weights (no sha256 declared in any manifest) for "
                      + ", ".join(prov["unverified_weights"]))
+    parts += [f"WARNING: {w}" for w in prov.get("warnings", ())]
     return "\n".join(parts)
 
 
@@ -147,6 +148,8 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
     pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
     save_stages(pre.stages(), out)
+    for w in pre.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
     (out / "keypoints.json").write_text(json.dumps(pre.keypoint_table(), indent=2))
     if pre.pose is not None and pre.parsing is not None:
         (out / "dataset.zip").write_bytes(pre.dataset_zip())
@@ -187,8 +190,10 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         if args.all_stages:
             result.save(out / stem)
         rows.append({"person": item.person_name, "cloth": item.cloth_name, "tryon": f"{stem}.png",
-                     "seconds": round(sum(result.timings.values()), 6)})
+                     "seconds": round(sum(result.timings.values()), 6), "warnings": list(result.pre.warnings)})
         print(f"  [{i + 1}/{n}] {item.person_name} + {item.cloth_name}", file=sys.stderr)
+        for w in result.pre.warnings:
+            print(f"  WARNING: {w}", file=sys.stderr)
     (out / "results.json").write_text(json.dumps({"method": args.method, "pairs": rows}, indent=2))
     print(f"{n} try-ons written to {out}")
     return 0

@@ -100,6 +100,8 @@ class Preprocessed:
         cached: the steps reused from an earlier run.
         photo_pose: the pose in photo pixels, or None.
         input_sha256: sha256 of each input as given (file bytes, or the pixels of an in-memory image).
+        warnings: what was unusual but accepted, or given but not used (shown in the page, the CLI and
+            ``result.json``); see ``vton.consistency``.
     """
 
     photo: Image.Image
@@ -116,6 +118,7 @@ class Preprocessed:
     cached: frozenset[str] = frozenset()
     photo_pose: Pose | None = None
     input_sha256: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def keypoint_table(self) -> list[dict[str, Any]]:
         """One row per COCO-18 keypoint: name, x, y (frame pixels), score, present; empty without a pose."""
@@ -308,18 +311,23 @@ class Preprocessor:
         if body is None:
             sources.pop("body_mask", None)
         timings = {k: trace.timings.get(k, 0.0) for k in preprocess_steps(needs)}
+        notes = [*person_side.get("warnings", ()), *garment_side.get("warnings", ()),
+                 *_unused_annotations(card, needs, pose=pose, parsing=parsing, body_mask=body_mask)]
         return Preprocessed(
             person_side["photo"], garment_side["garment"], person_side["framed"], garment_side["framed"],
             person_side["pose"], person_side["parsing"], garment_side["mask"], body,
-            person_side["transform"], sources, timings, frozenset(cached), person_side["photo_pose"], hashes)
+            person_side["transform"], sources, timings, frozenset(cached), person_side["photo_pose"], hashes,
+            tuple(dict.fromkeys(notes)))
 
     def _person_side(self, person: Any, trace: Trace, needs: frozenset[str], pose: Any, parsing: Any,
                      body_mask: Any, card: MethodCard | None) -> dict[str, Any]:
+        from .consistency import check_parsing, check_pose_on_parsing, check_pose_scores
         from .formats import read_openpose_json, read_parse_png
         from .preprocess.framing import frame_labels, frame_person
 
         photo = load_image(person, "person photo")
         sources: dict[str, str] = {}
+        notes: list[str] = []
         photo_pose = None
         if "pose" in needs:
             def get_pose() -> Pose:
@@ -327,7 +335,9 @@ class Preprocessor:
                     sources["pose"] = "estimated"
                     return self._estimate_pose(photo)
                 sources["pose"] = "supplied"
-                return pose if isinstance(pose, Pose) else read_openpose_json(pose, size=photo.size)
+                p = pose if isinstance(pose, Pose) else read_openpose_json(pose, size=photo.size)
+                notes.extend(check_pose_scores(p))
+                return p
 
             photo_pose = trace.step("pose", get_pose)
             _check_pose_for(card, photo_pose, photo.size)
@@ -346,19 +356,24 @@ class Preprocessor:
                     sources["parsing"] = "supplied"
                     p = parsing if isinstance(parsing, Parsing) else read_parse_png(parsing)
                 _same_size(p.size, photo.size, "parse map", "person photo")
+                if parsing is not None:
+                    check_parsing(p)
+                if photo_pose is not None and (pose is not None or parsing is not None):
+                    notes.extend(check_pose_on_parsing(photo_pose, p, refuse=pose is not None and parsing is not None))
                 return Parsing(frame_labels(p.labels, transform), p.label_set)
 
             frame_parsing = trace.step("parsing", get_parsing)
 
         side = {"photo": photo, "framed": framed, "transform": transform, "pose": frame_pose, "photo_pose": photo_pose,
-                "parsing": frame_parsing, "body": None, "sources": sources}
+                "parsing": frame_parsing, "body": None, "sources": sources, "warnings": notes}
         if "body_mask" in needs:
             side["body"] = self._body_mask(side, trace, body_mask)
         return side
 
     def _body_mask(self, side: dict[str, Any], trace: Trace, body_mask: Any) -> np.ndarray:
         """The body mask in the frame: the supplied one, else the parse's foreground (the step ``body_mask``)."""
-        from .formats import read_mask_png
+        from .consistency import check_body_mask
+        from .formats import mask_array, read_mask_png
         from .preprocess.framing import frame_labels
 
         sources = side["sources"]
@@ -370,24 +385,29 @@ class Preprocessor:
                 sources["body_mask"] = "parsing"
                 return side["parsing"].labels > 0
             sources["body_mask"] = "supplied"
-            if isinstance(body_mask, np.ndarray):
-                m = body_mask
+            if isinstance(body_mask, np.ndarray):  # NaN, out-of-range values refused; 0/1, 0..255, [0, 1] read
+                m = mask_array(body_mask, "body mask", threshold=1)
             else:  # CP-VTON+ counts every non-zero pixel of image-mask as body
                 m = read_mask_png(body_mask, what="body mask", threshold=1)
             photo = side["photo"]
             _same_size((m.shape[1], m.shape[0]), photo.size, "body mask", "person photo")
-            return frame_labels(m.astype(np.uint8), side["transform"]) > 0
+            framed = frame_labels(m.astype(np.uint8), side["transform"]) > 0
+            side.setdefault("warnings", []).extend(
+                check_body_mask(framed, side["parsing"], refuse=sources.get("parsing") == "supplied"))
+            return framed
 
         return trace.step("body_mask", get_body_mask)
 
 
     def _garment_side(self, cloth: Any, trace: Trace, cloth_mask: Any) -> dict[str, Any]:
+        from .consistency import check_garment_mask
         from .formats import check_cloth_mask, read_mask_png
         from .preprocess.cloth_mask import compute_cloth_mask
         from .preprocess.framing import frame_labels, frame_person
 
         garment = load_image(cloth, "garment photo", keep_alpha=True)
         sources: dict[str, str] = {}
+        notes: list[str] = []
 
         def get_cloth_mask() -> np.ndarray:
             if cloth_mask is None:
@@ -398,7 +418,16 @@ class Preprocessor:
                 mask = cloth_mask if isinstance(cloth_mask, np.ndarray) else read_mask_png(cloth_mask)
             mask = np.asarray(mask)
             _same_size((mask.shape[1], mask.shape[0]), garment.size, "garment mask", "garment photo")
-            return check_cloth_mask(mask)
+            mask = check_cloth_mask(mask)
+            if cloth_mask is not None:
+                try:
+                    seen = compute_cloth_mask(garment)
+                    photo_mask, how = seen.mask, ("its transparency" if seen.source == "alpha"
+                                                  else "separated from its background")
+                except InputError:  # no separable garment: only the mask's coverage can be checked
+                    photo_mask, how = None, ""
+                notes.extend(check_garment_mask(mask, photo_mask, estimated_from=how))
+            return mask
 
         garment_mask = trace.step("cloth_mask", get_cloth_mask)
 
@@ -408,7 +437,17 @@ class Preprocessor:
             return framed_cloth, frame_labels(garment_mask.astype(np.uint8), ctf) > 0
 
         framed_cloth, frame_mask = trace.step("cloth_framing", frame_cloth)
-        return {"garment": garment, "framed": framed_cloth, "mask": frame_mask, "sources": sources}
+        return {"garment": garment, "framed": framed_cloth, "mask": frame_mask, "sources": sources, "warnings": notes}
+
+
+_ANNOTATION_NAMES = {"pose": "pose", "parsing": "parse map", "body_mask": "body mask"}
+
+
+def _unused_annotations(card: MethodCard | None, needs: frozenset[str], **given: Any) -> list[str]:
+    """Warnings for annotations given to a method that does not read them (they are neither read nor checked)."""
+    who = card.title if card is not None else "this method"
+    return [f"a {_ANNOTATION_NAMES[k]} was given, but {who} does not use one; it was ignored (neither read nor checked)"
+            for k, v in given.items() if v is not None and k not in needs]
 
 
 def _check_pose_for(card: MethodCard | None, pose: Pose, size: tuple[int, int]) -> None:
@@ -657,6 +696,7 @@ def _provenance(pipe: TryOnPipeline, pre: Preprocessed, supplied: set[str]) -> d
         "inputs_sha256": dict(pre.input_sha256),
         "sources": dict(pre.sources),
         "cached_steps": sorted(pre.cached),
+        "warnings": list(pre.warnings),
         "photo_size": list(pre.photo.size),
     }
 

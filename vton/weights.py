@@ -613,8 +613,13 @@ def _pth_as_safetensors(r: ResolvedWeights) -> Path:
                            f"Set {CACHE_ENV} to a writable folder.") from None
 
 
-def prepare_converted(weights_dir: str | os.PathLike | None = None, *, download: bool = True) -> list[Path]:
-    """Convert every available ``pth`` entry ahead of time (``python -m vton prepare``); the files made ready."""
+def prepare_converted(weights_dir: str | os.PathLike | None = None, *, download: bool = True,
+                      strict: bool = False) -> list[Path]:
+    """Convert every available ``pth`` entry ahead of time (``python -m vton prepare``); the files made ready.
+
+    An entry that cannot be had is logged and skipped; with ``strict`` a local file that is present but refused
+    (a wrong sha256, an unreadable checkpoint) raises its ``WeightsError`` instead (the CLI's exit status).
+    """
     out = []
     for key, e in manifest().items():
         if e.format != "pth":
@@ -622,6 +627,9 @@ def prepare_converted(weights_dir: str | os.PathLike | None = None, *, download:
         try:
             r = resolve(key, weights_dir, download=download)
         except WeightsError as exc:
+            local = local_path(key, weights_dir)
+            if strict and local is not None and local.is_file():
+                raise
             log.warning("%s", exc)
             continue
         out.append(_pth_as_safetensors(r))

@@ -100,6 +100,8 @@ class Preprocessed:
         cached: the steps reused from an earlier run.
         photo_pose: the pose in photo pixels, or None.
         input_sha256: sha256 of each input as given (file bytes, or the pixels of an in-memory image).
+        person_cache: garment-independent values methods derive from the person (features, drawings), kept with
+            the cached person side (``Method.person_cached``).
         warnings: what was unusual but accepted, or given but not used (shown in the page, the CLI and
             ``result.json``); see ``vton.consistency``.
     """
@@ -119,6 +121,7 @@ class Preprocessed:
     photo_pose: Pose | None = None
     input_sha256: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    person_cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def keypoint_table(self) -> list[dict[str, Any]]:
         """One row per COCO-18 keypoint: name, x, y (frame pixels), score, present; empty without a pose."""
@@ -138,11 +141,16 @@ class Preprocessed:
         src = self.sources
         trace.record("person", np.asarray(self.person),
                      f"The photo scaled into the 192 × 256 frame ({src.get('framing', 'framed')}).")
+        drawn = self.person_cache.setdefault(("preprocess", "drawings"), {})  # drawn once per cached person
         if self.pose is not None:
-            trace.record("pose", vis.draw_pose(self.person, self.pose),
+            if "pose" not in drawn:
+                drawn["pose"] = _frozen(vis.draw_pose(self.person, self.pose))
+            trace.record("pose", drawn["pose"],
                          f"OpenPose body keypoints ({src['pose']}); {int(self.pose.present.sum())} of 18 found.")
         if self.parsing is not None:
-            trace.record("parsing", vis.parse_with_legend(self.parsing),
+            if "parsing" not in drawn:
+                drawn["parsing"] = _frozen(vis.parse_with_legend(self.parsing))
+            trace.record("parsing", drawn["parsing"],
                          f"SCHP LIP labels ({src['parsing']}), coloured, with the legend of labels present.")
         if self.body_mask is not None:
             trace.record("body_mask", vis.mask_image(self.body_mask),
@@ -170,6 +178,13 @@ class Preprocessed:
         export_dataset_zip(buf, name, self.person, self.cloth, self.cloth_mask, self.parsing, self.pose,
                            body_mask=self.body_mask)
         return buf.getvalue()
+
+
+def _frozen(image: np.ndarray) -> np.ndarray:
+    """A drawing shared by every result of a cached person: read-only, so no result can change another's."""
+    image = np.asarray(image)
+    image.flags.writeable = False
+    return image
 
 
 def _sha256_of(src: Any) -> str | None:
@@ -317,7 +332,7 @@ class Preprocessor:
             person_side["photo"], garment_side["garment"], person_side["framed"], garment_side["framed"],
             person_side["pose"], person_side["parsing"], garment_side["mask"], body,
             person_side["transform"], sources, timings, frozenset(cached), person_side["photo_pose"], hashes,
-            tuple(dict.fromkeys(notes)))
+            tuple(dict.fromkeys(notes)), person_side.setdefault("derived", {}))
 
     def _person_side(self, person: Any, trace: Trace, needs: frozenset[str], pose: Any, parsing: Any,
                      body_mask: Any, card: MethodCard | None) -> dict[str, Any]:

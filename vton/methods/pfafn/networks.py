@@ -316,9 +316,17 @@ class AFWM(nn.Module):
         self.cond_FPN = RefinePyramid(cfg.num_filters, cfg.fpn_dim)
         self.aflow_net = AFlowNet(len(cfg.num_filters), cfg.fpn_dim, cfg.max_displacement, cfg.align_corners)
 
-    def forward(self, person: torch.Tensor, cloth: torch.Tensor) -> AFWMOutput:
+    def person_pyramid(self, person: torch.Tensor) -> list[torch.Tensor]:
+        """The person's FPN features (finest first); they do not depend on the garment (a garment swap on the same
+        person can pass them back in)."""
+        return self.cond_FPN(self.cond_features(person))
+
+    def forward(self, person: torch.Tensor, cloth: torch.Tensor,
+                person_pyramid: list[torch.Tensor] | None = None) -> AFWMOutput:
+        """``person_pyramid``: ``self.person_pyramid(person)`` computed before, or None to compute it."""
         self._check(person, cloth)
-        person_pyramid = self.cond_FPN(self.cond_features(person))
+        if person_pyramid is None:
+            person_pyramid = self.person_pyramid(person)
         cloth_pyramid = self.image_FPN(self.image_features(cloth))
         flows = self.aflow_net(cloth_pyramid, person_pyramid)
         flow = flows[-1]  # (B, 2, H, W)

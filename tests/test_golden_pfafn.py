@@ -293,3 +293,19 @@ def test_config_rejects_a_frame_that_the_pyramid_cannot_halve():
     with pytest.raises(ValueError, match="multiple of 32"):
         PFAFNConfig(fine_height=250)
     assert PFAFNConfig().correlation_channels == 49
+
+
+def test_no_convolution_of_the_pfafn_networks_takes_the_slow_native_path():
+    """torch routes small batch-1 convolutions to ``_slow_conv2d_forward``; the networks' Conv2d takes oneDNN."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from vton.methods.pfafn.networks import PFAFNConfig, build_pfafn_network
+
+    cfg = PFAFNConfig(num_filters=(8, 16, 16, 16, 16), fpn_dim=16, ngf=4, fine_height=64, fine_width=32)
+    warp, gen = build_pfafn_network("warp", cfg), build_pfafn_network("gen", cfg)
+    x = torch.rand(1, 3, 64, 32) * 2 - 1
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        out = warp(x, x)
+        gen(torch.cat([x, out.warped_cloth, x[:, :1]], 1))
+    names = {e.key for e in prof.key_averages()}
+    assert "aten::mkldnn_convolution" in names and not any("slow_conv" in n or "thnn_conv" in n for n in names)

@@ -240,6 +240,8 @@ def _cmd_methods(args: argparse.Namespace) -> int:
         weights = ", ".join(f"{k}: {v['status']}" for k, v in r["weights"].items()) or "none (training-free)"
         print(f"{r['id']:10s} {r['title']} — {r['licence']} — {state}\n{'':11s}{r['paper']}\n"
               f"{'':11s}needs: {', '.join(r['needs'])}; weights: {weights}")
+        if r["cost_text"]:
+            print(f"{'':11s}cost: {r['cost_text']}")
         if r["how_to"]:
             print(f"{'':11s}how to get them: {r['how_to']}")
     return 0

@@ -313,7 +313,12 @@ def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           env=full, cwd=ROOT, timeout=600)
 
 
-def test_evaluate_command_on_a_drawn_test_set_with_random_backbones(tmp_path, random_backbones):
+@pytest.mark.slow
+def test_evaluate_command_on_a_drawn_test_set_with_random_backbones(tmp_path):
+    random_backbones = tmp_path / "weights"
+    made = subprocess.run([sys.executable, "-m", "vton", "random-weights", str(random_backbones), "--methods",
+                           "--eval-backbones"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert made.returncode == 0 and "eval/inception" in made.stdout, made.stderr
     data = write_viton_folder(tmp_path / "data", n=3)
     (tmp_path / "train_pairs.txt").write_text("000001_0.jpg 000002_1.jpg\n")
     out = tmp_path / "out"
@@ -342,20 +347,50 @@ def test_evaluate_command_on_a_drawn_test_set_with_random_backbones(tmp_path, ra
     assert [x["metrics"] for x in again_json["results"]] == [x["metrics"] for x in saved["results"]]
 
 
-def test_evaluate_command_without_backbone_weights_offline_exits_2_naming_the_file(tmp_path):
+def _main(capsys, *args: str) -> tuple[int, str, str]:
+    from vton.cli import main
+
+    code = main(["evaluate", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err.replace("\n       ", " ")
+
+
+def test_evaluate_command_without_backbone_weights_offline_exits_2_naming_the_file(tmp_path, capsys):
     pred, gt = _folders(tmp_path, 2)
-    r = _run("--pred", str(pred), "--gt", str(gt), "--metrics", "ssim,fid", "--weights-dir", str(tmp_path / "none"),
-             "--out", str(tmp_path / "out"), env={"VTON_CACHE": str(tmp_path / "cache")})
-    text = r.stderr.replace("\n       ", " ")
-    assert r.returncode == 2 and "pt_inception-2015-12-05-6726825d.pth" in text and "Traceback" not in text
-    r = _run("--pred", str(pred), "--gt", str(gt), "--weights-dir", str(tmp_path / "none"), "--bootstrap", "50",
-             "--out", str(tmp_path / "out"), env={"VTON_CACHE": str(tmp_path / "cache")})
-    assert r.returncode == 0, r.stderr
-    assert re.search(r"left out fid: .*pt_inception", r.stderr) and "ssim" in r.stdout and "fid" not in r.stdout
+    code, out, err = _main(capsys, "--pred", str(pred), "--gt", str(gt), "--metrics", "ssim,fid", "--weights-dir",
+                           str(tmp_path / "none"), "--out", str(tmp_path / "out"))
+    assert code == 2 and "pt_inception-2015-12-05-6726825d.pth" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "metrics.json").exists()
+    code, out, err = _main(capsys, "--pred", str(pred), "--gt", str(gt), "--weights-dir", str(tmp_path / "none"),
+                           "--bootstrap", "50", "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    assert re.search(r"left out fid: .*pt_inception", err) and "ssim" in out and "fid" not in out
 
 
-def test_evaluate_command_explains_bad_arguments(tmp_path):
-    r = _run("--out", str(tmp_path / "o"))
-    assert r.returncode == 2 and "--pred DIR --gt DIR" in r.stderr
-    r = _run("--pred", str(tmp_path), "--gt", str(tmp_path), "--metrics", "psnr", "--out", str(tmp_path / "o"))
-    assert r.returncode == 2 and "unknown metric" in r.stderr
+def test_evaluate_command_explains_bad_arguments(tmp_path, capsys):
+    code, _, err = _main(capsys, "--out", str(tmp_path / "o"))
+    assert code == 2 and "--pred DIR --gt DIR" in err
+    code, _, err = _main(capsys, "--pred", str(tmp_path), "--gt", str(tmp_path), "--metrics", "psnr", "--out",
+                         str(tmp_path / "o"))
+    assert code == 2 and "unknown metric" in err
+
+
+def test_a_learned_method_on_random_weights_is_flagged_random_in_its_record(tmp_path, random_backbones):
+    from vton import methods
+    from vton.convert import write_random_weights
+
+    card = next(c for c in methods.cards() if c.weights)
+    weights = tmp_path / "w"
+    write_random_weights(weights, methods=[card.id], seed=1, **card.test_overrides)
+    bb.write_random_backbones(weights, seed=1)
+    data = write_viton_folder(tmp_path / "data", n=2)
+    settings = runner.EvalSettings(weights_dir=str(weights), bootstrap=50, set_bootstrap=3)
+    rep = runner.evaluate_methods(data, "test_pairs.txt", [card.id], tmp_path / "out", settings=settings,
+                                  metrics=["ssim", "lpips"], log=lambda m: None,
+                                  pipeline_kwargs={"network_overrides": dict(card.test_overrides)})
+    (rec,) = rep["results"]
+    assert (rec["method"], rec["mode"], rec["count"]) == (card.id, "paired", 2)
+    assert rec["random"] and rec["weights"]["method_random"]
+    assert set(rec["weights"]["method_weights"]) == {name for name, _ in card.weights}
+    assert all(w["random"] and len(w["sha256"]) == 64 for w in rec["weights"]["method_weights"].values())
+    assert [p["value"] for p in rec["published"]] == [p.value for p in card.published if p.mode == "paired"]

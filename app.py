@@ -67,7 +67,7 @@ def _uploads(person: Any, cloth: Any, pose: Any, parse: Any, mask: Any) -> webap
 
 def _reporter(progress: gr.Progress):
     def report(key: str, done: int, total: int) -> None:
-        progress((done, total), desc=f"{done}/{total} · {webapp.step_name(key)}", unit="steps")
+        progress((done, total), desc=webapp.progress_desc(key, done, total), unit="steps")
 
     return report
 

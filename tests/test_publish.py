@@ -236,8 +236,10 @@ def test_methods_command_prints_the_download_page_and_the_commands(offline_hub, 
     out = capsys.readouterr().out
     block = out[out.index("pf-afn"):]
     how = next(line for line in block.splitlines() if "how to get them:" in line)
-    assert "pf-afn/warp: `python -m vton convert --method pf-afn --warp warp_model_final.pth --out WEIGHTS_DIR` " \
-           "(authors' files: https://github.com/geyuying/PF-AFN#inference" in how
+    assert "pf-afn/warp needs the authors' warp_model_final.pth from the third-party space repo Ravi21/smart12 " \
+           "at revision 7f0687b49289a8384e665f38915eaa8a6d327fbf" in how  # offline: the mirror it needs
+    assert "or convert it yourself: `python -m vton convert --method pf-afn --warp warp_model_final.pth --out " \
+           "WEIGHTS_DIR` (authors' files: https://github.com/geyuying/PF-AFN#inference" in how
     assert "`python -m vton publish --method pf-afn --warp warp_model_final.pth --gen gen_model_final.pth --repo " \
            "vton-lab/pf-afn`" in how
 

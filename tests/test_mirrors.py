@@ -402,3 +402,18 @@ def test_download_progress_goes_to_the_page_reporter_in_bytes():
     from vton import webapp
 
     assert webapp.progress_desc("weights:downloading x", 56_000_000, 117_000_000) == "downloading x · 56/117 MB"
+
+
+def test_tryon_offline_without_the_mirror_files_explains_in_one_paragraph(offline_hub, tmp_path, capsys):
+    from vton.cli import main
+
+    code = main(["tryon", "--method", "pf-afn", "--person", str(EX / "person.png"), "--cloth",
+                 str(EX / "cloth_tshirt.png"), "--out", str(tmp_path / "out"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    message = err[err.index("error: "):].replace("\n       ", " ")
+    assert code == 2 and "Traceback" not in err and "downloading" not in err
+    assert message.count("\n") == 1  # one paragraph
+    for name in ("warp", "gen"):
+        assert f"checkpoints/checkpoints/PFAFN/{name}_model_final.pth" in message
+    assert "Ravi21/smart12 at revision 7f0687b49289a8384e665f38915eaa8a6d327fbf" in message
+    assert "non-commercial research use only" in message and _cache_files(offline_hub) == []

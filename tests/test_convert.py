@@ -162,7 +162,9 @@ def test_checkpoint_of_the_other_variant_is_rejected_with_shapes(tmp_path, layou
     sd = mw.make_state_dict(json.loads((layouts_dir / "cpvton_gmm.json").read_text()), 0)
     pth = tmp_path / "gmm_final.pth"
     torch.save(sd, pth)
-    with pytest.raises(WeightsError, match=r"extractionB\.model\.0\.weight \(64, 3, 4, 4\) vs \(64, 1, 4, 4\)"):
+    with pytest.raises(WeightsError, match=r"this is a CP-VTON GMM \(3 input channels at extractionB\.model\.0\.weight"
+                                         r"\), not CP-VTON\+'s.*extractionB\.model\.0\.weight \(64, 3, 4, 4\) vs "
+                                         r"\(64, 1, 4, 4\)"):
         convert.convert_checkpoint(pth, "cp-vton+/gmm", tmp_path / "w")
     assert not (tmp_path / "w" / "cp-vton-plus" / "gmm_final.safetensors").exists()
 

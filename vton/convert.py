@@ -373,9 +373,15 @@ def checked_state_dict(pth: str | os.PathLike, key: str, notes: list[str] | None
     return {k: v.contiguous() for k, v in sd.items()}  # a recomputed tensor may be a view: safetensors refuses
 
 
-def _in_channels(shapes: Mapping[str, tuple[int, ...]]) -> int | None:
-    """Input channels of a network's first convolution (the first 4-D weight in its state-dict order)."""
-    return next((s[1] for k, s in shapes.items() if k.endswith("weight") and len(s) == 4), None)
+def _in_channels(shapes: Mapping[str, tuple[int, ...]], other: Mapping[str, tuple[int, ...]]) -> str:
+    """The input channels that tell two variants of a network apart: " (26 input channels)" when their first
+    convolutions differ, " (3 input channels at <layer>)" when a later one does first; '' when none does."""
+    convs = [k for k, s in shapes.items() if k.endswith("weight") and len(s) == 4]
+    for i, k in enumerate(convs):
+        theirs = other.get(k)
+        if theirs is not None and len(theirs) == 4 and theirs[1] != shapes[k][1]:
+            return f" ({shapes[k][1]} input channels)" if i == 0 else f" ({shapes[k][1]} input channels at {k})"
+    return ""
 
 
 def identify_method(raw: Mapping[str, torch.Tensor], key: str) -> str:
@@ -387,6 +393,7 @@ def identify_method(raw: Mapping[str, torch.Tensor], key: str) -> str:
     if target is None:
         return ""
     mine, name = target
+    own = {k: tuple(v.shape) for k, v in mine.build_network(name).state_dict().items()}
     for c in methods.cards():
         for net, other_key in c.weights:
             if other_key == key or net != name:
@@ -399,9 +406,7 @@ def identify_method(raw: Mapping[str, torch.Tensor], key: str) -> str:
                 continue
             if weights.check_state_dict(shapes, sd):
                 continue
-            ch = _in_channels(shapes)
-            channels = f" ({ch} input channels)" if ch is not None else ""
-            return f"this is a {c.title} {net.upper()}{channels}, not {mine.card.title}'s"
+            return f"this is a {c.title} {net.upper()}{_in_channels(shapes, own)}, not {mine.card.title}'s"
     return ""
 
 

@@ -68,7 +68,7 @@ def _uploads(person: Any, cloth: Any, pose: Any, parse: Any, mask: Any) -> webap
 
 def _reporter(progress: gr.Progress):
     def report(key: str, done: int, total: int) -> None:
-        progress((done, total), desc=f"{done}/{total} · {webapp.step_name(key)}", unit="steps")
+        progress((done, total), desc=webapp.progress_desc(key, done, total), unit="steps")
 
     return report
 
@@ -480,7 +480,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     webapp.ensure_space_dependencies()
-    if os.environ.get("SPACE_ID"):  # the OpenPose .pth is read once here, not at a user's request
+    if os.environ.get("SPACE_ID"):  # .pth files (OpenPose, mirrors of the authors' files) are fetched and converted
+        # once here, not at a user's request
         from vton.weights import prepare_converted
 
         prepare_converted(args.weights_dir)

@@ -305,13 +305,13 @@ def test_corrupt_safetensors_is_a_weights_error(tmp_path):
 # availability and licences
 
 
-def test_availability_reports_local_cached_hub_and_unpublished(tmp_path):
+def test_availability_reports_local_cached_hub_mirror_and_unpublished(tmp_path):
     _put(tmp_path / "w", "cp-vton-plus/gmm_final.safetensors", b"g")
     _fake_hub_cache(tmp_path, "yisol/IDM-VTON", LIP_REV, "humanparsing/parsing_lip.onnx", b"p")
     status = weights.availability(tmp_path / "w")
     assert status == {"cp-vton/gmm": "unpublished", "cp-vton/tom": "unpublished", "cp-vton+/gmm": "local",
                       "cp-vton+/tom": "unpublished", "openpose/body": "hub", "schp/lip": "cached",
-                      "schp/atr": "hub", "pf-afn/warp": "unpublished", "pf-afn/gen": "unpublished",
+                      "schp/atr": "hub", "pf-afn/warp": "mirror", "pf-afn/gen": "mirror",
                       "acgpn/G1": "unpublished", "acgpn/G2": "unpublished", "acgpn/G": "unpublished",
                       "acgpn/U": "unpublished", "eval/inception": "unpublished", "eval/alexnet": "unpublished",
                       "eval/lpips-alex": "unpublished"}

@@ -117,6 +117,12 @@ def _weights_warning(result) -> str:
     return "\n".join(parts)
 
 
+def _weights_sources(result) -> str:
+    """One line per network: where its weights came from and their licence."""
+    return "\n".join(f"weights {name}: {n['source']}; licence: {n['licence']}"
+                     for name, n in result.provenance.get("networks", {}).items() if n.get("source"))
+
+
 def _out_folder(path: str) -> Path:
     from .errors import InputError
 
@@ -136,9 +142,9 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
     paths = result.save(out)
     print(f"{result.card.title}: {len(paths)} files written to {out} ({sum(result.timings.values()):.2f} s); "
           "sources: " + ", ".join(f"{k} {v}" for k, v in result.sources.items()))
-    warning = _weights_warning(result)
-    if warning:
-        print(warning, file=sys.stderr)
+    for text in (_weights_sources(result), _weights_warning(result)):
+        if text:
+            print(text, file=sys.stderr)
     return 0
 
 
@@ -180,10 +186,16 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     n = len(folder) if args.limit is None else min(args.limit, len(folder))
     rows = []
+    provenance: dict = {}
     for i in range(n):
         item = folder[i]
         result = pipe(item.person, item.cloth, pose=item.pose, parsing=item.parsing, cloth_mask=item.cloth_mask,
                       body_mask=item.body_mask)
+        if not provenance:  # the networks are loaded once: the first pair's record holds for every pair
+            provenance = _run_provenance(result)
+            for text in (_weights_sources(result), _weights_warning(result)):
+                if text:
+                    print(text, file=sys.stderr)
         stem = f"{Path(item.person_name).stem}__{Path(item.cloth_name).stem}"
         result.tryon_image.save(out / f"{stem}.png")
         if args.all_stages:
@@ -191,9 +203,17 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         rows.append({"person": item.person_name, "cloth": item.cloth_name, "tryon": f"{stem}.png",
                      "seconds": round(sum(result.timings.values()), 6)})
         print(f"  [{i + 1}/{n}] {item.person_name} + {item.cloth_name}", file=sys.stderr)
-    (out / "results.json").write_text(json.dumps({"method": args.method, "pairs": rows}, indent=2))
+    (out / "results.json").write_text(json.dumps({"method": args.method, **provenance, "pairs": rows}, indent=2))
     print(f"{n} try-ons written to {out}")
     return 0
+
+
+def _run_provenance(result) -> dict:
+    """What ``results.json`` records once for a dataset run: version, licence, per-network weights provenance."""
+    prov = result.provenance
+    keys = ("vton_version", "method_title", "licence", "device", "seed", "compiled", "networks", "random_weights",
+            "unverified_weights")
+    return {k: prov[k] for k in keys if k in prov}
 
 
 def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
@@ -285,7 +305,7 @@ def _cmd_methods(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        state = "ready" if r["ready"] else "NOT READY"
+        state = r["readiness"] if r["ready"] else "NOT READY" + r["readiness"][len("not ready"):]
         if r["random"]:
             state += " (RANDOM test weights: output is noise)"
         if r["unverified"]:
@@ -293,6 +313,8 @@ def _cmd_methods(args: argparse.Namespace) -> int:
         weights = ", ".join(f"{k}: {v['status']}" for k, v in r["weights"].items()) or "none (training-free)"
         print(f"{r['id']:10s} {r['title']} — {r['licence']} — {state}\n{'':11s}{r['paper']}\n"
               f"{'':11s}needs: {', '.join(r['needs'])}; weights: {weights}")
+        for name, n in r["weights"].items():
+            print(f"{'':11s}{name}: {n['source']}")
         if r["how_to"]:
             print(f"{'':11s}how to get them: {r['how_to']}")
     return 0

@@ -324,10 +324,14 @@ class LoadedNetwork:
     revision: str | None
     verified: bool
     random: bool
+    source: str = ""
+    licence: str = ""
+    original: Mapping[str, Any] | None = None  # the pinned mirror of the authors' file (origin "mirror")
 
     def as_dict(self) -> dict[str, Any]:
         return {"network": self.network, "manifest_key": self.key, "file": self.path, "sha256": self.sha256,
-                "origin": self.origin, "revision": self.revision, "verified": self.verified, "random": self.random}
+                "origin": self.origin, "revision": self.revision, "verified": self.verified, "random": self.random,
+                "source": self.source, "licence": self.licence, "original": dict(self.original or {}) or None}
 
 
 class Method:
@@ -355,7 +359,7 @@ class Method:
 
     def load(self, weights_dir: Any = None, device: Any = "cpu") -> dict[str, LoadedNetwork]:
         """Build every network and load its weights strictly (before any preprocessing runs)."""
-        from vton.weights import load_into
+        from vton.weights import load_into, source_text
 
         self.device = device
         for name, key in self.card.weights:
@@ -364,9 +368,10 @@ class Method:
             net = self.build_network(name, **self.network_overrides)
             info = load_into(net, key, weights_dir)
             self.nets[name] = net.to(device).eval()
-            self.loaded[name] = LoadedNetwork(name, key, str(info.path), info.sha256, info.origin,
-                                              info.entry.revision if info.origin == "hub" else None,
-                                              info.verified, info.entry.synthetic)
+            revision = {"hub": info.entry.revision, "mirror": info.mirror and info.mirror.revision}.get(info.origin)
+            self.loaded[name] = LoadedNetwork(name, key, str(info.path), info.sha256, info.origin, revision,
+                                              info.verified, info.entry.synthetic, source_text(info),
+                                              info.entry.licence, info.mirror.as_dict() if info.mirror else None)
         return dict(self.loaded)
 
     def compile(self) -> None:

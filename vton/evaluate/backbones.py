@@ -354,6 +354,8 @@ def lpips_distances(net: LPIPS, preds: Sequence[Image.Image | np.ndarray],
     """Per-pair LPIPS distances of images of one size, at that size (no resize)."""
     if len(preds) != len(targets):
         raise InputError(f"LPIPS needs pairs: {len(preds)} predictions vs {len(targets)} ground truths")
+    if len({np.asarray(p).shape for p in preds}) > 1:
+        batch = 1  # images of several sizes: one pair at a time
     out = []
     for i in range(0, len(preds), batch):
         x = torch.stack([lpips_input(p) for p in preds[i:i + batch]]).to(device)

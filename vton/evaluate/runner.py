@@ -298,8 +298,8 @@ def hygiene(train: Sequence[tuple[str, str]], test: Sequence[tuple[str, str]]) -
         warning = (f"WARNING: the test list shares {len(shared)} pair(s), {len(persons)} person photo(s) and "
                    f"{len(cloths)} garment(s) with the train list (by file name; e.g. "
                    f"{', '.join(' '.join(s) for s in shared[:3]) or ', '.join((persons + cloths)[:3])}); scores on "
-                   "images seen in training are optimistic (VITON's original split has such duplicates: PF-AFN's "
-                   "FID is 10.09 there, 27.23 on the cleaned split)")
+                   "images seen in training are optimistic (VITON's original split has such duplicates; the report "
+                   "shows published numbers of the original and of the cleaned split where a paper gave both)")
     return {"shared_pairs": len(shared), "shared_persons": len(persons), "shared_cloths": len(cloths),
             "examples": [" ".join(s) for s in shared[:10]], "warning": warning}
 

@@ -114,6 +114,6 @@ def build_report_section(report_dir: str | os.PathLike) -> None:
 
     with gr.Accordion(f"Evaluation report ({Path(report_dir).name}: python -m vton evaluate)", open=True,
                       elem_id="eval-report"):
-        gr.Image(report_chart(report_dir), label="Scores, 95 % intervals; red = the paper's number",
+        gr.Image(report_chart(report_dir), label="Scores, 95 % intervals; red = the paper's number", show_label=False,
                  elem_id="eval-report-chart", interactive=False)
         gr.Markdown(report_markdown(report_dir), elem_id="eval-report-md")

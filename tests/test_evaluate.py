@@ -159,6 +159,19 @@ def test_kid_is_unbiased_where_the_plain_mmd_is_not():
     assert shifted.value > 0.1 and shifted.subsets == M.KID_SUBSETS and shifted.subset_size == 20
 
 
+def test_set_metric_intervals_hold_the_full_set_value():
+    """Resampled sets repeat images, which shifts FID and KID: the intervals are built so that they do not drift off
+    the full-set value (FID: spread around it; KID: resamples without repeats)."""
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(40, 16)), rng.normal(0.4, 1.2, size=(40, 16))
+    fid = M.summarise_set_metric(M.fid_from_features, x, y, resamples=30)
+    kid = M.kid_score(x, y, resamples=30, subset_size=20)
+    for s in (fid, kid):
+        assert s.ci95[0] < s.mean < s.ci95[1] and s.n == 40
+    assert fid.mean == pytest.approx(M.fid_from_features(x, y))
+    assert kid.mean == pytest.approx(M.kid_from_features(x, y, subset_size=20).value)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # LPIPS and the backbones
 

@@ -242,7 +242,8 @@ def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
                    help="how images reach the Inception's 299 x 299 (default clean: clean-fid's; legacy_pytorch: "
                         "pytorch-fid's; legacy_tensorflow: the original TF FID's)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for SSIM/LPIPS intervals")
-    p.add_argument("--set-bootstrap", type=int, default=50, help="bootstrap resamples for FID/KID intervals")
+    p.add_argument("--set-bootstrap", type=int, default=20,
+                   help="bootstrap resamples for FID/KID intervals (each recomputes the metric)")
     p.add_argument("--train-pairs", help="the train pairs list: warns about pairs, photos and garments it shares "
                    "with the test list")
     p.add_argument("--limit", type=int, help="at most this many pairs per mode")

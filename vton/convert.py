@@ -686,6 +686,8 @@ def add_random_weights_parser(subparsers: argparse._SubParsersAction) -> argpars
                    help="the methods to write (default: all; give none with --estimators to write only those)")
     p.add_argument("--estimators", action="store_true",
                    help="also write RANDOM OpenPose body weights and SCHP-shaped LIP/ATR ONNX parsers")
+    p.add_argument("--eval-backbones", action="store_true",
+                   help="also write RANDOM stand-ins of the evaluate metric backbones (LPIPS AlexNet, FID Inception)")
     p.add_argument("--estimator-size", choices=("tiny", "real"), default="tiny",
                    help="the parsers' size: tiny (fast, default) or real (SCHP's size and cost, ~267 MB each)")
     p.add_argument("--seed", type=int, default=0)
@@ -707,8 +709,9 @@ def run_random_weights(args: argparse.Namespace) -> int:
 
     todo = tuple(args.methods)
     estimators = bool(getattr(args, "estimators", False))
-    if not todo and not estimators:
-        raise InputError("Nothing to write: give --methods METHOD ... and/or --estimators.")
+    backbones = bool(getattr(args, "eval_backbones", False))
+    if not todo and not estimators and not backbones:
+        raise InputError("Nothing to write: give --methods METHOD ..., --estimators and/or --eval-backbones.")
     out = Path(args.dir)
     if todo:
         write_random_weights(out, methods=todo, seed=args.seed)
@@ -720,5 +723,10 @@ def run_random_weights(args: argparse.Namespace) -> int:
         size = getattr(args, "estimator_size", "tiny")
         for key, path in write_random_estimators(out, size=size, seed=args.seed).items():
             print(f"{key}: {path} (RANDOM estimator stand-in, {size}, seed {args.seed})")
+    if backbones:
+        from vton.evaluate.backbones import write_random_backbones
+
+        for key, path in write_random_backbones(out, seed=args.seed).items():
+            print(f"{key}: {path} (RANDOM metric backbone stand-in, seed {args.seed})")
     print(f"RANDOM weights for testing only (output is noise). Use with --weights-dir {out}", file=sys.stderr)
     return 0

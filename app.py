@@ -22,7 +22,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from vton import webapp  # noqa: E402
+from vton import (
+    webapp,  # noqa: E402
+    webinputs,  # noqa: E402
+)
 from vton import webapp_views as views  # noqa: E402
 from vton.errors import InputError  # noqa: E402
 
@@ -483,7 +486,7 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_demo(args.weights_dir)
     demo.launch(server_name=webapp.server_host(args.host), server_port=args.port, share=args.share,
                 allowed_paths=[str(webapp.EXAMPLES_DIR)], css=CSS, footer_links=["api", "gradio"],
-                max_file_size=MAX_FILE_SIZE)
+                max_file_size=MAX_FILE_SIZE, app_kwargs=webinputs.app_kwargs(demo))
 
 
 if __name__ == "__main__":

@@ -82,20 +82,18 @@ class Uploads:
 
 
 def upload_path(value: Any) -> Path | None:
-    """The server path of an upload as Gradio hands it over without preprocessing.
+    """The server path of an upload as Gradio hands it over without preprocessing (``vton.webinputs``).
 
     Args:
         value: ``None``, a path string, or a Gradio ``FileData``/``ImageData`` dict (``{"path": ..., ...}``).
+
+    Raises:
+        InputError: the path is not a regular file in Gradio's upload folder nor a shipped example (one message,
+            ``vton.webinputs.REFUSED``, whatever the path names).
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, Mapping):
-        value = value.get("path")
-        if not value:
-            return None
-    if isinstance(value, (str, os.PathLike)):
-        return Path(value)
-    raise InputError(f"unexpected upload value of type {type(value).__name__}")
+    from .webinputs import checked_upload
+
+    return checked_upload(value)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -338,6 +336,7 @@ def split_by_section(items: list[Any], summary: Mapping | None) -> dict[str, lis
     return out
 
 
+MAX_MESSAGE_CHARS = 1500  # the longest message the page or the API shows
 _PATHS = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s/'\"`]+){2,}/?")
 
 
@@ -345,7 +344,10 @@ def user_message(exc: BaseException) -> str:
     """The message shown in the page: a ``VtonError`` as written, with server paths and markup removed; anything
     else short (the traceback is logged)."""
     if isinstance(exc, VtonError):
-        text = _PATHS.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], str(exc))
+        text = str(exc)
+        if len(text) > MAX_MESSAGE_CHARS:  # no caller's value comes back unbounded
+            text = text[:MAX_MESSAGE_CHARS] + " …"
+        text = _PATHS.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
         return text.replace("`", "")
     log.error("unexpected error in the app", exc_info=exc)
     return (f"Something went wrong inside vton ({type(exc).__name__}). The server log has the details; "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import threading
 import zipfile
@@ -35,6 +36,8 @@ from .methods.base import Method, MethodCard, MethodOutput, Progress, Stage, Sta
 
 __all__ = ["Preprocessed", "Preprocessor", "TryOnResult", "TryOnPipeline", "save_stages", "PREPROCESS_STAGES",
            "preprocess_steps"]
+
+log = logging.getLogger(__name__)
 
 FRAME_SIZE = (192, 256)  # (W, H) of the methods' person frame
 MAX_SEED = 2**64 - 1  # torch.manual_seed's range (its generator is 64-bit)
@@ -714,6 +717,8 @@ class TryOnPipeline:
         with self._load_lock:
             self.method.load(self.weights_dir, self.device)
             if self.compile_networks:
+                if self.card.compile_note:
+                    log.warning("--compile with %s: %s", self.card.title, self.card.compile_note)
                 self.method.compile()
 
     def preprocess(self, person: Any, cloth: Any, *, pose: Any = None, parsing: Any = None, cloth_mask: Any = None,
@@ -795,6 +800,7 @@ def _provenance(pipe: TryOnPipeline, pre: Preprocessed, supplied: set[str]) -> d
         "device": str(pipe.device),
         "seed": pipe.seed,
         "compiled": pipe.compile_networks,
+        **({"compile_note": card.compile_note} if pipe.compile_networks and card.compile_note else {}),
         "networks": nets,
         "random_weights": any(n["random"] for n in nets.values()),
         "unverified_weights": [k for k, n in nets.items() if not n["verified"]],

@@ -108,6 +108,8 @@ class MethodCard:
         order: position in lists (lower first).
         test_overrides: network config overrides that make the networks tiny, for plumbing tests with random
             weights (``write_random_weights(..., **test_overrides)`` and ``TryOnPipeline(network_overrides=...)``).
+        compile_note: what ``--compile`` costs for this method when that is notable (minutes of compile time);
+            said before compiling starts (CLI, log) and recorded in ``result.json``.
     """
 
     id: str
@@ -127,6 +129,7 @@ class MethodCard:
     required_keypoints: tuple[str, ...] = ()
     order: int = 100
     test_overrides: Mapping[str, Any] = field(default_factory=dict)
+    compile_note: str = ""
 
     def __post_init__(self) -> None:
         bad = set(self.needs) - set(NEEDS)

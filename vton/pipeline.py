@@ -706,7 +706,7 @@ class TryOnPipeline:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise InputError(f"the seed must be an integer, got {type(seed).__name__}")
         if not 0 <= seed <= MAX_SEED:
-            shown = str(seed) if len(str(seed)) <= 30 else f"an integer of {len(str(seed))} digits"
+            shown = str(seed) if seed.bit_length() <= 100 else f"an integer of {seed.bit_length():,} bits"
             raise InputError(f"the seed must be an integer from 0 to 2**64 - 1 (torch's seed range), got {shown}")
         self.seed = seed
         self.compile_networks = bool(compile_networks)

@@ -120,11 +120,12 @@ def _out_folder(path: str) -> Path:
 
     out = Path(path)
     try:
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out {path[:200]!r} is a file; give a folder (it is created if missing)")
+        is_file = out.exists() and not out.is_dir()
     except (OSError, ValueError) as e:  # a name too long, a NUL byte
         reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
         raise InputError(f"--out {path[:200]!r} cannot be used as a folder name ({reason})") from None
+    if is_file:
+        raise InputError(f"--out {path[:200]!r} is a file; give a folder (it is created if missing)")
     return out
 
 

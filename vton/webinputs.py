@@ -99,9 +99,18 @@ def checked_upload(value: Any) -> Path | None:
 # the ASGI guard
 
 
+_FILE_MODELS: dict[Any, bool] = {}
+
+
 def _file_component(block: Any) -> bool:
     """Whether a Gradio component's value holds files (its data model is or contains ``FileData``)."""
     model = getattr(block, "data_model", None)
+    if model not in _FILE_MODELS:
+        _FILE_MODELS[model] = _holds_files(model)
+    return _FILE_MODELS[model]
+
+
+def _holds_files(model: Any) -> bool:
     if model is None:
         return False
     try:

@@ -215,3 +215,23 @@ def test_a_huge_method_string_is_never_echoed(server, uploaded):
 def test_a_raw_path_for_an_annotation_gets_a_message_not_a_null_error(server, uploaded, slot):
     status, event, payload = call(server, "tryon", good_data("tryon", {**uploaded, slot: str(GEOMETRIC[slot])}))
     assert status == 422 and payload["error"] == REFUSED
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_a_call_with_too_few_values_gets_a_message(server, n):
+    status, event, payload = call(server, "tryon", ["geometric"] * n)
+    assert status == 422 and "takes 6 values" in payload["error"] and f"carries {n}" in payload["error"]
+
+
+def test_the_file_route_serves_no_server_file_outside_the_examples(server, targets):
+    root = Path(__file__).resolve().parents[1]
+    for path in (targets["secret image"], "/etc/passwd", str(root / "app.py"), str(root / "examples" / ".." /
+                 "app.py"), str(Path(targets["secret image"]).parent / ".." / "secret.png")):
+        try:
+            with urllib.request.urlopen(f"{server.url}gradio_api/file={path}", timeout=30) as r:
+                status = r.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        assert status in (403, 404), (path, status)
+    with urllib.request.urlopen(f"{server.url}gradio_api/file={GEOMETRIC['person']}", timeout=30) as r:
+        assert r.read() == GEOMETRIC["person"].read_bytes()  # the shipped examples are public

@@ -252,9 +252,15 @@ class InputGuard:
         fn = self._fn(path, payload)
         if fn is None:
             return body
+        inputs = list(getattr(fn, "inputs", []))
+        if len(payload["data"]) < len(inputs):  # Gradio would fail with an empty error
+            name = getattr(fn, "api_name", None) or "this event"
+            msg = (f"{name} takes {len(inputs)} values (" + ", ".join(_label(b, i) for i, b in enumerate(inputs))
+                   + f"); the call carries {len(payload['data'])}")
+            raise InputError(msg, {"error": msg, "detail": msg})
         examples = example_names()
         data, changed = payload["data"], False
-        for i, block in enumerate(getattr(fn, "inputs", [])):
+        for i, block in enumerate(inputs):
             if i >= len(data) or not _file_component(block):
                 continue
             try:

@@ -469,7 +469,7 @@ def run_study(args: argparse.Namespace) -> None:
     demo = build_study_app(prepared, token=token)
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.launch(server_name=host, server_port=args.port, share=args.share, footer_links=[],
-                max_file_size=MAX_FILE_SIZE)
+                max_file_size=MAX_FILE_SIZE, app_kwargs=webinputs.app_kwargs(demo))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -133,7 +133,7 @@ def load_run(server, tmp_path):
         upload_refused = isinstance(e, httpx.HTTPStatusError) and e.response.status_code == 503 \
             and e.request.url.path.endswith("/upload") and "queue is full" in e.response.text.lower()
         assert isinstance(e, gradio_client.exceptions.AppError) or "queue" in msg.lower() or upload_refused, \
-            (kind, repr(e))
+            (kind, repr(e), str(getattr(getattr(e, "_request", None), "url", "")))
         assert "Traceback" not in msg and "Something went wrong inside vton" not in msg, msg
         if "queue is full" in msg.lower() or upload_refused:  # while 1 runs and 16 wait (app.QUEUE_SIZE)
             refused_full.append(kind)

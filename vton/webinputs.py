@@ -9,8 +9,9 @@ without ``meta``, a URL — is refused by ``InputGuard`` before Gradio or vton t
 ``checked_upload`` repeats the rule in the handlers (a path outside Gradio's upload folder and the examples is
 refused with the same message), so a route the guard does not know is still closed.
 
-The guard also refuses a request while the queue is full before its body is read (``503``), for uploads too,
-and bounds a request body (``MAX_BODY_BYTES``).
+The guard also refuses a call or an upload while the queue is full (``503``) before its body is parsed or stored
+(the bytes are dropped as they arrive, so the client gets the answer rather than a reset connection), and bounds
+a request body (``MAX_BODY_BYTES``, refused from its ``Content-Length`` before it is read).
 """
 
 from __future__ import annotations
@@ -186,6 +187,9 @@ class InputGuard:
             await self.app(scope, receive, send)
             return
         if self._queue_full():
+            # the body is read and dropped chunk by chunk, never stored or parsed: answering before the client
+            # has sent it would close the connection under it, and the client would see a reset, not this 503
+            await _drain(receive)
             await _respond(send, 503, {"error": QUEUE_FULL, "detail": QUEUE_FULL})
             return
         if is_upload:
@@ -272,6 +276,15 @@ class InputGuard:
             if new is not data[i]:
                 data[i], changed = new, True
         return json.dumps(payload).encode() if changed else body
+
+
+async def _drain(receive: Any) -> None:
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        more = message.get("more_body", False)
 
 
 async def _respond(send: Any, status: int, payload: dict) -> None:

@@ -316,7 +316,7 @@ class Contour:
         return counts
 
 
-def garment_contour(mask: np.ndarray) -> Contour:
+def garment_contour(mask: np.ndarray, centre_x: float | None = None) -> Contour:
     """The garment's outline and its landmarks, found from the mask's geometry alone.
 
     The centre line is the middle of the mask's columns; the collar is the top of the centre column (the bottom of
@@ -325,13 +325,18 @@ def garment_contour(mask: np.ndarray) -> Contour:
     bottom band within the torso's columns; the sleeve ends are the points farthest from the centre line between
     a shoulder and its hem corner.
 
+    Args:
+        mask: ``(h, w) bool`` the garment.
+        centre_x: the centre line's x (None: the middle of the mask's columns; a garment with one sleeve cut off
+            passes the whole garment's).
+
     Raises:
         InputError: no outline, or a shape whose landmarks are not in garment order.
     """
     what = "the garment mask"
     c = outline_contour(mask, what)
     xs = np.flatnonzero(mask.any(0))
-    cx = (xs[0] + xs[-1]) / 2
+    cx = (xs[0] + xs[-1]) / 2 if centre_x is None else float(centre_x)
     collar = _top_in_column(mask, cx, what)
     bottom = float(c[:, 1].max())
     hw = _torso_half_width(mask, cx, collar[1], bottom, what)

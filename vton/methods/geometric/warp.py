@@ -268,7 +268,8 @@ def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.
         garment = garment_contour(mask)
         cut = cut_sleeves(mask, garment, target)
         if cut is not None:
-            garment = garment_contour(cut)
+            xs = np.flatnonzero(mask.any(0))
+            garment = garment_contour(cut, (xs[0] + xs[-1]) / 2)
         return region, cut if cut is not None else mask, sample_outlines(garment, target, config.n_points)
 
     region, mask, (garment, target) = step("outlines", outlines)

@@ -30,7 +30,7 @@ from ...errors import InputError
 from ...geometry.tps import tps_fit, tps_transform
 from .matching import Matching, Outline
 
-__all__ = ["PIECES", "WarpFit", "fit_warp", "fold_fraction", "piece_labels"]
+__all__ = ["PIECES", "WarpFit", "fit_warp", "fold_fraction", "piece_labels", "seam_ends"]
 
 PIECES: tuple[str, ...] = ("torso", "sleeve_right", "sleeve_left")
 # λ tried from the smoothest down (target frame of unit RMS radius); the affine map (λ = ∞) comes first.
@@ -47,8 +47,8 @@ class WarpFit:
         grid: ``(1, H, W, 2) float32`` sampling grid into the garment (normalised, align_corners=True).
         target_labels: ``(H, W) int8`` which piece (index into :data:`PIECES`) each person pixel takes its warp from.
         garment_labels: ``(h, w) int8`` which piece each garment pixel belongs to.
-        regularization: piece name → the TPS ``λ`` used (target frame of unit RMS radius; ``inf``: the least-squares
-            affine map).
+        regularization: piece name → the TPS ``(λ_x, λ_y)`` used for the two coordinates of the map (target frame of
+            unit RMS radius; ``inf``: the least-squares affine map).
         residual: piece name → RMS distance, in target pixels, from where the warp sends the piece's target
             outline points to the garment outline.
         tolerance: the residual accepted (half the target outline's point spacing).
@@ -59,7 +59,7 @@ class WarpFit:
     grid: torch.Tensor
     target_labels: np.ndarray
     garment_labels: np.ndarray
-    regularization: dict[str, float]
+    regularization: dict[str, tuple[float, float]]
     residual: dict[str, float]
     tolerance: float
     folded: float
@@ -100,28 +100,38 @@ def _sleeves(names: tuple[str, ...]) -> list[str]:
     return [s for s in ("right", "left") if all(f"{n}_{s}" in names for n in ("shoulder", "sleeve", "armpit"))]
 
 
-def _polygons(outline: Outline) -> dict[int, np.ndarray]:
-    """Piece index → its polygon on the dense contour (sleeves closed by their seams)."""
+def _polygons(outline: Outline, seam_ends: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
+    """Piece index → its polygon on the dense contour (sleeves closed by their seams: shoulder → ``seam_ends[side]``
+    (when given) → armpit)."""
     c = outline.contour.astype(np.float64)
     arc = _arc_fractions(c)
     idx = {n: int(min(np.searchsorted(arc, a), len(c) - 1)) for n, a in zip(outline.landmark_names,
                                                                              outline.landmark_arc, strict=True)}
     polys: dict[int, np.ndarray] = {}
-    keep = np.ones(len(c), bool)
+    torso, start = [], 0
     for side, p in (("right", 1), ("left", 2)):
         if side not in _sleeves(outline.landmark_names):
             continue
         a, b = idx[f"shoulder_{side}"], idx[f"armpit_{side}"]
         lo, hi = (a, b) if side == "right" else (b, a)  # the sleeve runs between them in outline order
-        polys[p] = c[lo:hi + 1]
-        keep[lo + 1:hi] = False
-    polys[0] = c[keep]
+        extra = [seam_ends[side][None]] if side in seam_ends else []
+        polys[p] = np.vstack([c[lo:hi + 1], *extra])
+        torso += [c[start:lo + 1], *extra]
+        start = hi
+    polys[0] = np.vstack([*torso, c[start:]])
     return polys
 
 
-def piece_labels(outline: Outline, shape: tuple[int, int]) -> np.ndarray:
-    """``(H, W) int8``: the piece of every pixel, by its polygon, else the nearest polygon (ties: the torso)."""
-    polys = _polygons(outline)
+def piece_labels(outline: Outline, shape: tuple[int, int], seam_ends: dict[str, np.ndarray] | None = None
+                 ) -> np.ndarray:
+    """``(H, W) int8``: the piece of every pixel, by its polygon, else the nearest polygon (ties: the torso).
+
+    Args:
+        outline: the outline with its landmarks.
+        shape: ``(H, W)``.
+        seam_ends: side → where its seam meets the torso, when not at the armpit landmark (see :func:`fit_warp`).
+    """
+    polys = _polygons(outline, seam_ends or {})
     h, w = shape
     best = np.full((h, w), np.inf, np.float32)
     labels = np.zeros((h, w), np.int8)
@@ -135,10 +145,40 @@ def piece_labels(outline: Outline, shape: tuple[int, int]) -> np.ndarray:
     return labels
 
 
-def _seam(outline: Outline, side: str) -> np.ndarray:
-    a, b = outline.landmark(f"shoulder_{side}"), outline.landmark(f"armpit_{side}")
-    f = np.arange(1, _SEAM_POINTS + 1) / (_SEAM_POINTS + 1)
+def seam_ends(matching: Matching, *, slack: float = 0.1) -> dict[str, np.ndarray]:
+    """Where each of the person's sleeve seams meets the torso, for sides where the outline's armpit is lower than
+    the garment's proportions put it (a sleeve hanging against the body hides the real armpit: the outline's
+    concavity is where arm and body part, further down).
+
+    The expected armpit is below the person's shoulder landmark by the garment's shoulder-to-armpit height, scaled
+    by the ratio of the shoulder spreads; when the outline's armpit is lower by more than ``slack`` × the torso's
+    length (collar to hem), the seam ends at the expected height above the outline's armpit.
+    """
+    g, t = matching.garment, matching.target
+
+    def spread(o: Outline) -> float:
+        return float(np.hypot(*(o.landmark("shoulder_right") - o.landmark("shoulder_left"))))
+
+    k = spread(t) / max(spread(g), 1e-9)
+    length = float(t.landmark("hem_right")[1] + t.landmark("hem_left")[1]) / 2 - float(t.landmark("collar")[1])
+    out = {}
+    for side in _sleeves(t.landmark_names):
+        drop = float(g.landmark(f"armpit_{side}")[1] - g.landmark(f"shoulder_{side}")[1]) * k
+        y = float(t.landmark(f"shoulder_{side}")[1]) + max(drop, 0.0)
+        pit = t.landmark(f"armpit_{side}").astype(np.float64)
+        if pit[1] - y > slack * length:
+            out[side] = np.array([pit[0], y])
+    return out
+
+
+def _line(a: np.ndarray, b: np.ndarray, n: int = _SEAM_POINTS) -> np.ndarray:
+    """``n`` points evenly inside the segment ``a``–``b``."""
+    f = np.arange(1, n + 1) / (n + 1)
     return a[None].astype(np.float64) + f[:, None] * (b - a)[None].astype(np.float64)
+
+
+def _seam(outline: Outline, side: str, end: np.ndarray | None = None) -> np.ndarray:
+    return _line(outline.landmark(f"shoulder_{side}"), outline.landmark(f"armpit_{side}") if end is None else end)
 
 
 @dataclass
@@ -151,7 +191,7 @@ class _Piece:
     vertex_segment: np.ndarray  # (M,)
 
 
-def _pieces(matching: Matching) -> dict[int, _Piece]:
+def _pieces(matching: Matching, ends: dict[str, np.ndarray]) -> dict[int, _Piece]:
     g, t = matching.garment, matching.target
     names = t.landmark_names
     seg_piece = _segment_piece(names)
@@ -164,6 +204,12 @@ def _pieces(matching: Matching) -> dict[int, _Piece]:
     contour = contour[::step]
     vseg = np.searchsorted(lm_arc_g, _arc_fractions(g.contour.astype(np.float64))[::step], side="right") - 1
     sleeves = _sleeves(names)
+    seam_lines = {}  # piece-less "segments" 100 + q: each seam as a dense garment line the torso's points slide on
+    for side, q in (("right", 1), ("left", 2)):
+        if side in sleeves:
+            a, b = g.landmark(f"shoulder_{side}").astype(np.float64), g.landmark(f"armpit_{side}").astype(np.float64)
+            f = np.linspace(0.0, 1.0, max(2, int(np.hypot(*(b - a)) / step) + 1))[:, None]
+            seam_lines[q] = a[None] + f * (b - a)[None]
     out = {}
     for p in range(len(PIECES)):
         segs = [k for k, q in enumerate(seg_piece) if q == p]
@@ -172,22 +218,60 @@ def _pieces(matching: Matching) -> dict[int, _Piece]:
         ok = np.isin(seg_t, segs) & (seg_t == seg_g)
         rows = kept[ok]
         lm = sorted({i for k in segs for i in (k, (k + 1) % len(names))})
-        tp = [t.points[rows], t.landmarks[lm]]
-        gp = [g.points[matching.assignment[rows]], g.landmarks[lm]]
+        tp, gp, sseg = [t.points[rows]], [g.points[matching.assignment[rows]]], [seg_g[ok]]
+        vertices, vsegs = [contour[np.isin(vseg, segs)]], [vseg[np.isin(vseg, segs)]]
+        fixed = list(lm)
+        if p == 0:
+            # the torso's armpits and seams slide (along its sides and the garment's seams): where a sleeve hangs
+            # against the body the outline's armpit lies lower than the garment's, and pinning it would stretch the
+            # torso's top and squeeze its bottom
+            for side, q in (("right", 1), ("left", 2)):
+                if side not in sleeves:
+                    continue
+                i = names.index(f"armpit_{side}")
+                fixed.remove(i)
+                side_seg = i if side == "right" else i - 1  # armpit → hem corner, or hem corner → armpit
+                end = ends.get(side)
+                tp += [t.landmarks[i][None], _seam(t, side, end)]
+                gp += [g.landmarks[i][None], _seam(g, side)]
+                sseg += [np.array([side_seg]), np.full(_SEAM_POINTS, 100 + q)]
+                if end is not None:
+                    # the hidden part of the torso's side, from the seam's end down to the outline's armpit, then the
+                    # visible side: each starts paired at the garment side's point of the same relative height
+                    hidden = np.vstack([end[None], _line(end, t.landmarks[i].astype(np.float64))])
+                    tp.append(hidden)
+                    gp.append(hidden)  # placeholders, set below
+                    sseg += [np.full(len(hidden), side_seg)]
+                    hem = names.index(f"hem_{side}")
+                    on_side = np.isin(np.concatenate([*sseg[:-1], sseg[-1]]), [side_seg])
+                    tcat, gcat = np.vstack(tp), np.vstack(gp)
+                    f = (tcat[on_side, 1] - end[1]) / max(float(t.landmarks[hem][1] - end[1]), 1e-9)
+                    gy = g.landmarks[i][1] + np.clip(f, 0, 1) * (g.landmarks[hem][1] - g.landmarks[i][1])
+                    verts = contour[vseg == side_seg]
+                    if len(verts):
+                        near = np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)
+                        gcat[on_side] = verts[near]
+                    sizes = np.cumsum([len(a) for a in tp])[:-1]
+                    gp = list(np.split(gcat, sizes))
+                vertices.append(seam_lines[q])
+                vsegs.append(np.full(len(seam_lines[q]), 100 + q))
+        n_slide = sum(len(a) for a in tp)
+        tp.append(t.landmarks[fixed])
+        gp.append(g.landmarks[fixed])
         for side, q in (("right", 1), ("left", 2)):
-            if side in sleeves and p in (0, q):
-                tp.append(_seam(t, side))
+            if side in sleeves and p == q:
+                tp.append(_seam(t, side, ends.get(side)))
                 gp.append(_seam(g, side))
-        vm = np.isin(vseg, segs)
-        out[p] = _Piece(np.vstack(tp).astype(np.float64), np.vstack(gp).astype(np.float64), len(rows), seg_g[ok],
-                        contour[vm], vseg[vm])
+        out[p] = _Piece(np.vstack(tp).astype(np.float64), np.vstack(gp).astype(np.float64), n_slide,
+                        np.concatenate(sseg), np.vstack(vertices), np.concatenate(vsegs))
     return out
 
 
 def _fit_piece(piece: _Piece, pix: np.ndarray, k: float, tolerance: float, lambdas: tuple[float, ...],
-               slide_iterations: int) -> list[tuple[float, float, object]]:
-    """``[(λ, residual, evaluate)]`` from the smoothest down to the first within tolerance; ``evaluate()`` gives the
-    map at ``pix`` ``(N, 2)`` in garment pixels."""
+               slide_iterations: int) -> list[tuple[tuple[float, float], float, object]]:
+    """``[((λ_x, λ_y), residual, evaluate)]`` from the smoothest down to the first within tolerance (then, if
+    possible, a smoother λ_y for the vertical map alone); ``evaluate()`` gives the map at ``pix`` ``(N, 2)`` in
+    garment pixels."""
     tp, n = piece.target, piece.n_slide
     centre = tp.mean(0)
     scale = float(np.sqrt(((tp - centre) ** 2).sum(1).mean())) or 1.0
@@ -196,13 +280,18 @@ def _fit_piece(piece: _Piece, pix: np.ndarray, k: float, tolerance: float, lambd
     pts = torch.from_numpy((pix - centre) / scale)  # (N, 2)
     same = piece.slide_segment[:, None] == piece.vertex_segment[None, :]  # (n, M)
 
-    def fit(lam: float, g: np.ndarray):
+    def fit_1d(lam: float, v: np.ndarray):
+        """One coordinate's map: (its values at the pairs, a function giving it at pts)."""
         if np.isinf(lam):
             design = np.c_[np.ones(len(tn)), tn]
-            a = np.linalg.lstsq(design, g, rcond=None)[0]  # (3, 2)
+            a = np.linalg.lstsq(design, v, rcond=None)[0]  # (3, 1)
             return design @ a, lambda: np.c_[np.ones(len(pts)), pts.numpy()] @ a
-        coeffs = tps_fit(t, torch.from_numpy(g)[None], regularization=lam)  # (1, P+3, 2)
+        coeffs = tps_fit(t, torch.from_numpy(v)[None], regularization=lam)  # (1, P+3, 1)
         return tps_transform(t, t, coeffs)[0].numpy(), lambda: tps_transform(pts, t, coeffs)[0].numpy()
+
+    def fit(lam_x: float, lam_y: float, g: np.ndarray):
+        (mx, ex), (my, ey) = fit_1d(lam_x, g[:, :1]), fit_1d(lam_y, g[:, 1:])
+        return np.hstack([mx, my]), lambda: np.hstack([ex(), ey()])
 
     def slide(mapped: np.ndarray) -> tuple[np.ndarray, float]:
         if n == 0 or not len(piece.vertices):
@@ -214,17 +303,30 @@ def _fit_piece(piece: _Piece, pix: np.ndarray, k: float, tolerance: float, lambd
         dist = np.where(np.isfinite(dist), dist, 0.0)
         return piece.vertices[j], float(np.sqrt((dist**2).mean()) * k)
 
-    fits = []
-    for lam in lambdas:
+    def attempt(lam_x: float, lam_y: float):
         g = piece.garment.copy()
-        mapped, coarse = fit(lam, g)
+        mapped, evaluate = fit(lam_x, lam_y, g)
         for _ in range(slide_iterations):
             g[:n], _ = slide(mapped)
-            mapped, coarse = fit(lam, g)
-        residual = slide(mapped)[1]
-        fits.append((lam, residual, coarse))
-        if residual <= tolerance:
+            mapped, evaluate = fit(lam_x, lam_y, g)
+        return (lam_x, lam_y), slide(mapped)[1], evaluate
+
+    fits = []
+    for lam in lambdas:  # both coordinates together, from the smoothest down
+        fits.append(attempt(lam, lam))
+        if fits[-1][1] <= tolerance:
             break
+    lam = fits[-1][0][0]
+    if fits[-1][1] <= tolerance and not np.isinf(lam):
+        # then the vertical map as smooth as it may be (an upright torso's horizontal lines stay straight): the
+        # first smoother λ for y alone that keeps the residual within tolerance replaces the last fit
+        for lam_y in lambdas:
+            if lam_y <= lam:
+                break
+            f = attempt(lam, lam_y)
+            if f[1] <= tolerance:
+                fits.append(f)
+                break
     return fits
 
 
@@ -260,7 +362,8 @@ def fit_warp(matching: Matching, person_size: tuple[int, int], cloth_size: tuple
     k = spread(matching.target) / max(spread(matching.garment), 1e-9)  # target px per garment px
     tolerance = 0.25 * _perimeter(matching.target.contour) / max(len(matching.target.points), 1)
     lambdas = LAMBDAS if regularization is None else (float(regularization),)
-    target_labels = piece_labels(matching.target, (h, w))
+    ends = seam_ends(matching)
+    target_labels = piece_labels(matching.target, (h, w), ends)
     garment_labels = piece_labels(matching.garment, (ch, cw))
 
     def to_grid(coarse: np.ndarray) -> torch.Tensor:
@@ -273,7 +376,7 @@ def fit_warp(matching: Matching, person_size: tuple[int, int], cloth_size: tuple
 
     grid = torch.zeros(1, h, w, 2)
     lams, residuals, worst = {}, {}, 0.0
-    for p, piece in _pieces(matching).items():
+    for p, piece in _pieces(matching, ends).items():
         if len(piece.target) < 3:
             raise InputError(f"the garment's {PIECES[p].replace('_', ' ')} has too few matched points to warp")
         try:

@@ -227,7 +227,8 @@ def _untimed(key: str, fn):
 
 
 def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.ndarray, cloth_mask: np.ndarray, *,
-                    config: GeometricConfig = GeometricConfig(), step=_untimed) -> GeometricResult:
+                    config: GeometricConfig = GeometricConfig(), step=_untimed,
+                    partial: dict | None = None) -> GeometricResult:
     """Dress ``person`` in ``cloth`` with a TPS fitted to outline correspondences; no learned weights.
 
     Args:
@@ -239,6 +240,8 @@ def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.
         config: settings.
         step: ``step(key, fn) -> fn()``, called for the phases "outlines", "matching", "tps" and "composition"
             (the pipeline passes its timer).
+        partial: a dict filled as the stages are computed ("region", "garment" and "target" outlines, "matching"),
+            so a caller can still show them when a later phase refuses.
 
     Returns:
         every stage (:class:`GeometricResult`).
@@ -261,8 +264,11 @@ def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.
     if tuple(pose.size) != (w, h):
         raise InputError(f"the pose is for a {pose.size[0]}×{pose.size[1]} image, the person image is {w}×{h}")
 
+    partial = {} if partial is None else partial
+
     def outlines():
         region = target_region(parsing, pose)
+        partial["region"] = region
         target = person_contour(region, pose, parsing.mask(*OCCLUDER_LABELS), close_fraction=config.close_fraction,
                                 bridge_fraction=config.bridge_fraction)
         garment = garment_contour(mask)
@@ -273,9 +279,11 @@ def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.
         return region, cut if cut is not None else mask, sample_outlines(garment, target, config.n_points)
 
     region, mask, (garment, target) = step("outlines", outlines)
+    partial.update(garment=garment, target=target)
     matching = step("matching", lambda: match_outlines(
         garment, target, n_radial=config.n_radial, n_angular=config.n_angular, r_inner=config.r_inner,
         r_outer=config.r_outer, order_weight=config.order_weight, max_shift=config.max_shift))
+    partial["matching"] = matching
 
     def tps():
         fit = fit_warp(matching, (w, h), (cloth.shape[1], cloth.shape[0]), region,

@@ -255,6 +255,11 @@ def _pieces(matching: Matching, ends: dict[str, np.ndarray]) -> dict[int, _Piece
                     gp = list(np.split(gcat, sizes))
                 vertices.append(seam_lines[q])
                 vsegs.append(np.full(len(seam_lines[q]), 100 + q))
+                # the torso's side is the seam and the side below the armpit as one line: where the person's armpit
+                # sits higher or lower than the garment's, its points slide past the armpit onto the other part
+                for arr in (sseg, vsegs):
+                    for j, a in enumerate(arr):
+                        arr[j] = np.where(np.isin(a, [side_seg, 100 + q]), 200 + q, a)
         n_slide = sum(len(a) for a in tp)
         tp.append(t.landmarks[fixed])
         gp.append(g.landmarks[fixed])
@@ -360,7 +365,8 @@ def fit_warp(matching: Matching, person_size: tuple[int, int], cloth_size: tuple
         return float(np.hypot(*(o.landmark("shoulder_right") - o.landmark("shoulder_left"))))
 
     k = spread(matching.target) / max(spread(matching.garment), 1e-9)  # target px per garment px
-    tolerance = 0.25 * _perimeter(matching.target.contour) / max(len(matching.target.points), 1)
+    # a quarter of the point spacing, but no less than a pixel: each pixel outline is only known to half a pixel
+    tolerance = max(0.25 * _perimeter(matching.target.contour) / max(len(matching.target.points), 1), 1.0)
     lambdas = LAMBDAS if regularization is None else (float(regularization),)
     ends = seam_ends(matching)
     target_labels = piece_labels(matching.target, (h, w), ends)

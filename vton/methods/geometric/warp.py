@@ -165,8 +165,11 @@ def warp_garment(cloth: np.ndarray, cloth_mask: np.ndarray, grid: torch.Tensor,
     else:
         target_labels, garment_labels = pieces
         alpha = torch.zeros(g.shape[1:3])
+        r = max(2, round(0.02 * cloth_mask.shape[0]))  # a piece runs a little past its seams: no gap between pieces
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         for p in np.unique(target_labels):
-            mp = torch.from_numpy((cloth_mask & (garment_labels == p)).astype(np.float32))[None, None]
+            own = cv2.dilate((garment_labels == p).astype(np.uint8), disc) > 0
+            mp = torch.from_numpy((cloth_mask & own).astype(np.float32))[None, None]
             ap = F.grid_sample(mp, g, mode="bilinear", padding_mode="zeros", align_corners=True)[0, 0]
             alpha = torch.where(torch.from_numpy(target_labels == p), ap, alpha)
     out = warped[0].permute(1, 2, 0).clamp(0, 255).add(0.5).to(torch.uint8).numpy()  # (H, W, 3)

@@ -343,7 +343,7 @@ def test_straightness_measures_a_tilt_in_stripe_heights():
     spec = GarmentSpec(colour=(200, 50, 50), accent=(240, 200, 60))
     h, w, period = 200, 60, 20.0
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    tilt = 5.0  # the boundaries drop 5 px across the 60 columns: a quarter of a 20 px stripe... half of 10 px
+    tilt = 5.0  # the boundaries drop 5 px across the 60 columns: half a 10 px stripe
     phase = (yy + 0.5 - tilt * xx / (w - 1) - 20) / period
     on = (phase >= 0) & (phase < 5) & (phase % 1 < 0.5)
     img = np.where(on[..., None], np.array(spec.accent, np.uint8), np.array(spec.colour, np.uint8))
@@ -353,7 +353,7 @@ def test_straightness_measures_a_tilt_in_stripe_heights():
     assert family_module._straightness(b, height) == pytest.approx(tilt / height, abs=0.1)
     flat = np.where((((yy - 20) / period) % 1 < 0.5)[..., None], np.array(spec.accent, np.uint8),
                     np.array(spec.colour, np.uint8))
-    b, height = family_module._boundaries(family_module._accent_amount(flat, spec), (yy >= 20) & (yy < 110),
+    b, height = family_module._boundaries(family_module._accent_amount(flat, spec), (yy >= 15) & (yy < 115),
                                           np.arange(w), 5)
     assert family_module._straightness(b, height) == pytest.approx(0.0, abs=1e-9)
 

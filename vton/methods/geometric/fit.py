@@ -329,7 +329,7 @@ def _fit_piece(piece: _Piece, pix: np.ndarray, k: float, tolerance: float, lambd
             if lam_y <= lam:
                 break
             f = attempt(lam, lam_y)
-            if f[1] <= tolerance:
+            if f[1] <= 2 * tolerance:
                 fits.append(f)
                 break
     return fits

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import InputError
-from ...geometry.tps import tps_fit, tps_transform
+from ...geometry.tps import tps_kernel
 from .matching import Matching, Outline
 
 __all__ = ["PIECES", "WarpFit", "fit_warp", "fold_fraction", "piece_labels", "seam_ends"]
@@ -283,30 +283,50 @@ def _fit_piece(piece: _Piece, pix: np.ndarray, k: float, tolerance: float, lambd
     tn = (tp - centre) / scale
     t = torch.from_numpy(tn)[None]  # (1, P, 2)
     pts = torch.from_numpy((pix - centre) / scale)  # (N, 2)
-    same = piece.slide_segment[:, None] == piece.vertex_segment[None, :]  # (n, M)
+
+    # the spline's pieces that do not depend on λ, computed once: kernel among the pairs, affine part, and (lazily)
+    # the basis at the grid points; the system is tps_system's [[K + λI, P], [Pᵀ, 0]] (kernel_scale 1)
+    kernel = tps_kernel(torch.cdist(t[0], t[0]) ** 2).numpy()  # (P, P)
+    affine = np.c_[np.ones(len(tn)), tn]  # (P, 3)
+    basis: list[np.ndarray] = []
+
+    def at_pix() -> np.ndarray:
+        if not basis:
+            u = tps_kernel(torch.cdist(pts, t[0]) ** 2).numpy()  # (N, P)
+            basis.append(np.c_[u, np.ones(len(pts)), pts.numpy()])  # (N, P + 3)
+        return basis[0]
 
     def fit_1d(lam: float, v: np.ndarray):
         """One coordinate's map: (its values at the pairs, a function giving it at pts)."""
         if np.isinf(lam):
-            design = np.c_[np.ones(len(tn)), tn]
-            a = np.linalg.lstsq(design, v, rcond=None)[0]  # (3, 1)
-            return design @ a, lambda: np.c_[np.ones(len(pts)), pts.numpy()] @ a
-        coeffs = tps_fit(t, torch.from_numpy(v)[None], regularization=lam)  # (1, P+3, 1)
-        return tps_transform(t, t, coeffs)[0].numpy(), lambda: tps_transform(pts, t, coeffs)[0].numpy()
+            a = np.linalg.lstsq(affine, v, rcond=None)[0]  # (3, 1)
+            return affine @ a, lambda: np.c_[np.ones(len(pts)), pts.numpy()] @ a
+        m = len(tn)
+        system = np.zeros((m + 3, m + 3))
+        system[:m, :m] = kernel + lam * np.eye(m)
+        system[:m, m:], system[m:, :m] = affine, affine.T
+        try:
+            coeffs = np.linalg.solve(system, np.vstack([v, np.zeros((3, v.shape[1]))]))  # (P + 3, 1)
+        except np.linalg.LinAlgError:
+            raise ValueError("the TPS system is singular: the control points are repeated or all on one line") from None
+        return kernel @ coeffs[:m] + affine @ coeffs[m:], lambda: at_pix() @ coeffs
 
     def fit(lam_x: float, lam_y: float, g: np.ndarray):
         (mx, ex), (my, ey) = fit_1d(lam_x, g[:, :1]), fit_1d(lam_y, g[:, 1:])
         return np.hstack([mx, my]), lambda: np.hstack([ex(), ey()])
 
+    groups = [(np.flatnonzero(piece.slide_segment == sg), piece.vertices[piece.vertex_segment == sg])
+              for sg in np.unique(piece.slide_segment)]
+
     def slide(mapped: np.ndarray) -> tuple[np.ndarray, float]:
-        if n == 0 or not len(piece.vertices):
-            return mapped[:n], 0.0
-        d2 = ((mapped[:n, None, :] - piece.vertices[None, :, :]) ** 2).sum(-1)  # (n, M)
-        d2 = np.where(same, d2, np.inf)
-        j = np.argmin(d2, 1)
-        dist = np.sqrt(d2[np.arange(n), j])
-        dist = np.where(np.isfinite(dist), dist, 0.0)
-        return piece.vertices[j], float(np.sqrt((dist**2).mean()) * k)
+        out, dist = mapped[:n].copy(), np.zeros(n)
+        for rows, verts in groups:
+            if not len(verts):
+                continue
+            d2 = ((mapped[rows, None, :] - verts[None, :, :]) ** 2).sum(-1)  # (rows, vertices of their segment)
+            j = np.argmin(d2, 1)
+            out[rows], dist[rows] = verts[j], np.sqrt(d2[np.arange(len(rows)), j])
+        return out, float(np.sqrt((dist**2).mean()) * k) if n else 0.0
 
     def attempt(lam_x: float, lam_y: float):
         g = piece.garment.copy()

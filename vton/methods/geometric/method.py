@@ -52,7 +52,11 @@ class Geometric(Method):
         changed = res.fill_mask | (res.composition_mask > 0)
         region = Image.fromarray((changed * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(5))
         m = res.matching
+        lam = {k: ["affine" if np.isinf(v) else float(v) for v in pair] for k, pair in res.fit.regularization.items()}
         data = {"pairs": len(m.target_pairs),
+                "warp": {"pieces": sorted(lam), "regularization_xy": lam,
+                         "residual_px": {k: round(v, 3) for k, v in res.fit.residual.items()},
+                         "tolerance_px": round(res.fit.tolerance, 3)},
                 "landmarks": {"garment": dict(zip(m.garment.landmark_names, m.garment.landmarks.tolist(),
                                                   strict=True)),
                               "target": dict(zip(m.target.landmark_names, m.target.landmarks.tolist(),

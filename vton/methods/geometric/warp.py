@@ -1,11 +1,13 @@
-"""Training-free geometric try-on: a regularised TPS fitted to outline correspondences, then composition.
+"""Training-free geometric try-on: smooth TPS warps fitted to outline correspondences, then composition.
 
 After VITON's shape-context TPS step (Han et al., "VITON: An Image-based Virtual Try-on Network", CVPR 2018,
-xthan/VITON@0370ca3, ``shape_context_warp.m``): the garment is warped onto the person by a thin-plate spline fitted
+xthan/VITON@0370ca3, ``shape_context_warp.m``): the garment is warped onto the person by thin-plate splines fitted
 between the garment's outline and the person's clothing region. Here the region comes from the LIP parse (no
-first-stage network), correspondences from :mod:`.matching`, the spline from :func:`vton.geometry.tps.tps_warp_grid`
-(regularised), and the composition keeps face, hair, arms and everything outside the region from the photo and
-inpaints the old garment's pixels that the new one does not cover. No learned weights.
+first-stage network), correspondences from :mod:`.matching` (sleeves longer than the person's are cut to length
+first), the splines from :mod:`.fit` (one per garment piece, torso and sleeves, each the smoothest the outlines
+allow: affine first, bending only as needed, the regularisation chosen from the residual), and the composition keeps
+face, hair, arms and everything outside the region from the photo and inpaints the old garment's pixels that the
+new one does not cover. No learned weights.
 
 Convention: images ``(H, W, 3) uint8`` RGB; masks ``(H, W) bool``; the sampling grid is ``(1, H, W, 2)`` ``(x, y)``
 in normalised ``align_corners=True`` coordinates, used with ``F.grid_sample(..., align_corners=True)``.

@@ -138,7 +138,15 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
     out = _out_folder(args.out)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed,
                          compile_networks=args.compile)
-    result = pipe(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
+    try:
+        result = pipe(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
+    except VtonError as e:  # a refusal still writes the stages computed before it, so the user sees why
+        if e.stages:
+            from .pipeline import save_stages
+
+            paths = save_stages(list(e.stages), out)
+            print(f"{len(paths)} stage files computed before the error written to {out}", file=sys.stderr)
+        raise
     paths = result.save(out)
     print(f"{result.card.title}: {len(paths)} files written to {out} ({sum(result.timings.values()):.2f} s); "
           "sources: " + ", ".join(f"{k} {v}" for k, v in result.sources.items()))

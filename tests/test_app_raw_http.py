@@ -235,3 +235,22 @@ def test_the_file_route_serves_no_server_file_outside_the_examples(server, targe
         assert status in (403, 404), (path, status)
     with urllib.request.urlopen(f"{server.url}gradio_api/file={GEOMETRIC['person']}", timeout=30) as r:
         assert r.read() == GEOMETRIC["person"].read_bytes()  # the shipped examples are public
+
+
+def test_the_editors_nested_files_are_checked_too(server, targets):
+    """The page's re-run event takes the parse and mask editors, whose values nest files (background, layers,
+    composite): a server path in any of them is refused like a top-level one."""
+    config = json.loads(urllib.request.urlopen(f"{server.url}config", timeout=30).read())
+    comps = {c["id"]: c for c in config["components"]}
+    deps = [(i, d) for i, d in enumerate(config["dependencies"])
+            if any(comps[c]["type"] == "imageeditor" for c in d["inputs"])]
+    assert deps
+    path = targets["secret image"]
+    for index, dep in deps:
+        for nested in ({"background": path}, {"composite": {"path": path}}, {"layers": [path]},
+                       {"layers": [{"path": path, "meta": {"_type": "gradio.FileData"}}]}):
+            data = [dict(nested, id=None) if comps[c]["type"] == "imageeditor" else None for c in dep["inputs"]]
+            payload = {"data": data, "fn_index": dep.get("id", index), "session_hash": uuid.uuid4().hex[:10],
+                       "event_data": None, "trigger_id": None}
+            status, body = post(f"{server.url}gradio_api/queue/join", payload)
+            assert status == 422 and json.loads(body)["error"] == REFUSED, (nested, status, body[:200])

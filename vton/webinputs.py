@@ -38,6 +38,7 @@ MAX_ECHO_CHARS = 80  # the most characters of a caller's value any message repea
 _ROUTE = re.compile(r"/(?:queue/join|run/[^/]+|api/[^/]+|call/(?:v2/)?[^/]+)/?$")
 _UPLOAD = re.compile(r"/upload/?$")
 _FILE_META = {"_type": "gradio.FileData"}
+_FILE_KEYS = ("background", "composite", "layers", "image", "video", "file")  # where Gradio models nest files
 
 
 def short(value: Any, n: int = MAX_ECHO_CHARS) -> str:
@@ -154,6 +155,8 @@ def _check_file_value(value: Any, examples: dict[str, Path], cache: Any, top: bo
             if value.get("meta") != _FILE_META or not _uploaded(path):
                 raise InputError(REFUSED)
             return value
+        if any(isinstance(value.get(k), str) and value.get(k) for k in _FILE_KEYS):
+            raise InputError(REFUSED)  # an editor or gallery entry naming a file by a bare string
         return {k: _check_file_value(v, examples, cache, top=False) if isinstance(v, (dict, list)) else v
                 for k, v in value.items()}
     return value

@@ -48,6 +48,16 @@ DATASET = 1e-3  # the authors' dataset tensors stored as float16 copies of k/255
 
 # ------------------------------------------------------------------------------------------- vton-side tolerances
 
+# The whole pipeline from the raw dataset files vs the authors' GMM fixture: the fixture's inputs were rounded to
+# float16 before its forward, ours are not, so the grid agrees to well within a pixel (1 px = 1e-2 in grid units)
+# rather than to GRID, and the warped cloth (a sharp-edged image warped by that grid) to about a grey level × 5.
+PIPELINE_GRID = 5e-3
+PIPELINE_WARPED = 2e-2
+
+# The fast path (torch.compile, Inductor freezing) against eager float32: fused kernels reorder float32 sums, so
+# the outputs are compared by PSNR (a relative measure of the whole image), not element by element.
+FASTPATH_PSNR_DB = 60.0
+
 # ACGPN's diagnostic loss (a mean of binary cross-entropies over the image, from stored logits): the fixture suggests
 # 1e-4; summation order changes it by ~1e-7 relative.
 LOSS = 1e-4

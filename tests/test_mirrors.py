@@ -302,8 +302,8 @@ def test_pf_afn_from_a_mirror_resolves_converts_loads_strictly_and_runs(hf_cache
 
     from vton import webapp
 
-    monkeypatch.setattr(webapp, "_pipelines", {})
-    monkeypatch.setattr(webapp, "_preprocessors", {})
+    monkeypatch.setattr(webapp, "_pipelines", type(webapp._pipelines)())
+    monkeypatch.setattr(webapp, "_preprocessors", type(webapp._preprocessors)())
     seen = []  # the page's progress: the first use shows the check and the conversion of each file
     result = webapp.run_tryon("pf-afn", webapp.Uploads(EX / "person.png", EX / "cloth_tshirt.png", None, None, None),
                               None, lambda k, d, t: seen.append((k, d, t)))

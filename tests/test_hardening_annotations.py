@@ -2,7 +2,7 @@
 
 Generated per class, on the drawn example (``examples/geometric_*``), through the API (the preprocessing, which
 needs no weights) and the CLI: garment masks inverted, the whole image, uniform grey, a small square, another
-garment's; poses of another person or place, mirrored, with confidences -1 or 1e6 (refused) or all 0 (warning);
+garment's; poses of another person or place, mirrored, with confidences -1, 1e6 or all 0;
 parse maps all upper clothes, uniform random labels, another person's, empty; body masks empty, whole, another
 person's, and as NumPy arrays with NaN, 0.4, 300 or negative values; annotations a method does not use (warning).
 The invariants and their thresholds are in ``vton.consistency``.
@@ -159,10 +159,8 @@ def test_poses_that_cannot_be_the_photos_are_refused(case, form, tmp_path):
     refused(phrase, pose=pose)
 
 
-def test_all_zero_confidences_are_used_with_a_warning():
-    pre = _pre(pose=_scores(_pose(), 0.0))
-    assert any("every confidence as 0" in w for w in pre.warnings)
-    assert pre.pose is not None and pre.pose.present.sum() == _pose().present.sum()
+def test_all_zero_confidences_are_refused_saying_so():
+    refused("every confidence as 0", pose=_scores(_pose(), 0.0))
 
 
 # ---------------------------------------------------------------------------------------------- parse maps
@@ -229,9 +227,11 @@ def test_the_photos_body_mask_in_any_form_is_accepted(form):
 
 
 @pytest.mark.parametrize("given", [("pose", "pose"), ("parsing", "parse map"), ("body_mask", "body mask")])
-def test_annotations_a_method_does_not_use_are_named_as_ignored(given):
+def test_annotations_a_method_does_not_use_are_named_as_ignored(given, tmp_path):
     key, name = given
-    broken = {"pose": EX / "no_such_pose.json", "parsing": np.full((5, 5), 99), "body_mask": np.full((3, 3), np.nan)}
+    bad_json = tmp_path / "broken_keypoints.json"
+    bad_json.write_text("{not a pose")
+    broken = {"pose": bad_json, "parsing": np.full((5, 5), 99), "body_mask": np.full((3, 3), np.nan)}
     method = "geometric" if key == "body_mask" else "pf-afn"
     needed = {"pose": POSE, "parsing": PARSE} if method == "geometric" else {}
     pre = TryOnPipeline(method).preprocess(PERSON, CLOTH, cloth_mask=MASK, **needed, **{key: broken[key]})

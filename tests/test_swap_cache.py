@@ -67,3 +67,13 @@ def test_a_person_without_cache_computes_its_features_every_time(tiny_weights):
     for cloth, mask in GARMENTS[:2]:
         pipe(PERSON, cloth, cloth_mask=mask)
     assert len(calls) == 2
+
+
+def test_person_features_count_in_the_person_caches_byte_bound(tiny_weights):
+    swap = _pipe("pf-afn", tiny_weights, cache_size=4)
+    swap(PERSON, GARMENTS[0][0], cloth_mask=GARMENTS[0][1])
+    pre = swap.preprocess(PERSON, GARMENTS[1][0], cloth_mask=GARMENTS[1][1])
+    kept = [v for k, v in pre.person_cache.items() if k[0] == "pf-afn"]
+    assert kept, "the person pyramid was not kept"
+    pyramid_bytes = sum(t.numel() * t.element_size() for v in kept for t in v)
+    assert swap.preprocessor.cache_info()["person"]["bytes"] >= pyramid_bytes

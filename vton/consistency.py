@@ -9,7 +9,8 @@ noise is refused instead of running to a plausible-looking wrong try-on:
   an inverted mask is named as such;
 * parse map statistics: one label over ``MAX_SINGLE_LABEL`` of the image (all upper clothes), labels that change
   at more than ``MAX_LABEL_CHANGES`` of the pixels (noise), no body at all;
-* pose confidences in [0, ``MAX_SCORE``]; all-zero confidences are unusual but used (a warning);
+* pose confidences in [0, ``MAX_SCORE``], and not all 0 where coordinates are given (a point of confidence 0 is
+  absent, ``Pose.present``, so such a pose has no points);
 * pose vs parse: most present keypoints on the body (``MIN_ON_BODY``), the face's keypoints on the head's labels,
   and arms and legs on the parse's side of the same name (a mirrored pose puts its right wrist on the left arm);
 * body mask vs parse: neither (nearly) empty nor the whole image, and overlapping the parse's person
@@ -128,10 +129,10 @@ def check_parsing(parsing: Parsing, what: str = "parse map") -> list[str]:
 
 
 def check_pose_scores(pose: Pose, what: str = "pose") -> list[str]:
-    """Confidences in [0, ``MAX_SCORE``]; present points with every confidence 0 give a warning.
+    """Confidences in [0, ``MAX_SCORE``], not all 0 where coordinates are given; no warnings so far.
 
     Raises:
-        InputError: a confidence below 0 or above ``MAX_SCORE``.
+        InputError: a confidence below 0 or above ``MAX_SCORE``, or every confidence 0.
     """
     sc = pose.scores
     bad = np.nonzero((sc < 0) | (sc > MAX_SCORE))[0]
@@ -140,9 +141,11 @@ def check_pose_scores(pose: Pose, what: str = "pose") -> list[str]:
         raise InputError(f"the {what} has confidence {float(sc[i]):g} for {COCO18[i]} ({bad.size} of {sc.size} out of "
                          f"range); OpenPose confidences are in [0, 1] (up to {MAX_SCORE:g} accepted, MAX_SCORE). It is "
                          "not an OpenPose file of this photo, or its values are in the wrong order (x, y, confidence)")
-    if pose.present.any() and not sc[pose.present].any():
-        return [f"the {what} gives every confidence as 0; its {int(pose.present.sum())} points with coordinates were "
-                "used as present (the datasets' rule: x > 1 and y > 1)"]
+    placed = (pose.keypoints[:, 0] > 1) & (pose.keypoints[:, 1] > 1)
+    if placed.any() and not sc[placed].any():
+        raise InputError(f"the {what} gives {int(placed.sum())} keypoints coordinates but every confidence as 0; a "
+                         "point of confidence 0 is absent, so it has no points. It is not an OpenPose file of this "
+                         "photo, or its confidences were lost")
     return []
 
 

@@ -155,8 +155,9 @@ def main() -> None:
 
     cpu = platform.processor() or platform.machine()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    machine = f"{cpu} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, load {load:.1f} at start"
-    print(f"{machine}; real-size networks, random weights; {args.runs} runs (+1 warm-up) each")
+    machine = f"{cpu} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    print(f"{machine}, load {load:.1f} at start; real-size networks, random weights; {args.runs} runs (+1 warm-up) "
+          "each")
     bench_correlation(args.runs)
     bench_paste_back(args.runs)
     rows = {}
@@ -166,14 +167,16 @@ def main() -> None:
         if learned:
             write_random_weights(folder, methods=learned)
         for m in args.methods:
-            rows[m] = bench_method(m, folder, args.runs, args.device)
+            load_now = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            rows[m] = {**bench_method(m, folder, args.runs, args.device), "load_at_start": round(load_now, 1)}
     if args.no_write:
         return
     path = methods.COSTS_FILE
     data = json.loads(path.read_text()) if path.is_file() else {}
     data.update({"measured": date.today().isoformat(), "machine": machine,
                  "note": "written by bench/bench_costs.py; seconds, median; tryon_s with the person's annotations "
-                         "supplied and the cache off, swap_s a new garment on a cached person"})
+                         "supplied and the cache off, swap_s a new garment on a cached person; load_at_start: the "
+                         "machine's load average when the method's runs began (other work inflates the times)"})
     table = data.setdefault("methods", {})
     device = "GPU" if args.device.startswith("cuda") else "CPU"
     for m, row in rows.items():

@@ -269,14 +269,18 @@ def seg_noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 
 def gaussian_blur(x: torch.Tensor, size: int = 15, sigma: float = 3.0) -> torch.Tensor:
-    """torchgeometry 0.1.2's ``GaussianBlur((size, size), (sigma, sigma))``: a float32 kernel ``outer(g, g)``,
-    ``g = exp(−(i − size // 2)² / (2σ²)) / Σ``, depthwise conv with **zero** padding ``size // 2``."""
+    """torchgeometry 0.1.2's ``GaussianBlur((size, size), (sigma, sigma))``: the float32 kernel ``outer(g, g)``,
+    ``g = exp(−(i − size // 2)² / (2σ²)) / Σ``, depthwise with **zero** padding ``size // 2``.
+
+    Applied as its two separable passes (rows, then columns): the same sum with zero padding, some 7× faster than
+    the 15 × 15 conv on a CPU; the float32 results differ from the 2-D conv by rounding only (≈ 1e-7).
+    """
     g = torch.tensor([math.exp(-((i - size // 2) ** 2) / float(2 * sigma**2)) for i in range(size)],
                      dtype=torch.float32)
-    g = g / g.sum()
-    k = torch.matmul(g[:, None], g[None, :]).to(x)  # (size, size)
-    c = x.shape[1]
-    return F.conv2d(x, k.expand(c, 1, size, size), padding=size // 2, groups=c)
+    g = (g / g.sum()).to(x)
+    c, pad = x.shape[1], size // 2
+    x = F.conv2d(x, g.view(1, 1, size, 1).expand(c, 1, size, 1), padding=(pad, 0), groups=c)  # along H
+    return F.conv2d(x, g.view(1, 1, 1, size).expand(c, 1, 1, size), padding=(0, pad), groups=c)  # along W
 
 
 def segmentation(probs: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:

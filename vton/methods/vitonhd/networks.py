@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vton.geometry.tps import control_points, tps_basis, tps_system
+from vton.geometry.tps import control_points, tps_system
 from vton.methods.cpvton.networks import FeatureExtraction, FeatureRegression, feature_correlation
 
 __all__ = [
@@ -152,6 +153,27 @@ class SegGenerator(nn.Module):
 # -------------------------------------------------------------------------------------------------------- gmm
 
 
+@lru_cache(maxsize=2)
+def _tps_constants(out_h: int, out_w: int, grid_size: int, extent: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(matrix (H·W, N), base (H, W, 2))`` float32, computed in float64 (cached: every build of the GMM reuses
+    them; callers must not modify them in place)."""
+    n = grid_size * grid_size
+    ctrl = extent * control_points(grid_size, dtype=torch.float64)  # (N, 2)
+    l_inv = torch.linalg.inv(tps_system(ctrl))  # (N+3, N+3)
+    ys = extent * torch.linspace(-1.0, 1.0, out_h, dtype=torch.float64)
+    xs = extent * torch.linspace(-1.0, 1.0, out_w, dtype=torch.float64)
+    dx2 = (xs[:, None] - ctrl[None, :, 0]) ** 2  # (W, N)
+    matrix = torch.empty(out_h, out_w, n, dtype=torch.float32)
+    for i in range(0, out_h, 64):  # 64 rows of output pixels at a time (float64 intermediates stay ~10 MB)
+        y = ys[i:i + 64, None, None]  # (r, 1, 1)
+        d2 = dx2 + (y - ctrl[:, 1]) ** 2  # (r, W, N)
+        u = d2 * torch.log(torch.where(d2 > 0, d2, torch.ones_like(d2)))  # U(0) = 0
+        affine = l_inv[n, :n] + xs[:, None] * l_inv[n + 1, :n] + y * l_inv[n + 2, :n]  # (r, W, N): 1, x, y rows
+        matrix[i:i + 64] = (u @ l_inv[:n, :n] + affine).float()
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return matrix.view(out_h * out_w, n), torch.stack([gx, gy], -1).float()
+
+
 class VITONHDTps(nn.Module):
     """``theta (B, 2N) -> grid (B, H, W, 2)``: CP-VTON's TPS with base grid and control points on ±``extent``.
 
@@ -165,19 +187,9 @@ class VITONHDTps(nn.Module):
     def __init__(self, out_h: int, out_w: int, grid_size: int = 5, extent: float = 0.9) -> None:
         super().__init__()
         self.out_h, self.out_w, self.grid_size, self.extent = out_h, out_w, grid_size, extent
-        n = grid_size * grid_size
-        ctrl = extent * control_points(grid_size, dtype=torch.float64)  # (N, 2)
-        ys = extent * torch.linspace(-1.0, 1.0, out_h, dtype=torch.float64)
-        xs = extent * torch.linspace(-1.0, 1.0, out_w, dtype=torch.float64)
-        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        base = torch.stack([gx, gy], -1)  # (H, W, 2) (x, y)
-        l_inv = torch.linalg.inv(tps_system(ctrl))  # (N+3, N+3)
-        matrix = torch.empty(out_h * out_w, n, dtype=torch.float32)
-        flat = base.view(-1, 2)
-        for i in range(0, flat.shape[0], 1 << 16):  # chunks keep the float64 basis small
-            matrix[i:i + (1 << 16)] = (tps_basis(flat[i:i + (1 << 16)], ctrl) @ l_inv[:, :n]).float()
+        matrix, base = _tps_constants(out_h, out_w, grid_size, float(extent))
         self.register_buffer("matrix", matrix, persistent=False)  # (H*W, N): grid = base + matrix @ offsets
-        self.register_buffer("base", base.float(), persistent=False)  # (H, W, 2)
+        self.register_buffer("base", base, persistent=False)  # (H, W, 2)
 
     def forward(self, theta: torch.Tensor) -> torch.Tensor:
         n = self.grid_size * self.grid_size
@@ -294,7 +306,7 @@ class ALIASNorm(nn.Module):
         b, _, h, w = x.shape
         if tuple(draw.shape) != (b, w, h, 1):
             raise ValueError(f"an ALIASNorm noise draw is (B, W, H, 1) = {(b, w, h, 1)}, got {tuple(draw.shape)}")
-        noise = (draw.to(x) * self.noise_scale).transpose(1, 3)  # (B, C, H, W)
+        noise = draw.to(x)[..., 0].transpose(1, 2)[:, None] * self.noise_scale[:, None, None]  # (B, C, H, W)
         if self.kind == "mask":
             if misalign is None:
                 raise ValueError("a mask ALIASNorm needs the misalignment mask")

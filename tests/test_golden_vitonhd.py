@@ -113,6 +113,20 @@ def test_state_dict_keys_and_shapes_equal_the_released_layout(name, golden, layo
     assert len(got) == layout["num_state_dict_entries"]
 
 
+@pytest.mark.parametrize("name", NETWORKS)
+def test_manifest_size_is_the_converted_layout(name, golden, layouts_dir):
+    """The manifest's ``bytes`` = 8-byte length + JSON header + the layout's tensors (float32, int64 counters)."""
+    from vton import methods, weights
+
+    _, meta = golden(f"vitonhd_{name}")
+    layout = _layout(layouts_dir, meta)
+    size = {"float32": 4, "int64": 8}
+    data = sum(int(np.prod(shape)) * size[dtype] for _, shape, dtype in layout["params"])
+    key = dict(methods.card("viton-hd").weights)[name]
+    header = weights.entry(key).bytes - 8 - data
+    assert 0 < header < 200 * len(layout["params"])  # one short JSON record per tensor
+
+
 def test_default_config_is_the_released_options(golden, layouts_dir):
     cfg = VITONHDConfig()
     for name in NETWORKS:

@@ -70,18 +70,51 @@ def _network(name: str, runs: int) -> dict:
             "peak_mib": _peak_mib(), "before_mib": base}
 
 
-def _tryon(weights_dir: str | None) -> dict:
-    from vton.convert import write_random_weights
+def _alias_blocks() -> list[dict]:
+    """Where ALIAS's time goes: GFLOP and seconds of each block (one forward, timed with hooks)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from vton.methods.vitonhd.networks import VITONHDConfig, build_vitonhd_network, draw_alias_noise
+
+    cfg = VITONHDConfig()
+    g = torch.Generator().manual_seed(0)
+    h, w = cfg.load_height, cfg.load_width
+    net = build_vitonhd_network("alias", cfg)
+    labels = torch.randint(0, cfg.alias_classes, (1, 1, h, w), generator=g)
+    seg = torch.zeros(1, cfg.alias_classes, h, w).scatter_(1, labels, 1.0)
+    mis = (torch.rand(1, 1, h, w, generator=g) > 0.8).float()
+    args = (torch.rand(1, cfg.alias_in_channels, h, w, generator=g) * 2 - 1, seg, torch.cat([seg, mis], 1), mis,
+            draw_alias_noise(cfg, g))
+    seconds: dict[str, float] = {}
+    start: dict[str, float] = {}
+    for name, block in net.blocks():
+        block.register_forward_pre_hook(lambda m, a, n=name: start.__setitem__(n, time.perf_counter()))
+        block.register_forward_hook(lambda m, a, o, n=name: seconds.__setitem__(n, time.perf_counter() - start[n]))
+    with torch.inference_mode():
+        counter = FlopCounterMode(display=False)
+        with counter:
+            net(*args)
+        net(*args)
+    flops = counter.get_flop_counts()
+    rows = []
+    for name, _ in net.blocks():
+        key = next(k for k in flops if k.endswith(f".{name}") or k == name)
+        size = cfg.latent_size[0] * 2 ** len(rows), cfg.latent_size[1] * 2 ** len(rows)
+        rows.append({"block": name, "size": list(size), "gflop": sum(flops[key].values()) / 1e9,
+                     "seconds": seconds[name]})
+    return rows
+
+
+def _tryon(weights_dir: str) -> dict:
     from vton.pipeline import TryOnPipeline
 
     ex = ROOT / "examples"
-    with tempfile.TemporaryDirectory() as tmp:
-        wd = weights_dir or str(write_random_weights(tmp, methods=[METHOD], seed=0))
-        pipe = TryOnPipeline(METHOD, weights_dir=wd, device="cpu")
-        t0 = time.perf_counter()
-        r = pipe(ex / "person_photo.jpg", ex / "cloth_tshirt.png", pose=ex / "person_photo_keypoints.json",
-                 parsing=ex / "person_photo_parse.png", cloth_mask=ex / "cloth_tshirt_mask.png")
-        total = time.perf_counter() - t0
+    pipe = TryOnPipeline(METHOD, weights_dir=weights_dir, device="cpu")
+    t0 = time.perf_counter()
+    r = pipe(ex / "person_photo.jpg", ex / "cloth_tshirt.png", pose=ex / "person_photo_keypoints.json",
+             parsing=ex / "person_photo_parse.png", cloth_mask=ex / "cloth_tshirt_mask.png")
+    total = time.perf_counter() - t0
     return {"part": "try-on", "total_s": total, "timings": r.timings, "peak_mib": _peak_mib(),
             "photo": list(r.pasted_image.size), "random": r.provenance["random_weights"]}
 
@@ -98,25 +131,39 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.only:
-        out = _tryon(args.weights_dir) if args.only == "try-on" else _network(args.only, args.runs)
+        if args.only == "try-on":
+            out = _tryon(args.weights_dir)
+        elif args.only == "alias-blocks":
+            out = _alias_blocks()
+        else:
+            out = _network(args.only, args.runs)
         print(json.dumps(out))
         return
     print(f"VITON-HD, batch 1, 1024x768 (seg and GMM inputs at 256x192), CPU, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, {args.runs} run(s); peak = the part's process, Python and torch included")
-    rows = []
-    for part in ("seg", "gmm", "alias", "try-on"):
-        cmd = [sys.executable, __file__, "--only", part, "--runs", str(args.runs)]
-        cmd += ["--threads", str(args.threads)] if args.threads else []
-        cmd += ["--weights-dir", args.weights_dir] if args.weights_dir else []
-        rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        weights_dir = args.weights_dir
+        if weights_dir is None:  # written here, so that the try-on's peak is the try-on's
+            from vton.convert import write_random_weights
+
+            weights_dir = str(write_random_weights(tmp, methods=[METHOD], seed=0))
+        rows = []
+        for part in ("seg", "gmm", "alias", "alias-blocks", "try-on"):
+            cmd = [sys.executable, __file__, "--only", part, "--runs", str(args.runs), "--weights-dir", weights_dir]
+            cmd += ["--threads", str(args.threads)] if args.threads else []
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1]
+            rows.append(json.loads(out))
     print(f"{'net':<6} {'params (M)':>11} {'GFLOP':>8} {'median (s)':>11} {'peak (MiB)':>11}")
     for r in rows[:3]:
         print(f"{r['part']:<6} {r['params_m']:>11.2f} {r['gflop']:>8.1f} {r['median_s']:>11.2f} {r['peak_mib']:>11.0f}")
-    t = rows[3]
+    print("\nALIAS per block (one forward):")
+    for b in rows[3]:
+        print(f"  {b['block']:<11} {b['size'][0]:>5}x{b['size'][1]:<4} {b['gflop']:>8.1f} GFLOP {b['seconds']:>8.2f} s")
+    t = rows[4]
     print(f"\ntry-on of a {t['photo'][0]}x{t['photo'][1]} photo ({'random' if t['random'] else 'real'} weights, "
           f"supplied pose and parse): {t['total_s']:.1f} s, peak {t['peak_mib']:.0f} MiB")
-    for step, s in t["timings"].items():
-        print(f"  {step:<14} {s:>8.2f} s")
+    for step, sec in t["timings"].items():
+        print(f"  {step:<14} {sec:>8.2f} s")
 
 
 if __name__ == "__main__":

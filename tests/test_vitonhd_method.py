@@ -108,3 +108,22 @@ def test_a_pose_without_hips_is_refused_before_the_networks_run(tiny, tmp_path):
     with pytest.raises(InputError, match="right_hip missing"):
         pipe(EX / "geometric_person.png", EX / "geometric_cloth.png", pose=tmp_path / "pose.json",
              parsing=EX / "geometric_person_parse.png", cloth_mask=EX / "geometric_cloth_mask.png")
+
+
+def test_a_shared_preprocessor_frames_each_method_at_its_own_frame():
+    from vton.pipeline import Preprocessor
+
+    shared = Preprocessor(None, "cpu")
+    inputs = dict(pose=EX / "geometric_person_keypoints.json", parsing=EX / "geometric_person_parse.png",
+                  cloth_mask=EX / "geometric_cloth_mask.png")
+    other = next(c for c in methods.cards() if c.frame != CARD.frame and "pose" in c.needs)
+    a = TryOnPipeline(other.id, preprocessor=shared, device="cpu").preprocess(
+        EX / "geometric_person.png", EX / "geometric_cloth.png", **inputs)
+    b = TryOnPipeline(CARD.id, preprocessor=shared, device="cpu").preprocess(
+        EX / "geometric_person.png", EX / "geometric_cloth.png", **inputs)
+    assert a.person.size == a.cloth.size == other.frame and a.transform.frame_size == other.frame
+    assert b.person.size == b.cloth.size == CARD.frame and b.cloth_mask.shape == CARD.frame[::-1]
+    assert b.parsing.size == b.pose.size == CARD.frame and not b.cached  # nothing of the other frame reused
+    c = TryOnPipeline(CARD.id, preprocessor=shared, device="cpu").preprocess(
+        EX / "geometric_person.png", EX / "geometric_cloth.png", **inputs)
+    assert {"framing", "cloth_framing"} <= c.cached and c.person.size == CARD.frame

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, StageSpec, StepSpec
+from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PublishedScore, StageSpec, StepSpec
+
+# The published scores (``python -m vton evaluate`` shows them beside its own).
+_VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
+_ACGPN_TABLE = "Yang et al., ACGPN, CVPR 2020, Table 1"
+_PFAFN_TABLE = "Ge et al., PF-AFN, CVPR 2021, Table 1"
 
 CARDS = (
     MethodCard(
@@ -51,5 +56,11 @@ CARDS = (
         },
         min_pose_points=3, required_keypoints=("neck", "right_shoulder", "left_shoulder"),
         factory="vton.methods.geometric.method:Geometric", order=10,
+        published=(  # VITON itself (learned): this method is only its training-free shape-context TPS step
+            PublishedScore("ssim", 0.783, "paired", _VITON_TEST, _ACGPN_TABLE,
+                           note="VITON (the full, learned method), not this training-free step"),
+            PublishedScore("fid", 55.71, "unpaired", _VITON_TEST, _PFAFN_TABLE,
+                           note="VITON (the full, learned method), not this training-free step"),
+        ),
     ),
 )

@@ -21,8 +21,8 @@ Measured with ``--threads 2`` on a 2-core CPU shared with other jobs (torch 2.13
     a whole try-on (768x1024 photo, supplied pose and parse): 182 s, of which ALIAS 143 s, segmentation 14 s
     (the 13-channel blur at full size included), loading 15 s; peak resident memory 3254 MiB (< 4 GiB).
 
-ALIAS is 94 % of the FLOPs and its two full-size blocks 72 %: each ALIASNorm there runs three 3 × 3 convolutions
-(128 hidden channels) at 1024 × 768, three ALIASNorms per block.
+ALIAS is 94 % of the FLOPs and its two largest blocks (up_3, up_4) 71 %: each of their three ALIASNorms runs three
+3 × 3 convolutions (128 hidden channels) at the block's size.
 """
 
 from __future__ import annotations

@@ -127,3 +127,17 @@ def test_a_shared_preprocessor_frames_each_method_at_its_own_frame():
     c = TryOnPipeline(CARD.id, preprocessor=shared, device="cpu").preprocess(
         EX / "geometric_person.png", EX / "geometric_cloth.png", **inputs)
     assert {"framing", "cloth_framing"} <= c.cached and c.person.size == CARD.frame
+
+
+def test_mask_norm_with_an_empty_misalignment_is_plain_instance_norm():
+    import torch.nn.functional as F
+
+    from vton.methods.vitonhd.networks import mask_norm
+
+    x = torch.randn(2, 5, 8, 6, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(mask_norm(x, torch.zeros(2, 1, 8, 6)), F.instance_norm(x), atol=1e-5, rtol=1e-5)
+    half = torch.zeros(2, 1, 8, 6)
+    half[..., :3] = 1  # two regions, each normalised on its own (sqrt(n / hw) undoes the mean-filled dilution)
+    out = mask_norm(x, half)
+    torch.testing.assert_close(out[..., :3], F.instance_norm(x[..., :3]), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(out[..., 3:], F.instance_norm(x[..., 3:]), atol=1e-4, rtol=1e-4)

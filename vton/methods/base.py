@@ -129,6 +129,8 @@ class MethodCard:
         order: position in lists (lower first).
         test_overrides: network config overrides that make the networks tiny, for plumbing tests with random
             weights (``write_random_weights(..., **test_overrides)`` and ``TryOnPipeline(network_overrides=...)``).
+        compile_note: what ``--compile`` costs for this method when that is notable (minutes of compile time);
+            said before compiling starts (CLI, log) and recorded in ``result.json``.
         published: the scores the papers printed for this method (shown beside ``vton evaluate``'s own).
     """
 
@@ -149,6 +151,7 @@ class MethodCard:
     required_keypoints: tuple[str, ...] = ()
     order: int = 100
     test_overrides: Mapping[str, Any] = field(default_factory=dict)
+    compile_note: str = ""
     published: tuple[PublishedScore, ...] = ()
 
     def __post_init__(self) -> None:

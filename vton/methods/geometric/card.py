@@ -17,8 +17,9 @@ CARDS = (
         id="geometric",
         title="Geometric TPS warp (training-free)",
         summary="Geometric TPS warp, training-free, after VITON's shape-context step: the garment's outline is "
-                "matched to the person's clothing region (shape contexts + landmarks), a regularised thin-plate "
-                "spline carries it there, and the old garment is inpainted away. No learned weights.",
+                "matched to the person's clothing region (shape contexts + landmarks), the smoothest thin-plate "
+                "spline per garment piece (torso, sleeves) carries it there, and the old garment is inpainted away. "
+                "No learned weights.",
         paper="After Han et al., VITON: An Image-based Virtual Try-on Network, CVPR 2018 (its shape-context TPS "
               "step); vton's own training-free method",
         repo="https://github.com/xthan/VITON (0370ca3, shape_context_warp.m)",
@@ -38,7 +39,8 @@ CARDS = (
                       "optimal assignment) anchored by the landmark pairs, drawn as lines from garment to person.",
                       "warp", "matching"),
             StageSpec("tps_grid", "TPS grid over the warped garment", "The garment's regular lattice carried "
-                      "through the regularised thin-plate spline (sampled with align_corners=True).", "warp",
+                      "through the thin-plate splines, one per garment piece (torso, sleeves; the lattice breaks at "
+                      "their seams), each as smooth as the outlines allow (sampled with align_corners=True).", "warp",
                       "tps"),
             StageSpec("warped_cloth", "Warped garment", "The garment resampled into the person frame by the TPS.",
                       "warp", "tps"),

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
+from vton.errors import InputError
 from vton.images import to_tensor
 from vton.methods.base import Method, MethodOutput, Trace
 from vton.methods.geometric.draw import (
@@ -26,8 +27,19 @@ class Geometric(Method):
     def run(self, pre, trace: Trace) -> MethodOutput:
         person = np.asarray(pre.person.convert("RGB"))
         cloth = np.asarray(pre.cloth.convert("RGB"))
-        res = geometric_tryon(person, pre.parsing, pre.pose, cloth, pre.cloth_mask,
-                              config=GeometricConfig(**self.network_overrides), step=trace.step)
+        partial: dict = {}
+        try:
+            res = geometric_tryon(person, pre.parsing, pre.pose, cloth, pre.cloth_mask,
+                                  config=GeometricConfig(**self.network_overrides), step=trace.step, partial=partial)
+        except InputError:  # a refusal: record what was computed (region, outlines, matches) so the user sees why
+            if "garment" in partial:
+                trace.record("garment_outline", draw_garment_outline(cloth, partial["garment"]))
+            if "region" in partial:
+                trace.record("target_outline", draw_target_outline(person, None, region=partial["region"],
+                                                                   outline=partial.get("target")))
+            if "matching" in partial:
+                trace.record("matches", draw_matches(cloth, person, partial["matching"]))
+            raise
         trace.record("garment_outline", draw_garment_outline(cloth, res))
         trace.record("target_outline", draw_target_outline(person, res))
         trace.record("matches", draw_matches(cloth, person, res.matching))
@@ -40,7 +52,11 @@ class Geometric(Method):
         changed = res.fill_mask | (res.composition_mask > 0)
         region = Image.fromarray((changed * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(5))
         m = res.matching
+        lam = {k: ["affine" if np.isinf(v) else float(v) for v in pair] for k, pair in res.fit.regularization.items()}
         data = {"pairs": len(m.target_pairs),
+                "warp": {"pieces": sorted(lam), "regularization_xy": lam,
+                         "residual_px": {k: round(v, 3) for k, v in res.fit.residual.items()},
+                         "tolerance_px": round(res.fit.tolerance, 3)},
                 "landmarks": {"garment": dict(zip(m.garment.landmark_names, m.garment.landmarks.tolist(),
                                                   strict=True)),
                               "target": dict(zip(m.target.landmark_names, m.target.landmarks.tolist(),

@@ -11,15 +11,17 @@ with ``write_random_weights`` unless ``--weights-dir`` holds the real ones, and 
 with its supplied pose and parse (no estimator is timed). Printed, never asserted. FLOPs from
 ``torch.utils.flop_counter.FlopCounterMode`` (one multiply-add = 2 FLOP; convolutions and matrix products only).
 
-Measured with ``--threads 2`` on a 2-core CPU shared with other jobs (torch 2.13.0; times are upper bounds):
+Measured with ``--threads 2`` on a 2-core CPU shared with other jobs (torch 2.13.0; times vary 2-4x with the load;
+the quietest of three runs):
 
     net     params (M)    GFLOP  median (s)
-    seg          34.53     99.8        5.3
-    gmm          19.04      9.0        1.5
-    alias       100.50   1636.5      141.7   (up_4 at 1024x768: 789 GFLOP, 88 s; up_3 at 512x384: 379, 42 s)
+    seg          34.53     99.8        2.5
+    gmm          19.04      9.0        0.25
+    alias       100.50   1636.5       34-62   (per block: up_4 at 1024x768 789 GFLOP, 18.9 s; up_3 379 GFLOP, 6.8 s)
 
-    a whole try-on (768x1024 photo, supplied pose and parse): 182 s, of which ALIAS 143 s, segmentation 14 s
-    (the 13-channel blur at full size included), loading 15 s; peak resident memory 3254 MiB (< 4 GiB).
+    a whole try-on (768x1024 photo, supplied pose and parse): 42 s, of which ALIAS 34 s, segmentation 3.3 s (the
+    13-channel blur at full size included), loading 3 s; peak resident memory 3298 MiB (< 4 GiB; 3254 MiB in a
+    loaded run).
 
 ALIAS is 94 % of the FLOPs and its two largest blocks (up_3, up_4) 71 %: each of their three ALIASNorms runs three
 3 × 3 convolutions (128 hidden channels) at the block's size.

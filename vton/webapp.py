@@ -239,6 +239,10 @@ def method_choices(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
             state += " (RANDOM test weights)"
         if r["unverified"]:
             state += " (UNVERIFIED weights)"
+        cost = r.get("cost") or {}
+        seconds = [row["tryon_s"] for row in (cost.get("devices") or {}).values()]
+        if seconds:
+            state += f" · ~{min(seconds):.2g} s"
         out.append((f"{r['title']} · {r['licence']} · {state}", r["id"]))
     return out
 
@@ -352,7 +356,8 @@ def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -
 
     folder = f"`{_md(str(weights_dir))}`" if weights_dir else "none (set `--weights-dir` or `VTON_WEIGHTS_DIR`)"
     lines = [f"**Local weights folder:** {folder} · **Hub:** {'offline' if hub_offline() else 'online'}", "",
-             "| method | licence | weights | estimators it runs (licence) | status |", "|---|---|---|---|---|"]
+             "| method | licence | weights | estimators it runs (licence) | cost (bench/bench_costs.py) | status |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         nets = ", ".join(f"{n}: {v['status']}" + ("" if v["verified"] else " (unverified)")
                          for n, v in r["weights"].items()) or "none"
@@ -360,7 +365,8 @@ def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -
         status = r.get("readiness", "ready") if r["ready"] else "**missing**"
         if r["random"]:
             status += " (RANDOM test weights: output is noise)"
-        lines.append(f"| {_md(r['title'])} | {_md(r['licence'])} | {nets} | {est} | {status} |")
+        cost = _md(r.get("cost_text") or "not measured")
+        lines.append(f"| {_md(r['title'])} | {_md(r['licence'])} | {nets} | {est} | {cost} | {status} |")
     return "\n".join(lines)
 
 

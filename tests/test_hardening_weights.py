@@ -120,7 +120,7 @@ def test_a_method_with_bad_weights_fails_before_any_preprocessing_through_the_cl
     """The whole chain: PF-AFN (tiny random weights written by vton itself) with one tensor broken."""
     from safetensors.torch import load_file
 
-    from vton.convert import write_random_weights
+    from vton.tools.random_weights import write_random_weights
 
     write_random_weights(tmp_path / "w", methods=["pf-afn"])
     path = tmp_path / "w" / "pf-afn" / "warp_model_final.safetensors"

@@ -24,7 +24,7 @@ PERSON_FEATURES = {"cp-vton": ("gmm", "person_features"), "cp-vton+": ("gmm", "p
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory) -> Path:
-    from vton.convert import write_random_weights
+    from vton.tools.random_weights import write_random_weights
 
     folder = tmp_path_factory.mktemp("tiny")
     for m in PERSON_FEATURES:

@@ -88,8 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-download", action="store_true", help="use only local or cached files")
     p.set_defaults(func=_cmd_prepare)
 
-    from .convert import add_convert_parser, add_random_weights_parser
-    from .publish import add_publish_parser
+    from .tools.cli import add_convert_parser, add_publish_parser, add_random_weights_parser
 
     add_convert_parser(sub)
     add_publish_parser(sub)

@@ -33,6 +33,7 @@ from PIL import Image
 
 from .annotations import Parsing, Pose
 from .errors import InputError
+from .errors import short_reason as _reason
 from .formats import (
     FRAME,
     MIN_GARMENT_FRACTION,
@@ -73,14 +74,6 @@ _ZIP_METHODS = {
 
 # ----------------------------------------------------------------------------------------------------------------
 # VITON / CP-VTON folders
-
-
-def _reason(e: BaseException) -> str:
-    """A short reason for an OS or library error, without echoing a (possibly huge) file name."""
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    text = str(e)
-    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def _parse_name(person_name: str) -> str:

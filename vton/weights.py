@@ -809,7 +809,7 @@ def _fetch_mirror(e: WeightEntry, m: Mirror, root: Path | None, download: bool) 
 
 def _convert_mirror(e: WeightEntry, m: Mirror, original: Path) -> Path:
     """The verified original converted by the method's converter into ``mirror_target``; its sha256 recorded."""
-    from vton import convert
+    from vton.tools import convert  # the converter sits above this module: imported only when a mirror is used
 
     target = mirror_target(e, m)
     _say(f"converting {_original_name(e)} to safetensors (once; torch.load weights_only=True)", 0, 1)

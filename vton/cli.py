@@ -100,8 +100,16 @@ def _annotations(args: argparse.Namespace) -> dict:
     return {k: Path(v) if v else None for k, v in given.items()}
 
 
-def _progress(key: str, done: int, total: int) -> None:
-    print(f"  [{done:2d}/{total}] {key}", file=sys.stderr)
+class _Progress:
+    """Prints each step once, when it has finished (the pipeline reports a step when it starts and when it ends)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    def __call__(self, key: str, done: int, total: int) -> None:
+        if done > self.done:
+            self.done = done
+            print(f"  [{done:2d}/{total}] {key}", file=sys.stderr)
 
 
 def _weights_warning(result) -> str:
@@ -130,7 +138,7 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
     out = _out_folder(args.out)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed,
                          compile_networks=args.compile)
-    result = pipe(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
+    result = pipe(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
     paths = result.save(out)
     print(f"{result.card.title}: {len(paths)} files written to {out} ({sum(result.timings.values()):.2f} s); "
           "sources: " + ", ".join(f"{k} {v}" for k, v in result.sources.items()))
@@ -145,7 +153,7 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
 
     out = _out_folder(args.out)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
-    pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
+    pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
     save_stages(pre.stages(), out)
     (out / "keypoints.json").write_text(json.dumps(pre.keypoint_table(), indent=2))
     if pre.pose is not None and pre.parsing is not None:

@@ -42,6 +42,10 @@ from vton.errors import InputError, WeightsError
 
 __all__ = [
     "RANDOM_FLAG",
+    "hub_mode",
+    "offline_reason",
+    "missing_weights",
+    "missing_weights_error",
     "load_into",
     "local_status",
     "how_to_get",
@@ -398,6 +402,52 @@ def how_to_get(keys: tuple[str, ...] | list[str], weights_dir: str | os.PathLike
             "noise).")
 
 
+def missing_weights(keys: tuple[str, ...] | list[str], weights_dir: str | os.PathLike | None = None) -> list[str]:
+    """The keys among ``keys`` that cannot be had now: not on this machine and either unpublished or the Hub
+    offline (``hub_mode``). No hashing, no download."""
+    status = availability(weights_dir)
+    offline = hub_offline() or hub_mode() == "unreachable"
+    return [k for k in dict.fromkeys(keys)
+            if status.get(k) == "unpublished" or (status.get(k) == "hub" and offline)]
+
+
+def missing_weights_error(keys: tuple[str, ...] | list[str], what: str,
+                          weights_dir: str | os.PathLike | None = None,
+                          avoid: Mapping[str, str] | None = None) -> WeightsError | None:
+    """One ``WeightsError`` naming every missing file among ``keys`` (``missing_weights``) and how to get each, or
+    None when all can be had. ``what`` names the run (e.g. "CP-VTON+"); ``avoid`` maps a key to the input that
+    makes it unnecessary (an estimator's annotation: "a pose JSON")."""
+    todo = missing_weights(keys, weights_dir)
+    if not todo:
+        return None
+    root = weights_dir_from_env(weights_dir)
+    status = availability(weights_dir)
+    where = (f"not in the local weights folder {root}" if root is not None else
+             f"no local weights folder is set (--weights-dir or {WEIGHTS_DIR_ENV})")
+    lines, grouped = [], {}
+    for k in todo:
+        e = entry(k)
+        if status.get(k) == "hub":
+            lines.append(f"{k}: {offline_reason()}; download {e.hub_url} into WEIGHTS_DIR/{e.folder}/{e.filename}")
+        elif e.format == "safetensors":
+            grouped.setdefault(e.method, []).append(e)
+        else:
+            lines.append(f"{k}: `{convert_command(k)}`")
+    for method, nets in grouped.items():
+        flags = " ".join(f"--{e.network} {_original_name(e)}" for e in nets)
+        page = f" (the authors' files: {nets[0].download_page})" if nets[0].download_page else ""
+        lines.append(f"{', '.join(e.key for e in nets)}: not on the Hub yet, convert the authors' checkpoints with "
+                     f"`python -m vton convert --method {method} {flags} --out WEIGHTS_DIR`{page}")
+    skip = [avoid[k] for k in todo if avoid and k in avoid]
+    if skip:
+        lines.append(f"or supply {' and '.join(skip)} to avoid the download")
+    return WeightsError(
+        f"{what} needs {len(todo)} weight file{'s' if len(todo) != 1 else ''} that cannot be had now "
+        f"({', '.join(todo)}; {where}). " + "; ".join(lines)
+        + f". Then run with --weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}). "
+        "`python -m vton random-weights WEIGHTS_DIR` writes random test weights (the output is noise).")
+
+
 def _original_name(e: WeightEntry) -> str:
     if e.original and isinstance(e.original.get("file"), str):
         return str(e.original["file"])
@@ -435,8 +485,9 @@ def _unpublished_error(e: WeightEntry, root: Path | None) -> WeightsError:
 def _missing_error(e: WeightEntry, root: Path | None, reason: str) -> WeightsError:
     return WeightsError(
         f"{_head(e)} are not available: {_where(e, root)}, and the {_hub_text(e)} could not be fetched: {reason}. "
-        f"Either connect to the internet and unset HF_HUB_OFFLINE so that vton downloads it once into the Hugging "
-        f"Face cache, or download {e.hub_url} yourself and place it at WEIGHTS_DIR/{e.folder}/{e.filename}, then "
+        f"Either connect to the internet{' and unset HF_HUB_OFFLINE' if _offline_setting() else ''} so that vton "
+        f"downloads it once into the Hugging Face cache, or download {e.hub_url} yourself and place it at "
+        f"WEIGHTS_DIR/{e.folder}/{e.filename}, then "
         f"run with --weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}); expected sha256 {e.sha256 or 'unknown'}."
     )
 
@@ -454,15 +505,61 @@ def _hash_error(e: WeightEntry, path: Path, expected: str, actual: str, declared
 # resolving
 
 
-def hub_offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` is set (in the environment or in huggingface_hub's constants)."""
+HUB_CHECK_TIMEOUT_S = 1.5  # one TCP connect to the Hub's host; longer means "unreachable"
+_hub_mode: dict[str, str | None] = {"mode": None}
+
+
+def _offline_setting() -> bool:
+    """True when the user set ``HF_HUB_OFFLINE`` (in the environment or in huggingface_hub's constants)."""
     if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
         return True
     try:
         from huggingface_hub import constants
     except ImportError:  # pragma: no cover - huggingface_hub is a dependency
         return True
-    return bool(constants.HF_HUB_OFFLINE)
+    return bool(constants.HF_HUB_OFFLINE) and _hub_mode["mode"] != "unreachable"
+
+
+def _hub_address() -> tuple[str, int]:
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+
+
+def hub_mode(check: bool = True) -> str | None:
+    """How this process uses the Hub, decided once: ``"set"`` (``HF_HUB_OFFLINE`` is set), ``"unreachable"`` (one
+    TCP connect to the Hub's host, ``HF_ENDPOINT``, failed within ``HUB_CHECK_TIMEOUT_S``: offline for the rest of
+    the run, so nothing waits on retries) or ``"online"``. With ``check=False`` an undecided mode is None."""
+    if _offline_setting():
+        return "set"
+    if _hub_mode["mode"] is None and check:
+        import socket
+
+        try:
+            with socket.create_connection(_hub_address(), timeout=HUB_CHECK_TIMEOUT_S):
+                mode = "online"
+        except OSError:
+            mode = "unreachable"
+            log.info("the Hugging Face Hub cannot be reached: working offline for this run")
+        _hub_mode["mode"] = mode
+        if mode == "unreachable":
+            from huggingface_hub import constants
+
+            constants.HF_HUB_OFFLINE = True  # huggingface_hub itself then fails at once instead of retrying
+    return _hub_mode["mode"]
+
+
+def hub_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` is set or the one reachability check of this process (``hub_mode``) failed."""
+    return _offline_setting() or _hub_mode["mode"] == "unreachable"
+
+
+def offline_reason() -> str:
+    """Why nothing can be downloaded, for messages (only says to unset ``HF_HUB_OFFLINE`` when it is set)."""
+    if _offline_setting():
+        return "HF_HUB_OFFLINE=1 is set (offline mode)"
+    return "the Hugging Face Hub cannot be reached from this machine (checked once at start)"
 
 
 def _verify(e: WeightEntry, path: Path, origin: str, declared_in: str) -> ResolvedWeights:
@@ -522,9 +619,8 @@ def resolve(key: str, weights_dir: str | os.PathLike | None = None, *, download:
     if not download:
         raise _missing_error(base, root, "downloading was not allowed (download=False) and it is not in the "
                                          "Hugging Face cache")
-    if hub_offline():
-        raise _missing_error(base, root, "HF_HUB_OFFLINE=1 is set (offline mode) and the file is not in the Hugging "
-                                         "Face cache")
+    if hub_offline() or hub_mode() == "unreachable":
+        raise _missing_error(base, root, f"{offline_reason()} and the file is not in the Hugging Face cache")
     from huggingface_hub import errors as hf_errors
     from huggingface_hub import hf_hub_download
 

@@ -621,6 +621,10 @@ def run_random_weights(args: argparse.Namespace) -> int:
     if not todo and not estimators:
         raise InputError("Nothing to write: give --methods METHOD ... and/or --estimators.")
     out = Path(args.dir)
+    if estimators:
+        from vton.preprocess.standins import require_onnx
+
+        require_onnx()  # before the methods' weights are written: a failure leaves nothing behind
     if todo:
         write_random_weights(out, methods=todo, seed=args.seed)
     for method in todo:

@@ -83,13 +83,15 @@ def summary_markdown(prepared: PreparedStudy, records: list[dict[str, Any]]) -> 
     return text, method_rows(s), pairwise_rows(s)
 
 
-def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | None = None) -> gr.Blocks:
+def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | None = None,
+                    notice: str = "") -> gr.Blocks:
     """The study's participant page and researcher view, in ``demo`` or in a new ``gr.Blocks``.
 
     Args:
         prepared: from :func:`vton.study.prepare_study` (all images rendered).
         token: the researcher token that opens the results view (see :func:`vton.study.researcher_token`).
         demo: a Blocks to add the components and the ``load`` event to; None makes one.
+        notice: a warning for the researcher's view only (e.g. that the images come from RANDOM test weights).
 
     Returns:
         the Blocks (``demo`` if given).
@@ -124,6 +126,7 @@ def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | No
             participant_box = gr.Textbox(visible=False, elem_id="study-participant-id")
         with gr.Column(visible=False, elem_id="study-researcher") as researcher_col:
             gr.Markdown(f"## Results of study `{html.escape(study.id)}`")
+            gr.Markdown(notice, visible=bool(notice), elem_id="study-notice")
             token_box = gr.Textbox(label="Researcher token", type="password", elem_id="study-token")
             show = gr.Button("Show results", variant="primary", elem_id="study-show")
             results_message = gr.Markdown("", elem_id="study-results-message")

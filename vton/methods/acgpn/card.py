@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, StageSpec, StepSpec
+from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PointTable, StageSpec, StepSpec
 
 CARDS = (
     MethodCard(
@@ -56,6 +56,8 @@ CARDS = (
             "rendering": "The fused garment, skin colour and the hole image that G fills in.",
         },
         min_pose_points=4, required_keypoints=("neck",),
-        factory="vton.methods.acgpn.method:ACGPN", order=30, test_overrides={"ngf": 4},
+        factory="vton.methods.acgpn.method:ACGPN", order=30,
+        point_table=PointTable("control_points", "θ: the STN's control points, one row per point"),
+        test_overrides={"ngf": 4},
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, StageSpec, StepSpec
+from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PointTable, StageSpec, StepSpec
 
 STEPS = (
     StepSpec("representation", "person representation"),
@@ -49,6 +49,7 @@ def _stages(title: str, cloth_in: str, tom_in: str) -> tuple[StageSpec, ...]:
     )
 
 
+_THETA_TABLE = PointTable("control_points", "θ: the warp's control points, one row per point")
 _NOTES = {
     "representation": "What the networks see of the person (22 channels): a blurred body shape, the head, 18 pose "
                       "maps.",
@@ -67,7 +68,7 @@ CARDS = (
         weights=(("gmm", "cp-vton/gmm"), ("tom", "cp-vton/tom")),
         steps=STEPS, stages=_stages("CP-VTON", "garment RGB", "25 channels: representation + warped garment"),
         section_notes=_NOTES, min_pose_points=4, required_keypoints=("neck",),
-        factory="vton.methods.cpvton.method:CPVTON", order=20, test_overrides={"ngf": 8},
+        factory="vton.methods.cpvton.method:CPVTON", order=20, point_table=_THETA_TABLE, test_overrides={"ngf": 8},
     ),
     MethodCard(
         id="cp-vton+", title="CP-VTON+",
@@ -81,6 +82,6 @@ CARDS = (
         weights=(("gmm", "cp-vton+/gmm"), ("tom", "cp-vton+/tom")),
         steps=STEPS, stages=_stages("CP-VTON+", "garment mask", "26 channels: + the re-binarised warped mask"),
         section_notes=_NOTES, min_pose_points=4, required_keypoints=("neck",),
-        factory="vton.methods.cpvton.method:CPVTONPlus", order=21, test_overrides={"ngf": 8},
+        factory="vton.methods.cpvton.method:CPVTONPlus", order=21, point_table=_THETA_TABLE, test_overrides={"ngf": 8},
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, StageSpec, StepSpec
+from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PointTable, StageSpec, StepSpec
 
 CARDS = (
     MethodCard(
@@ -51,5 +51,6 @@ CARDS = (
         },
         min_pose_points=3, required_keypoints=("neck", "right_shoulder", "left_shoulder"),
         factory="vton.methods.geometric.method:Geometric", order=10,
+        point_table=PointTable("matched_pairs", "The matched pairs the TPS is fitted to: garment point → person point"),
     ),
 )

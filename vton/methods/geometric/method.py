@@ -40,7 +40,10 @@ class Geometric(Method):
         changed = res.fill_mask | (res.composition_mask > 0)
         region = Image.fromarray((changed * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(5))
         m = res.matching
-        data = {"pairs": len(m.target_pairs),
+        matched = [{"pair": i, "garment_x": round(float(g[0]), 2), "garment_y": round(float(g[1]), 2),
+                    "person_x": round(float(t[0]), 2), "person_y": round(float(t[1]), 2)}
+                   for i, (g, t) in enumerate(zip(m.garment_pairs, m.target_pairs, strict=True))]
+        data = {"pairs": len(m.target_pairs), "matched_pairs": matched,
                 "landmarks": {"garment": dict(zip(m.garment.landmark_names, m.garment.landmarks.tolist(),
                                                   strict=True)),
                               "target": dict(zip(m.target.landmark_names, m.target.landmarks.tolist(),

@@ -467,7 +467,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
                 ready = [r["id"] for r in rows if r["ready"]]
                 compare_methods = gr.CheckboxGroup([(r["title"], r["id"]) for r in rows], value=ready,
                                                    label="Methods to compare", elem_id="compare-methods")
-                unready = [line for r, line in zip(rows, webapp.readiness_lines(rows), strict=True) if not r["ready"]]
+                unready = webapp.unready_reasons(rows)
                 gr.Markdown(("**Not ready:** " + "; ".join(unready)) if unready else "", elem_id="compare-unready",
                             visible=bool(unready))
                 compare_btn = gr.Button("Compare methods", variant="primary", elem_id="run-compare")

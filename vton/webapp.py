@@ -29,7 +29,7 @@ __all__ = [
     "user_message", "DownloadFolder", "run_tryon", "run_preprocess", "gpu", "server_host", "EXAMPLES_DIR",
     "example_rows", "section_title", "gallery_items", "split_by_section", "png_bytes", "hub_state", "hub_reachable",
     "check_estimators", "example_labels", "examples_note", "runnable_methods", "run_compare", "split_compare",
-    "compare_summary", "readiness_lines", "short_reason", "HOW_TO_URL",
+    "compare_summary", "readiness_lines", "unready_reasons", "short_reason", "HOW_TO_URL",
 ]
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,12 @@ def readiness_lines(rows: list[dict[str, Any]]) -> list[str]:
             state = f"not ready: weights {', '.join(r['missing'])} missing ({why})"
         out.append(f"{r['title']}: {state} · licence: {_short_licence(r['licence'])}")
     return out
+
+
+def unready_reasons(rows: list[dict[str, Any]]) -> list[str]:
+    """"Title: why" for each method that cannot run now (its readiness line without the licence)."""
+    return [line.split(": not ready: ", 1)[0] + ": " + line.split(": not ready: ", 1)[1].rsplit(" · licence: ", 1)[0]
+            for r, line in zip(rows, readiness_lines(rows), strict=True) if not r["ready"]]
 
 
 def _short_licence(text: str) -> str:

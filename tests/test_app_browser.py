@@ -187,7 +187,7 @@ def test_compare_two_methods_side_by_side_on_one_preprocessing(page):
     page.get_by_role("tab", name="Compare methods").click()
     group = page.locator("#compare-methods")
     for c in methods.cards():  # keep two with the same needs: geometric and CP-VTON
-        box = group.locator("label").filter(has_text=re.compile("^" + re.escape(c.title) + "$")).first.locator("input")
+        box = group.get_by_label(c.title, exact=True)
         if box.is_checked() != (c.id in ("geometric", "cp-vton")):
             box.click()
     page.locator("#run-compare").click()
@@ -307,5 +307,13 @@ def test_app_py_study_serves_the_participant_page(browser, tmp_path):
         assert "Which looks more realistic?" in pg.locator("#study-question").inner_text()
         assert "Trial 1 of 1" in pg.locator("#study-progress").inner_text()
         assert "cp-vton" not in pg.content().lower()  # blind: no method names in the page
+        assert "random" not in pg.content().lower()
         _shot(pg, "study")
+        # the researcher is told, in the terminal and with the results, that the images come from RANDOM weights
+        assert "WARNING: this study runs on RANDOM test weights for CP-VTON+" in log
+        token = re.search(r"Researcher token \(results at /\?view=results\): (\S+)", log).group(1)
+        pg.goto(srv.url + "?view=results", wait_until="domcontentloaded")
+        pg.locator("#study-token input").fill(token)
+        pg.locator("#study-show").click()
+        pg.locator("#study-results-message").get_by_text("RANDOM test weights").wait_for()
         pg.close()

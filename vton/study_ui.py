@@ -91,7 +91,8 @@ def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | No
         prepared: from :func:`vton.study.prepare_study` (all images rendered).
         token: the researcher token that opens the results view (see :func:`vton.study.researcher_token`).
         demo: a Blocks to add the components and the ``load`` event to; None makes one.
-        notice: a warning for the researcher's view only (e.g. that the images come from RANDOM test weights).
+        notice: a warning shown with the results, after the token (e.g. that the images come from RANDOM test
+            weights); never in the participant's page, which must not name a method.
 
     Returns:
         the Blocks (``demo`` if given).
@@ -126,7 +127,6 @@ def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | No
             participant_box = gr.Textbox(visible=False, elem_id="study-participant-id")
         with gr.Column(visible=False, elem_id="study-researcher") as researcher_col:
             gr.Markdown(f"## Results of study `{html.escape(study.id)}`")
-            gr.Markdown(notice, visible=bool(notice), elem_id="study-notice")
             token_box = gr.Textbox(label="Researcher token", type="password", elem_id="study-token")
             show = gr.Button("Show results", variant="primary", elem_id="study-show")
             results_message = gr.Markdown("", elem_id="study-results-message")
@@ -188,7 +188,7 @@ def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | No
                 shutil.copyfile(prepared.results_path, export)
             else:
                 export.write_bytes(b"")
-            return ["", text, gr.Dataframe(value=rows, visible=True), gr.Dataframe(value=pairs, visible=True),
+            return [notice, text, gr.Dataframe(value=rows, visible=True), gr.Dataframe(value=pairs, visible=True),
                     gr.DownloadButton(value=str(export), visible=True)]
 
         owner.load(on_load, None, [participant_col, researcher_col, *screen], api_visibility="private").then(

@@ -56,12 +56,15 @@ CSS = """
 #before-after .slider-wrap img { position: absolute !important; inset: 0 !important; width: 100% !important;
   height: 100% !important; max-height: none !important; object-fit: contain !important; margin: 0 !important;
   transform: none !important; }
-/* file names whole (on one line when they fit, else wrapped as one text), tables not breaking words */
-.file-preview td.filename { display: table-cell !important; overflow: visible !important; white-space: normal; }
+/* file names whole: name and extension as one text (the space between Gradio's two spans is dropped), wrapped
+   only when the box is too narrow; the name column takes what the size column leaves */
+.file-preview { table-layout: auto !important; }
+.file-preview td.filename { display: table-cell !important; overflow: visible !important; font-size: 0 !important;
+  overflow-wrap: anywhere; width: 100%; }
 .file-preview td.filename .stem, .file-preview td.filename .ext { display: inline !important;
-  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
-  overflow-wrap: anywhere; max-width: none !important; }
-.file-preview td.download { width: 6.5em; text-align: right; }
+  font-size: var(--text-md); white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; max-width: none !important; }
+.file-preview td.download { white-space: nowrap; text-align: right; min-width: 0 !important; width: auto !important; }
 #weights-notice table { display: block; overflow-x: auto; max-width: 100%; }
 #weights-notice td, #weights-notice th { word-break: normal !important; overflow-wrap: normal !important;
   white-space: normal; min-width: 6em; }
@@ -436,13 +439,14 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
             with gr.Tab("Edit & re-run", id="edit", elem_id="tab-edit"):
                 gr.Markdown(EDIT_HELP)
                 with gr.Row(equal_height=False):
-                    with gr.Column(min_width=300):
+                    with gr.Column(scale=5, min_width=320):
                         keypoints = gr.Dataframe(label="Keypoints (frame pixels, 192 × 256): edit x, y or present",
                                                  headers=views.KEYPOINT_HEADERS,
                                                  datatype=["str", "number", "number", "number", "str"],
                                                  interactive=True, type="array", elem_id="keypoints",
-                                                 static_columns=[0], column_widths=["28%", "17%", "17%", "18%", "20%"])
-                    with gr.Column(min_width=240):
+                                                 static_columns=[0],
+                                                 column_widths=["32%", "14%", "14%", "17%", "23%"])
+                    with gr.Column(scale=4, min_width=240):
                         parse_editor = gr.ImageEditor(
                             label="Parse map (frame): paint with the label colours", type="numpy", format="png",
                             image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420,
@@ -451,7 +455,7 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
                             brush=gr.Brush(colors=views.brush_colours(), default_color=views.brush_colours()[5],
                                            color_mode="fixed", default_size=10))
                         gr.HTML(views.legend_html(), elem_id="parse-legend")
-                    with gr.Column(min_width=240):
+                    with gr.Column(scale=4, min_width=240):
                         mask_editor = gr.ImageEditor(
                             label="Garment mask (frame): paint white (garment) or black", type="numpy",
                             format="png", image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420,

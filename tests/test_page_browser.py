@@ -197,6 +197,13 @@ def test_phone_first_upload_near_the_top_and_nothing_spills(browser):
     assert box["y"] + 60 <= PHONE_FIRST_UPLOAD_PX, box  # the upload's drop zone starts on the first screen
     _no_spill(pg, PHONE["width"])
     _click_example(pg, "person + cloth_tshirt")
+    pg.locator("#overrides").get_by_text("Your own annotations").click()
+    for elem, name in (("pose-input", "person_keypoints.json"), ("mask-input", "cloth_tshirt_mask.png")):
+        cell = pg.locator(f"#{elem} td.filename").first
+        cell.wait_for(state="visible")
+        assert cell.inner_text().replace("\n", "").replace(" ", "") == name
+        assert cell.bounding_box()["height"] < 40, (elem, cell.bounding_box())  # one line, not a column of letters
+    _no_spill(pg, PHONE["width"])
     _choose_method(pg, "cp-vton+")
     pg.locator("#run").click()
     _wait_status(pg, "#status", "Done")

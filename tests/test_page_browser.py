@@ -68,9 +68,12 @@ def _wait_status(page, selector: str, text: str, timeout: int = RUN_S) -> str:
     return page.locator(selector).inner_text()
 
 
-def _load_images(page, selector: str) -> int:
-    """Scroll every gallery under ``selector`` into view (their images load lazily) and wait until each image has
-    loaded; returns how many there are."""
+def _load_images(page, selector: str, at_least: int = 1) -> int:
+    """Wait until the galleries under ``selector`` hold ``at_least`` images (they are filled right after the status
+    changes), scroll each into view (images load lazily) and wait until every image has loaded; returns how many
+    there are."""
+    page.wait_for_function("([s, n]) => document.querySelectorAll(s + ' .gallery-item img').length >= n",
+                           arg=[selector, at_least], timeout=RUN_S)
     galleries = page.locator(selector)
     for i in range(galleries.count()):
         g = galleries.nth(i)
@@ -150,7 +153,7 @@ def test_geometric_run_shows_captions_under_images_an_aligned_slider_and_its_mat
     assert "Geometric" in status
     assert not pg.locator("#section-rendering").is_visible()  # no rendering stage: the section is left out
     assert not pg.locator("#head-rendering").is_visible()
-    n = _load_images(pg, ".stage-gallery")
+    n = _load_images(pg, ".stage-gallery", at_least=len(methods.card("geometric").stages))
     assert n >= len(methods.card("geometric").stages) and _check_captions(pg, ".stage-gallery", 1280) == n
     # before / after: both pictures in one box at one scale, nothing cut
     pg.locator("#before-after").scroll_into_view_if_needed()
@@ -283,17 +286,17 @@ def test_compare_opens_with_every_ready_method_ticked_and_shows_five_side_by_sid
     pg.locator("#run-compare").click()
     text = _wait_status(pg, "#compare-status", "Compared")
     assert "Compared 5 of 5" in text and "Not run" not in text
-    for c in ready:
-        assert pg.locator(f"#compare-head-{c.id.replace('+', '_')}").is_visible()
+    for c in ready:  # the columns are laid out right after the status (wait for them, do not race them)
+        pg.locator(f"#compare-head-{c.id.replace('+', '_')}").wait_for(state="visible")
     # aligned: a method's cells share its column in every row it has a stage in
     xs = {}
     for sid in ("inputs", "warp", "composition"):
         for c in ready:
             cell = pg.locator(f"#compare-cell-{sid}-{c.id.replace('+', '_')}")
-            assert cell.is_visible(), (sid, c.id)
+            cell.wait_for(state="visible")
             xs.setdefault(c.id, set()).add(round(cell.bounding_box()["x"]))
     assert all(len(v) == 1 for v in xs.values()), xs
-    n = _load_images(pg, "#tab-compare .stage-gallery")
+    n = _load_images(pg, "#tab-compare .stage-gallery", at_least=sum(len(c.stages) for c in ready))
     assert _check_captions(pg, "#tab-compare .stage-gallery", DESKTOP["width"]) == n
     _no_spill(pg, DESKTOP["width"])
     _shot(pg, "compare-five")
@@ -331,6 +334,8 @@ def test_without_weights_compare_names_each_unready_method_once_and_leaves_no_em
         pg.locator("#run-compare").click()
         text = _wait_status(pg, "#compare-status", "Compared")
         assert f"Compared 1 of {len(methods.cards())}" in text and "Not run" in text
+        pg.locator("#compare-head-geometric").wait_for(state="visible")  # the columns are laid out
+        pg.locator("#compare-cell-inputs-geometric").wait_for(state="visible")
         for c in unready:
             assert text.count(c.title + " (") == 1, text
             assert not pg.locator(f"#compare-head-{c.id.replace('+', '_')}").is_visible()

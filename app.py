@@ -56,14 +56,12 @@ CSS = """
 #before-after .slider-wrap img { position: absolute !important; inset: 0 !important; width: 100% !important;
   height: 100% !important; max-height: none !important; object-fit: contain !important; margin: 0 !important;
   transform: none !important; }
-/* file names whole: name and extension as one text (the space between Gradio's two spans is dropped), wrapped
-   only when the box is too narrow; the name column takes what the size column leaves */
-.file-preview { table-layout: auto !important; }
-.file-preview td.filename { display: table-cell !important; overflow: visible !important; font-size: 0 !important;
-  overflow-wrap: anywhere; width: 100%; }
-.file-preview td.filename .stem, .file-preview td.filename .ext { display: inline !important;
-  font-size: var(--text-md); white-space: normal !important; overflow: visible !important;
-  text-overflow: clip !important; max-width: none !important; }
+/* file names whole: name and extension side by side (Gradio's row is a flex box, so no space between them), wrapped
+   as one text only when the box is too narrow; the size column takes only what it needs */
+.file-preview td.filename { display: flex !important; flex-wrap: wrap; overflow: visible !important; min-width: 0; }
+.file-preview td.filename .stem { flex: 0 1 auto; min-width: 0; white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; max-width: none !important; }
+.file-preview td.filename .ext { flex: none; white-space: nowrap !important; }
 .file-preview td.download { white-space: nowrap; text-align: right; min-width: 0 !important; width: auto !important; }
 #weights-notice table { display: block; overflow-x: auto; max-width: 100%; }
 #weights-notice td, #weights-notice th { word-break: normal !important; overflow-wrap: normal !important;

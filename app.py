@@ -6,6 +6,7 @@ no tensor maths.
 
     python app.py [--weights-dir DIR] [--host 127.0.0.1] [--port 7860] [--share]
     python app.py --study STUDY_FILE [--study-folder DIR]      # a blind A/B user study (docs/study.md)
+    python app.py --report DIR                                 # also show a `python -m vton evaluate` report
 
 API (``gradio_client``): ``/tryon``, ``/compare``, ``/preprocess``, ``/methods``; see docs/space.md.
 """
@@ -24,6 +25,7 @@ import gradio as gr  # noqa: E402
 
 from vton import webapp  # noqa: E402
 from vton import webapp_views as views  # noqa: E402
+from vton.errors import InputError  # noqa: E402
 
 log = logging.getLogger("vton.app")
 
@@ -145,7 +147,7 @@ def _uploads(person: Any, cloth: Any, pose: Any, parse: Any, mask: Any) -> webap
 
 def _reporter(progress: gr.Progress):
     def report(key: str, done: int, total: int) -> None:
-        progress((done, total), desc=f"{done}/{total} · {webapp.step_name(key)}", unit="steps")
+        progress((done, total), desc=webapp.progress_desc(key, done, total), unit="steps")
 
     return report
 
@@ -169,9 +171,10 @@ def _card_title(method_id: str) -> str:
     return registry.card(method_id).title
 
 
-def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
+def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | None = None) -> gr.Blocks:
     """The Gradio page. Nothing heavy happens here: pipelines are built on the first request."""
     from vton import methods as registry
+    from vton import webapp_report
 
     downloads = webapp.DownloadFolder()
     failures = _Failures()
@@ -499,6 +502,9 @@ def build_demo(weights_dir: str | Path | None = None) -> gr.Blocks:
                 compare_summary = gr.JSON(label="Comparison summary", visible=False, elem_id="compare-summary")
         with gr.Accordion("Run summary (JSON: provenance, timings, stages, method data)", open=False):
             summary = gr.JSON(label="Run summary", elem_id="summary")
+        webapp_report.build_quality(all_stages, summary, weights_dir)
+        if report_dir:
+            webapp_report.build_report_section(report_dir)
 
         inputs = [person, cloth, method, pose_json, parse_png, mask_png]
         run_outputs = [status, result, all_stages, summary, zip_stages, zip_dataset]
@@ -554,6 +560,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "of the try-on page")
     p.add_argument("--study-folder", metavar="DIR", default=None,
                    help="where the study's rendered images and results.jsonl live (default: studies/<study id>)")
+    p.add_argument("--report", metavar="DIR", default=None,
+                   help="also show the evaluation report in DIR (written by `python -m vton evaluate --out DIR`)")
     return p.parse_args(argv)
 
 
@@ -620,7 +628,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     webapp.ensure_space_dependencies()
-    if os.environ.get("SPACE_ID"):  # the OpenPose .pth is read once here, not at a user's request
+    if os.environ.get("SPACE_ID"):  # .pth files (OpenPose, mirrors of the authors' files) are fetched and converted
+        # once here, not at a user's request
         from vton.weights import prepare_converted
 
         prepare_converted(args.weights_dir)
@@ -628,7 +637,10 @@ def main(argv: list[str] | None = None) -> None:
         run_study(args)
         return
     print_readiness(args.weights_dir)
-    demo = build_demo(args.weights_dir)
+    try:
+        demo = build_demo(args.weights_dir, args.report)
+    except InputError as e:  # e.g. --report DIR without a readable metrics.json
+        raise SystemExit(f"error: {e}") from None
     demo.launch(server_name=webapp.server_host(args.host), server_port=args.port, share=args.share,
                 allowed_paths=[str(webapp.EXAMPLES_DIR)], css=CSS, footer_links=["api", "gradio"],
                 max_file_size=MAX_FILE_SIZE)

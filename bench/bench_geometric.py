@@ -1,9 +1,10 @@
-"""CPU timing of the training-free geometric try-on (after VITON's shape-context TPS step, xthan/VITON@0370ca3)
-on drawn people and garments (vton.synthetic), per stage and in total.
+"""The training-free geometric try-on (after VITON's shape-context TPS step, xthan/VITON@0370ca3) on drawn people
+and garments (vton.synthetic): the share of a generated family it was not tuned on that meets every quality bound
+(vton.methods.geometric.family), the worst case of each score, and CPU timing per stage.
 
-    python bench/bench_geometric.py [--repeat 5] [--threads N]
+    python bench/bench_geometric.py [--family 96] [--seed 1] [--repeat 5] [--threads N] [--no-timing]
 
-Printed, not asserted (the machine may be shared).
+Printed, not asserted (the tests assert the bounds on a smaller family; timings depend on the machine).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from vton.methods.geometric import matching, warp  # noqa: E402
+from vton.methods.geometric import family, matching, warp  # noqa: E402
 from vton.synthetic import GarmentSpec, PersonSpec, draw_garment, draw_person  # noqa: E402
 
 
@@ -37,11 +38,50 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--family", type=int, default=96, help="cases in the generated family (0: none)")
+    ap.add_argument("--seed", type=int, default=1, help="the family's seed (the tests use 2026)")
+    ap.add_argument("--no-timing", action="store_true")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    for size in ((192, 256), (576, 768), (768, 1024)):
-        _bench_size(size, args.repeat)
+    if args.family:
+        _bench_family(args.family, args.seed)
+    if not args.no_timing:
+        for size in ((192, 256), (576, 768), (768, 1024)):
+            _bench_size(size, args.repeat)
+
+
+def _bench_family(n: int, seed: int) -> None:
+    scores = []
+    for case in family.family(n, seed):
+        s, _ = family.run_case(case)
+        scores.append((case, s))
+        if not s.passed:
+            print(f"  FAIL {case.name}: {', '.join(s.failed)} ({_fmt(s)})")
+    passed = sum(s.passed for _, s in scores)
+    print(f"generated family (n = {n}, seed {seed}): {passed}/{n} = {passed / n:.1%} pass every bound "
+          f"{family.BOUNDS}; refused: {sum(s.refused is not None for _, s in scores)}")
+    done = [s for _, s in scores if s.refused is None]
+    if done:
+        straight = [s.straightness for s in done if s.straightness is not None]
+        asym = [s.asymmetry for s in done if s.asymmetry is not None]
+        print(f"  worst: coverage {min(s.coverage for s in done):.3f}, spill {max(s.spill for s in done):.3f}, "
+              f"keep {max(s.keep for s in done):.2f}, stripes wrong {sum(not s.stripes_ok for s in done)}, "
+              f"straightness {max(straight, default=0):.2f} (median {statistics.median(straight or [0]):.2f}), "
+              f"asymmetry {max(asym, default=0):.2f}")
+    for bound in ("coverage", "spill", "keep", "stripes", "straightness", "asymmetry", "refused"):
+        k = sum(bound in s.failed for _, s in scores)
+        if k:
+            print(f"  failing {bound}: {k}")
+
+
+def _fmt(s: family.Score) -> str:
+    if s.refused:
+        return s.refused
+    extra = f", straightness {s.straightness:.2f}" if s.straightness is not None else ""
+    extra += f", asymmetry {s.asymmetry:.2f}" if s.asymmetry is not None else ""
+    return (f"coverage {s.coverage:.3f}, spill {s.spill:.3f}, keep {s.keep:.2f}, stripes seen {s.stripes_seen}"
+            + extra)
 
 
 def _bench_size(size: tuple[int, int], repeat: int) -> None:
@@ -59,7 +99,7 @@ def _bench_size(size: tuple[int, int], repeat: int) -> None:
         "outlines + landmarks": lambda: (matching.garment_contour(g.mask),
                                          matching.person_contour(region, p.pose, occ)),
         "shape context + assignment": lambda: matching.match_outlines(go, to),
-        "TPS grid": lambda: warp.fit_grid(m, size, size),
+        "TPS fit (per piece, λ chosen)": lambda: warp.fit_grid(m, size, size),
         "warp garment": lambda: warp.warp_garment(g.image, g.mask, grid),
         "inpaint + compose": lambda: warp.compose(p.image, p.parsing, region, warped, alpha),
         "total (geometric_tryon)": lambda: warp.geometric_tryon(p.image, p.parsing, p.pose, g.image, g.mask),

@@ -157,6 +157,13 @@ def test_dataset_command_runs_every_pair_of_an_exported_folder(tmp_path):
     assert r.returncode == 0, r.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["method"] == "cp-vton" and len(results["pairs"]) == 1
+    # per-network provenance like result.json, and the RANDOM warning like tryon
+    assert set(results["networks"]) == {"gmm", "tom"} and results["random_weights"] is True
+    assert results["networks"]["tom"]["random"] is True and results["networks"]["tom"]["verified"] is True
+    assert results["networks"]["gmm"]["sha256"] == json.loads((weights / "cp-vton" / "manifest.json").read_text())[
+        "entries"]["cp-vton/gmm"]["sha256"]
+    assert "(RANDOM test weights)" in results["networks"]["gmm"]["source"] and results["licence"].startswith("MIT")
+    assert "WARNING: RANDOM test weights were used" in r.stderr
     from PIL import Image
 
     assert Image.open(out / results["pairs"][0]["tryon"]).size == (192, 256)

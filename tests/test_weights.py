@@ -72,7 +72,7 @@ def test_manifest_has_every_contract_key_with_valid_fields():
     for c in methods.cards():  # every network a card lists has its manifest row
         assert set(c.weight_keys) <= set(table), c.id
     folders = {"cp-vton": "cp-vton", "cp-vton+": "cp-vton-plus", "openpose": "openpose", "schp": "schp",
-               "pf-afn": "pf-afn", "acgpn": "acgpn"}
+               "pf-afn": "pf-afn", "acgpn": "acgpn", "eval": "eval"}
     for key, e in table.items():
         assert e.key == key and key == f"{e.method}/{e.network}"
         assert e.folder == folders[e.method]
@@ -167,6 +167,7 @@ def test_hub_connection_failure_becomes_a_weights_error(monkeypatch, tmp_path):
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(weights, "_hub_mode", {"mode": "online"})  # the one reachability check said online
     calls = []
 
     def _fail(**kwargs):
@@ -305,15 +306,16 @@ def test_corrupt_safetensors_is_a_weights_error(tmp_path):
 # availability and licences
 
 
-def test_availability_reports_local_cached_hub_and_unpublished(tmp_path):
+def test_availability_reports_local_cached_hub_mirror_and_unpublished(tmp_path):
     _put(tmp_path / "w", "cp-vton-plus/gmm_final.safetensors", b"g")
     _fake_hub_cache(tmp_path, "yisol/IDM-VTON", LIP_REV, "humanparsing/parsing_lip.onnx", b"p")
     status = weights.availability(tmp_path / "w")
     assert status == {"cp-vton/gmm": "unpublished", "cp-vton/tom": "unpublished", "cp-vton+/gmm": "local",
                       "cp-vton+/tom": "unpublished", "openpose/body": "hub", "schp/lip": "cached",
-                      "schp/atr": "hub", "pf-afn/warp": "unpublished", "pf-afn/gen": "unpublished",
+                      "schp/atr": "hub", "pf-afn/warp": "mirror", "pf-afn/gen": "mirror",
                       "acgpn/G1": "unpublished", "acgpn/G2": "unpublished", "acgpn/G": "unpublished",
-                      "acgpn/U": "unpublished"}
+                      "acgpn/U": "unpublished", "eval/inception": "unpublished", "eval/alexnet": "unpublished",
+                      "eval/lpips-alex": "unpublished"}
 
 
 def test_method_availability_summarises_networks_and_random_weights(tmp_path):

@@ -2,7 +2,7 @@
 
 Convention: pixel coordinates of the image they belong to, x to the right and y down, origin at the top-left
 pixel's corner as OpenPose writes them. A keypoint is *present* when x > 1 and y > 1 (the datasets' rule:
-OpenPose writes a missing point as (0, 0, 0)).
+OpenPose writes a missing point as (0, 0, 0)) and its score is above 0 (a point given score 0 is absent everywhere).
 
 A pose read from a file may belong to another photo (another size, another scale) or hold too few points for a
 method: ``check_pose`` (also ``Pose.check_fits``) refuses keypoints outside the photo beyond ``POSE_TOLERANCE``
@@ -72,8 +72,9 @@ class Pose:
 
     @property
     def present(self) -> np.ndarray:
-        """``(18,) bool``: x > 1 and y > 1."""
-        return (self.keypoints[:, 0] > 1) & (self.keypoints[:, 1] > 1)
+        """``(18,) bool``: x > 1, y > 1 and a score above 0 (a point given score 0 is absent everywhere: drawings,
+        tables, the representation and matching)."""
+        return (self.keypoints[:, 0] > 1) & (self.keypoints[:, 1] > 1) & (self.scores > 0)
 
     def point(self, name: str) -> tuple[float, float] | None:
         """(x, y) of the keypoint called ``name``, or None when it is missing."""
@@ -106,7 +107,7 @@ def check_pose(pose: Pose, photo_size: tuple[int, int], *, min_points: int = 0, 
 
     A keypoint given with coordinates other than (0, 0) must lie inside the photo, up to ``POSE_TOLERANCE`` ×
     the longer side + 2 pixels; a pose of another size, scaled, or in the coordinates of a larger photo is
-    refused. Then at least ``min_points`` keypoints must be present (x > 1 and y > 1), including every name in
+    refused. Then at least ``min_points`` keypoints must be present (x > 1, y > 1, score > 0), including every name in
     ``required``.
 
     Args:

@@ -55,6 +55,18 @@ def _torch_load(pth: Path) -> object:
                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no details'}).") from None
 
 
+def _safetensors_load(path: Path) -> dict:
+    """A safetensors file's tensors (no unpickling at all): ``convert`` accepts them as input too."""
+    if not path.is_file():
+        raise InputError(f"Checkpoint {path} does not exist.")
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise InputError(f"{path} is not a readable safetensors file ({type(exc).__name__}).") from None
+
+
 def _unpickler_reason(exc: BaseException) -> str:
     m = re.search(r"WeightsUnpickler error: ([^.]*)", str(exc))
     return m.group(1).strip() if m else "the weights-only unpickler refused it"
@@ -80,7 +92,7 @@ def read_checkpoint(pth: str | os.PathLike, *, notes: list[str] | None = None) -
     saved by old torch without ``num_batches_tracked`` (int64 zeros are added), and skips non-tensor entries.
 
     Args:
-        pth: the ``.pth``/``.pt``/``.ckpt`` file.
+        pth: the ``.pth``/``.pt``/``.ckpt`` file (or a ``.safetensors`` file, read without unpickling).
         notes: if given, receives one line per adjustment made (also logged).
 
     Raises:
@@ -88,7 +100,7 @@ def read_checkpoint(pth: str | os.PathLike, *, notes: list[str] | None = None) -
     """
     notes = [] if notes is None else notes
     pth = Path(pth)
-    obj = _unwrap(_torch_load(pth), notes)
+    obj = _unwrap(_safetensors_load(pth) if pth.suffix == ".safetensors" else _torch_load(pth), notes)
     out: dict[str, torch.Tensor] = {}
     skipped = []
     for k, v in obj.items():

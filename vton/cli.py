@@ -1,4 +1,4 @@
-"""Command line: ``python -m vton tryon|preprocess|dataset|methods|convert|publish|random-weights|prepare``.
+"""Command line: ``python -m vton tryon|preprocess|dataset|evaluate|methods|convert|publish|random-weights|prepare``.
 
 Method choices, their help and the stages written come from the registry (:mod:`vton.methods`).
 
@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     p.set_defaults(func=_cmd_dataset)
 
+    _add_evaluate_parser(sub)
+
     p = sub.add_parser("methods", help="list the methods, their licences and where their weights are")
     p.add_argument("--weights-dir", help="local weights folder")
     p.add_argument("--json", action="store_true", help="print the cards as JSON (id, title, licence, needs, "
@@ -123,6 +125,12 @@ def _weights_warning(result) -> str:
     return "\n".join(parts)
 
 
+def _weights_sources(result) -> str:
+    """One line per network: where its weights came from and their licence."""
+    return "\n".join(f"weights {name}: {n['source']}; licence: {n['licence']}"
+                     for name, n in result.provenance.get("networks", {}).items() if n.get("source"))
+
+
 def _out_folder(path: str) -> Path:
     from .errors import InputError
 
@@ -138,13 +146,21 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
     out = _out_folder(args.out)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed,
                          compile_networks=args.compile)
-    result = pipe(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
+    try:
+        result = pipe(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
+    except VtonError as e:  # a refusal still writes the stages computed before it, so the user sees why
+        if e.stages:
+            from .pipeline import save_stages
+
+            paths = save_stages(list(e.stages), out)
+            print(f"{len(paths)} stage files computed before the error written to {out}", file=sys.stderr)
+        raise
     paths = result.save(out)
     print(f"{result.card.title}: {len(paths)} files written to {out} ({sum(result.timings.values()):.2f} s); "
           "sources: " + ", ".join(f"{k} {v}" for k, v in result.sources.items()))
-    warning = _weights_warning(result)
-    if warning:
-        print(warning, file=sys.stderr)
+    for text in (_weights_sources(result), _weights_warning(result)):
+        if text:
+            print(text, file=sys.stderr)
     return 0
 
 
@@ -186,10 +202,16 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     n = len(folder) if args.limit is None else min(args.limit, len(folder))
     rows = []
+    provenance: dict = {}
     for i in range(n):
         item = folder[i]
         result = pipe(item.person, item.cloth, pose=item.pose, parsing=item.parsing, cloth_mask=item.cloth_mask,
                       body_mask=item.body_mask)
+        if not provenance:  # the networks are loaded once: the first pair's record holds for every pair
+            provenance = _run_provenance(result)
+            for text in (_weights_sources(result), _weights_warning(result)):
+                if text:
+                    print(text, file=sys.stderr)
         stem = f"{Path(item.person_name).stem}__{Path(item.cloth_name).stem}"
         result.tryon_image.save(out / f"{stem}.png")
         if args.all_stages:
@@ -197,8 +219,98 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         rows.append({"person": item.person_name, "cloth": item.cloth_name, "tryon": f"{stem}.png",
                      "seconds": round(sum(result.timings.values()), 6)})
         print(f"  [{i + 1}/{n}] {item.person_name} + {item.cloth_name}", file=sys.stderr)
-    (out / "results.json").write_text(json.dumps({"method": args.method, "pairs": rows}, indent=2))
+    (out / "results.json").write_text(json.dumps({"method": args.method, **provenance, "pairs": rows}, indent=2))
     print(f"{n} try-ons written to {out}")
+    return 0
+
+
+def _run_provenance(result) -> dict:
+    """What ``results.json`` records once for a dataset run: version, licence, per-network weights provenance."""
+    prov = result.provenance
+    keys = ("vton_version", "method_title", "licence", "device", "seed", "compiled", "networks", "random_weights",
+            "unverified_weights")
+    return {k: prov[k] for k in keys if k in prov}
+
+
+def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    from . import methods
+    from .evaluate.backbones import RESIZE_MODES
+    from .evaluate.runner import METRICS
+
+    p = sub.add_parser("evaluate", help="score methods on a test set (SSIM, LPIPS paired; FID, KID unpaired) or "
+                       "score existing images; report beside the papers' numbers",
+                       description="Run methods over a VITON/CP-VTON test folder in paired mode (each photo with its "
+                       "own garment, scored against the photo) and unpaired mode (the pairs list, scored against the "
+                       "test photos), or score --pred images against --gt images paired by file name. Writes "
+                       "metrics.json, metrics.md and metrics.png into --out.")
+    p.add_argument("--root", help="dataset root, its split folder, or a dataset zip (with --method)")
+    p.add_argument("--pairs", default="test_pairs.txt", help="the unpaired pairs list (default test_pairs.txt)")
+    p.add_argument("--split", default="test", help="split folder name (default: test)")
+    p.add_argument("--method", action="append", choices=methods.ids(), metavar="METHOD",
+                   help="a method to run (repeat for several): " + ", ".join(methods.ids())
+                   + "; with --pred it only labels the images (the paper's numbers are shown beside them)")
+    p.add_argument("--pred", help="folder of existing try-on images to score (instead of running methods)")
+    p.add_argument("--gt", help="folder of ground-truth images, paired with --pred by file name (without extension)")
+    p.add_argument("--metrics", help=f"comma-separated, from {','.join(METRICS)} (default: every metric whose "
+                   "weights are at hand; the others are listed as left out)")
+    p.add_argument("--gray-ssim", action="store_true", help="SSIM on 8-bit luma instead of RGB (some papers' variant)")
+    p.add_argument("--resize", default="clean", choices=RESIZE_MODES,
+                   help="how images reach the Inception's 299 x 299 (default clean: clean-fid's; legacy_pytorch: "
+                        "pytorch-fid's; legacy_tensorflow: the original TF FID's)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for SSIM/LPIPS intervals")
+    p.add_argument("--set-bootstrap", type=int, default=20,
+                   help="bootstrap resamples for FID/KID intervals (each recomputes the metric)")
+    p.add_argument("--train-pairs", help="the train pairs list: warns about pairs, photos and garments it shares "
+                   "with the test list")
+    p.add_argument("--limit", type=int, help="at most this many pairs per mode")
+    p.add_argument("--out", default="outputs/evaluate", help="report folder (and try-ons under tryons/)")
+    p.add_argument("--weights-dir", help="local weights folder (methods and metric backbones)")
+    p.add_argument("--no-download", action="store_true", help="never download a missing backbone file")
+    p.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the methods and of the bootstrap")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .evaluate import report, runner
+
+    if args.pred or args.gt:
+        if not (args.pred and args.gt):
+            raise InputError("--pred and --gt go together: the predictions and the ground truths, paired by file name")
+        if args.root:
+            raise InputError("give either --root with --method (run methods) or --pred with --gt (score images)")
+        if args.method and len(args.method) > 1:
+            raise InputError("with --pred, --method labels the images: give at most one")
+    elif not (args.root and args.method):
+        raise InputError("give --root DATA --method M (run methods on a test set) or --pred DIR --gt DIR (score "
+                         "existing images)")
+    if args.bootstrap < 1 or args.set_bootstrap < 1:
+        raise InputError("--bootstrap and --set-bootstrap must be at least 1")
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1")
+    device = args.device or ("cuda" if __import__("torch").cuda.is_available() else "cpu")
+    settings = runner.EvalSettings(gray_ssim=args.gray_ssim, resize=args.resize, bootstrap=args.bootstrap,
+                                   set_bootstrap=args.set_bootstrap, seed=args.seed, device=device,
+                                   weights_dir=args.weights_dir, download=not args.no_download)
+    wanted = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics is not None else None
+    if args.pred:
+        data = runner.evaluate_folders(args.pred, args.gt, settings=settings, metrics=wanted,
+                                       label=(args.method or ["predictions"])[0],
+                                       pairs=args.pairs if args.train_pairs else None, train_pairs=args.train_pairs)
+    else:
+        data = runner.evaluate_methods(args.root, args.pairs, args.method, args.out, settings=settings,
+                                       metrics=wanted, split=args.split, limit=args.limit,
+                                       train_pairs=args.train_pairs, pipeline_kwargs={"seed": args.seed})
+    paths = report.write(data, args.out)
+    for metric, why in data["left_out"].items():
+        print(f"left out {metric}: {why}", file=sys.stderr)
+    for r in data["results"]:
+        scores = ", ".join(f"{m} {report.fmt(m, v['mean'])}" for m, v in r["metrics"].items())
+        print(f"{r['method']} {r['mode']} (n={r['count']}): {scores}" + ("  [RANDOM weights]" if r["random"] else ""))
+    if data["random"]:
+        print("WARNING: " + report.RANDOM_TEXT, file=sys.stderr)
+    print(f"report: {paths['json']}, {paths['md']}, {paths['png']}")
     return 0
 
 
@@ -210,7 +322,7 @@ def _cmd_methods(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        state = "ready" if r["ready"] else "NOT READY"
+        state = r["readiness"] if r["ready"] else "NOT READY" + r["readiness"][len("not ready"):]
         if r["random"]:
             state += " (RANDOM test weights: output is noise)"
         if r["unverified"]:
@@ -218,6 +330,8 @@ def _cmd_methods(args: argparse.Namespace) -> int:
         weights = ", ".join(f"{k}: {v['status']}" for k, v in r["weights"].items()) or "none (training-free)"
         print(f"{r['id']:10s} {r['title']} — {r['licence']} — {state}\n{'':11s}{r['paper']}\n"
               f"{'':11s}needs: {', '.join(r['needs'])}; weights: {weights}")
+        for name, n in r["weights"].items():
+            print(f"{'':11s}{name}: {n['source']}")
         if r["how_to"]:
             print(f"{'':11s}how to get them: {r['how_to']}")
     return 0

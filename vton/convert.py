@@ -39,6 +39,9 @@ __all__ = [
     "read_checkpoint",
     "convert_pth_file",
     "convert_checkpoint",
+    "checked_state_dict",
+    "identify_method",
+    "declared_random",
     "upload_folder",
     "hub_upload",
     "check_upload",
@@ -309,22 +312,15 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
                          f"give it as --{weights.entry(rec.other_key).network} of "
                          f"--method {weights.entry(rec.other_key).method}.")
     notes.append(rec.message)
-    sd = _adapt(key, read_checkpoint(pth, notes=notes), notes)
-    if expected_keys is None:
-        expected = _expected_shapes(e, notes)
-    elif isinstance(expected_keys, Mapping):
-        expected = {k: tuple(int(s) for s in v) for k, v in expected_keys.items()}
-    else:
-        expected = {k: tuple(sd[k].shape) if k in sd else () for k in expected_keys}
-    if expected is not None:
-        diff = weights.check_state_dict(expected, sd)
-        if diff:
-            raise WeightsError(f"{pth} does not fit {key} ({e.method} {e.network}): {diff}. Is it the right file "
-                               f"(expected the authors' {e.source})?")
+    random = declared_random(pth)
+    if random:
+        notes.append(f"RANDOM: {random}; the output stays marked RANDOM (its output is noise)")
+    sd = checked_state_dict(pth, key, notes, expected_keys=expected_keys)
     folder = Path(out_dir) / e.folder
-    sd = {k: v.contiguous() for k, v in sd.items()}  # a recomputed tensor may be a view: safetensors refuses
-    out = atomic_save(sd, folder / _target_name(e),
-                       {"format": "pt", "vton_key": key, "original_sha256": rec.sha256})
+    meta = {"format": "pt", "vton_key": key, "original_sha256": rec.sha256}
+    if random:
+        meta.update({weights.RANDOM_FLAG: "true", "warning": "RANDOM weights for testing; output is noise"})
+    out = atomic_save(sd, folder / _target_name(e), meta)
     data = _read_local_manifest(folder)
     cmd = command or f"python -m vton convert --key {key} --checkpoint {shlex.quote(pth.name)} --out OUT_DIR"
     data["entries"][key] = {
@@ -334,11 +330,104 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
         "bytes": out.stat().st_size,
         "converted_from": {**rec.as_record(), "command": cmd, "tool": tool_version()},
     }
+    if random:
+        data["entries"][key].update({"synthetic": True, "description": f"RANDOM weights converted from {pth.name} "
+                                     f"({random}); for testing the plumbing only, the output is noise."})
     _write_local_manifest(folder, data)
     _model_card(folder, data)
     for n in notes:
         log.info("%s: %s", key, n)
     return out
+
+
+def checked_state_dict(pth: str | os.PathLike, key: str, notes: list[str] | None = None, *,
+                       expected_keys: Mapping[str, Iterable[int]] | Iterable[str] | None = None
+                       ) -> dict[str, torch.Tensor]:
+    """The method's converter for manifest ``key``: ``read_checkpoint`` (``torch.load(weights_only=True)``, once),
+    the method's ``adapt_state_dict``, and every key and shape checked against its network (or ``expected_keys``).
+
+    A checkpoint whose shapes fit another registered method's network instead is named by its shapes and refused
+    ("this is a CP-VTON+ TOM (26 input channels), not CP-VTON's"): a file's method is decided by its shapes.
+
+    Raises:
+        InputError: unreadable checkpoint. WeightsError: keys or shapes that do not fit the network.
+    """
+    pth = Path(pth)
+    e = weights.entry(key)
+    notes = [] if notes is None else notes
+    raw = read_checkpoint(pth, notes=notes)
+    sd = _adapt(key, dict(raw), notes)
+    if expected_keys is None:
+        expected = _expected_shapes(e, notes)
+    elif isinstance(expected_keys, Mapping):
+        expected = {k: tuple(int(s) for s in v) for k, v in expected_keys.items()}
+    else:
+        expected = {k: tuple(sd[k].shape) if k in sd else () for k in expected_keys}
+    if expected is not None:
+        diff = weights.check_state_dict(expected, sd)
+        if diff:
+            other = identify_method(raw, key) if expected_keys is None else None
+            raise WeightsError(f"{pth} does not fit {key} ({e.method} {e.network}): "
+                               + (f"{other}. " if other else "")
+                               + f"{diff}. Is it the right file (expected the authors' {e.source})?")
+    return {k: v.contiguous() for k, v in sd.items()}  # a recomputed tensor may be a view: safetensors refuses
+
+
+def _in_channels(shapes: Mapping[str, tuple[int, ...]], other: Mapping[str, tuple[int, ...]]) -> str:
+    """The input channels that tell two variants of a network apart: " (26 input channels)" when their first
+    convolutions differ, " (3 input channels at <layer>)" when a later one does first; '' when none does."""
+    convs = [k for k, s in shapes.items() if k.endswith("weight") and len(s) == 4]
+    for i, k in enumerate(convs):
+        theirs = other.get(k)
+        if theirs is not None and len(theirs) == 4 and theirs[1] != shapes[k][1]:
+            return f" ({shapes[k][1]} input channels)" if i == 0 else f" ({shapes[k][1]} input channels at {k})"
+    return ""
+
+
+def identify_method(raw: Mapping[str, torch.Tensor], key: str) -> str:
+    """'' or, when ``raw`` (a checkpoint's tensors) fits another registered method's network exactly, the sentence
+    naming it by its shapes, e.g. "this is a CP-VTON+ TOM (26 input channels), not CP-VTON's"."""
+    from vton import methods
+
+    target = method_network(key)
+    if target is None:
+        return ""
+    mine, name = target
+    own = {k: tuple(v.shape) for k, v in mine.build_network(name).state_dict().items()}
+    for c in methods.cards():
+        for net, other_key in c.weights:
+            if other_key == key or net != name:
+                continue
+            m = methods.create(c.id)
+            try:
+                sd, _ = m.adapt_state_dict(net, dict(raw))
+                shapes = {k: tuple(v.shape) for k, v in m.build_network(net).state_dict().items()}
+            except Exception:  # noqa: BLE001 - a candidate that cannot even be built or adapted does not fit
+                continue
+            if weights.check_state_dict(shapes, sd):
+                continue
+            return f"this is a {c.title} {net.upper()}{_in_channels(shapes, own)}, not {mine.card.title}'s"
+    return ""
+
+
+def declared_random(pth: str | os.PathLike) -> str:
+    """'' or why ``pth`` holds RANDOM weights: its folder's ``manifest.json`` declares it ``synthetic`` (what
+    ``random-weights`` writes), or its safetensors metadata says so."""
+    pth = Path(pth)
+    if pth.suffix == ".safetensors" and weights._random_metadata(pth):
+        return f"{pth.name}'s metadata marks it random"
+    local = pth.parent / weights.LOCAL_MANIFEST
+    if not local.is_file():
+        return ""
+    try:
+        data = json.loads(local.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    rows = data.get("entries") if isinstance(data, dict) else None
+    for k, row in (rows or {}).items():
+        if isinstance(row, dict) and row.get("synthetic") and str(row.get("file", "")).rsplit("/", 1)[-1] == pth.name:
+            return f"{local} declares {pth.name} ({k}) synthetic"
+    return ""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -597,6 +686,8 @@ def add_random_weights_parser(subparsers: argparse._SubParsersAction) -> argpars
                    help="the methods to write (default: all; give none with --estimators to write only those)")
     p.add_argument("--estimators", action="store_true",
                    help="also write RANDOM OpenPose body weights and SCHP-shaped LIP/ATR ONNX parsers")
+    p.add_argument("--eval-backbones", action="store_true",
+                   help="also write RANDOM stand-ins of the evaluate metric backbones (LPIPS AlexNet, FID Inception)")
     p.add_argument("--estimator-size", choices=("tiny", "real"), default="tiny",
                    help="the parsers' size: tiny (fast, default) or real (SCHP's size and cost, ~267 MB each)")
     p.add_argument("--seed", type=int, default=0)
@@ -618,8 +709,9 @@ def run_random_weights(args: argparse.Namespace) -> int:
 
     todo = tuple(args.methods)
     estimators = bool(getattr(args, "estimators", False))
-    if not todo and not estimators:
-        raise InputError("Nothing to write: give --methods METHOD ... and/or --estimators.")
+    backbones = bool(getattr(args, "eval_backbones", False))
+    if not todo and not estimators and not backbones:
+        raise InputError("Nothing to write: give --methods METHOD ..., --estimators and/or --eval-backbones.")
     out = Path(args.dir)
     if estimators:
         from vton.preprocess.standins import require_onnx
@@ -635,5 +727,10 @@ def run_random_weights(args: argparse.Namespace) -> int:
         size = getattr(args, "estimator_size", "tiny")
         for key, path in write_random_estimators(out, size=size, seed=args.seed).items():
             print(f"{key}: {path} (RANDOM estimator stand-in, {size}, seed {args.seed})")
+    if backbones:
+        from vton.evaluate.backbones import write_random_backbones
+
+        for key, path in write_random_backbones(out, seed=args.seed).items():
+            print(f"{key}: {path} (RANDOM metric backbone stand-in, seed {args.seed})")
     print(f"RANDOM weights for testing only (output is noise). Use with --weights-dir {out}", file=sys.stderr)
     return 0

@@ -41,7 +41,7 @@ def _gray_to_tensor(img: Image.Image) -> torch.Tensor:
 def pose_map(pose: Pose, height: int = HEIGHT, width: int = WIDTH, radius: int = POSE_RADIUS) -> torch.Tensor:
     """The 18-channel pose map of the CP-VTON dataset code.
 
-    Each present keypoint (x > 1 and y > 1) becomes a filled square drawn with PIL
+    Each present keypoint (x > 1, y > 1, score > 0) becomes a filled square drawn with PIL
     ``ImageDraw.rectangle((x − r, y − r, x + r, y + r))`` on its fractional coordinates (PIL truncates them to
     whole pixels and clips at the image border), +1 on a −1 background.
 

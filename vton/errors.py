@@ -10,7 +10,14 @@ __all__ = ["VtonError", "InputError", "WeightsError", "PersonNotFoundError"]
 
 
 class VtonError(Exception):
-    """Base class of every error vton reports to a user."""
+    """Base class of every error vton reports to a user.
+
+    Attributes:
+        stages: the stages a run computed before it stopped (``vton.methods.base.Stage`` objects, in display
+            order; empty unless the pipeline attached them), so a refusal can still show why.
+    """
+
+    stages: tuple = ()
 
 
 class InputError(VtonError, ValueError):

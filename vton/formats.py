@@ -203,9 +203,9 @@ def read_openpose_json(src: PathLike | bytes | str | dict, size: tuple[int, int]
         check_pose(pose, size, what=name.removeprefix("the "))
     if int(pose.present.sum()) < min_points:
         raise InputError(
-            f"{name}: people[0] has {int(pose.present.sum())} of {len(COCO18)} keypoints present (x > 1 and "
-            f"y > 1); at least {min_points} are needed. Give the pose of this photo, or leave it out to have it "
-            "estimated"
+            f"{name}: people[0] has {int(pose.present.sum())} of {len(COCO18)} keypoints present (x > 1, "
+            f"y > 1, score > 0); at least {min_points} are needed. Give the pose of this photo, or leave it out to "
+            "have it estimated"
         )
     return pose
 

@@ -28,7 +28,7 @@ from PIL import Image
 from . import methods
 from . import visualize as vis
 from .annotations import Parsing, Pose
-from .errors import InputError
+from .errors import InputError, VtonError
 from .images import load_image, to_pil
 from .labels import COCO18
 from .methods.base import Method, MethodCard, MethodOutput, Progress, Stage, StageSpec, Trace
@@ -635,7 +635,11 @@ class TryOnPipeline:
         pre.record_stages(trace)
         torch.manual_seed(self.seed)
         self.method.seed = self.seed
-        out = self.method.run(pre, trace)
+        try:
+            out = self.method.run(pre, trace)
+        except VtonError as e:  # a refusal keeps the stages computed so far, so the user sees why
+            e.stages = tuple(trace.stages(PREPROCESS_STAGES + self.card.stages))
+            raise
         _check_output(self.card, out)
         pasted = trace.step("paste_back", lambda: _paste(out, pre))
         trace.record("pasted", np.asarray(pasted.convert("RGB")))

@@ -23,7 +23,8 @@ import numpy as np
 from .annotations import Parsing, Pose
 from .labels import COCO18, LIP
 
-__all__ = ["PersonSpec", "SyntheticPerson", "draw_person", "GarmentSpec", "SyntheticGarment", "draw_garment"]
+__all__ = ["PersonSpec", "SyntheticPerson", "draw_person", "place_person", "GarmentSpec", "SyntheticGarment",
+           "draw_garment"]
 
 FRAME = (192, 256)  # (W, H) the specs are written in
 _SHIFT = 4  # cv2 sub-pixel bits: coordinates are passed as round(v * 16)
@@ -44,6 +45,9 @@ class PersonSpec:
         centre_x: x of the body's centre line.
         top_label: LIP label of the upper-body garment ("upper_clothes" or "coat").
         shirt, pants, skin, hair, background: RGB colours.
+        arm_angles: None (arms as ``arm_spread`` draws them) or the (image-left, image-right) arms' angles in
+            degrees away from hanging straight down (0 = down, 90 = horizontal, negative = across the body); the
+            arms are straight and drawn in front of the shirt's body, under its sleeves.
     """
 
     sleeves: Literal["short", "long"] = "short"
@@ -58,6 +62,7 @@ class PersonSpec:
     skin: Colour = (224, 180, 150)
     hair: Colour = (70, 45, 30)
     background: Colour = (238, 236, 232)
+    arm_angles: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,13 @@ def _joints(spec: PersonSpec) -> dict[str, tuple[float, float]]:
         j[f"{side}_hip"] = (c + s * 12, hip_y)
         j[f"{side}_knee"] = (c + s * 14, hip_y + (234 - hip_y) * 0.52)
         j[f"{side}_ankle"] = (c + s * 15, 234.0)
+    if spec.arm_angles is not None:
+        for (side, s), angle in zip((("right", -1.0), ("left", 1.0)), spec.arm_angles, strict=True):
+            a = np.deg2rad(angle)
+            d = np.array([s * np.sin(a), np.cos(a)])
+            x0, y0 = j[f"{side}_shoulder"]
+            j[f"{side}_elbow"] = tuple(float(v) for v in np.array([x0 + s * 2, y0]) + 37 * d)
+            j[f"{side}_wrist"] = tuple(float(v) for v in np.array([x0 + s * 2, y0]) + 72 * d)
     return j
 
 
@@ -165,16 +177,26 @@ def draw_person(size: tuple[int, int] = FRAME, spec: PersonSpec = PersonSpec()) 
         x, y = j[f"{side}_ankle"]
         cv.ellipse(f"{side}_shoe", (40, 40, 40), (x + 3 * s, y + 9), (12, 6))
     # arms and hands (skin); the shirt's sleeves are drawn over them
-    for side in ("right", "left"):
-        arm = [j[f"{side}_shoulder"], j[f"{side}_elbow"], j[f"{side}_wrist"]]
-        cv.limb(f"{side}_arm", spec.skin, arm, 11)
-        x, y = j[f"{side}_wrist"]
-        cv.ellipse(f"{side}_arm", spec.skin, (x, y + 6), (6, 8))
-    # the shirt: body, then sleeves
+    def arms() -> None:
+        for side in ("right", "left"):
+            arm = [j[f"{side}_shoulder"], j[f"{side}_elbow"], j[f"{side}_wrist"]]
+            cv.limb(f"{side}_arm", spec.skin, arm, 11)
+            (xe, ye), (xw, yw) = j[f"{side}_elbow"], j[f"{side}_wrist"]
+            if spec.arm_angles is None:
+                cv.ellipse(f"{side}_arm", spec.skin, (xw, yw + 6), (6, 8))
+            else:  # the hand continues the arm
+                d = np.array([xw - xe, yw - ye]) / max(np.hypot(xw - xe, yw - ye), 1e-9)
+                cv.ellipse(f"{side}_arm", spec.skin, (xw + 6 * d[0], yw + 6 * d[1]), (6, 6))
+
     top = spec.top_label
     body = [(c - 10, 58), (c + 10, 58), (c + sw - 2, 61), (c + sw + 4, 68), (c + ww + 1, 84), (c + ww, hem),
             (c - ww, hem), (c - ww - 1, 84), (c - sw - 4, 68), (c - sw + 2, 61)]
-    cv.polygon(top, spec.shirt, body)
+    if spec.arm_angles is None:
+        arms()
+        cv.polygon(top, spec.shirt, body)
+    else:  # straight arms at any angle: in front of the body, under the sleeves
+        cv.polygon(top, spec.shirt, body)
+        arms()
     for side in ("right", "left"):
         sh, el, wr = (np.asarray(j[f"{side}_{k}"]) for k in ("shoulder", "elbow", "wrist"))
         if spec.sleeves == "short":
@@ -205,6 +227,27 @@ def draw_person(size: tuple[int, int] = FRAME, spec: PersonSpec = PersonSpec()) 
     return SyntheticPerson(cv.image, parsing, pose, parsing.mask(top), spec)
 
 
+def place_person(person: SyntheticPerson, canvas: tuple[int, int], origin: tuple[int, int]) -> SyntheticPerson:
+    """The drawn person pasted into a larger picture of ``canvas = (W, H)`` with its top-left corner at ``origin``
+    (whole pixels; the rest is background), with its parse and pose moved along.
+
+    Raises:
+        ValueError: the person does not fit in the canvas at ``origin``.
+    """
+    (cw, ch), (ox, oy) = canvas, origin
+    h, w = person.parsing.labels.shape
+    if ox < 0 or oy < 0 or ox + w > cw or oy + h > ch:
+        raise ValueError(f"a {w}×{h} person at {origin} does not fit a {cw}×{ch} canvas")
+    image = np.empty((ch, cw, 3), np.uint8)
+    image[:] = person.spec.background
+    image[oy:oy + h, ox:ox + w] = person.image
+    labels = np.zeros((ch, cw), np.uint8)
+    labels[oy:oy + h, ox:ox + w] = person.parsing.labels
+    pose = person.pose.transformed(1.0, (ox, oy), (cw, ch))
+    parsing = Parsing(labels)
+    return SyntheticPerson(image, parsing, pose, parsing.mask(person.spec.top_label), person.spec)
+
+
 @dataclass(frozen=True)
 class GarmentSpec:
     """A drawn garment laid flat, in 192 × 256 frame units.
@@ -213,8 +256,9 @@ class GarmentSpec:
         kind: "tshirt" (short sleeves spread out) or "longsleeve" (long sleeves angled down).
         width, length: scales of the body's half width (38) and of its length (collar to hem).
         colour: fabric colour.
-        pattern: "plain", "stripes" (horizontal bands across body and sleeves) or "logo" (a disc on the chest).
-        stripes: number of bands crossing the centre line (for "stripes").
+        pattern: "plain", "stripes" (horizontal bands across body and sleeves), "vstripes" (vertical bands on the
+            body, between its hem corners) or "logo" (a disc on the chest).
+        stripes: number of bands crossing the centre line (for "stripes") or a row of the body (for "vstripes").
         accent: colour of the bands or the logo.
         background: colour around the garment (white, as in the datasets' product photos).
     """
@@ -223,7 +267,7 @@ class GarmentSpec:
     width: float = 1.0
     length: float = 1.0
     colour: Colour = (200, 50, 50)
-    pattern: Literal["plain", "stripes", "logo"] = "stripes"
+    pattern: Literal["plain", "stripes", "vstripes", "logo"] = "stripes"
     stripes: int = 5
     accent: Colour = (240, 200, 60)
     background: Colour = (255, 255, 255)
@@ -260,7 +304,8 @@ def draw_garment(size: tuple[int, int] = FRAME, spec: GarmentSpec = GarmentSpec(
     """Draw a garment on a plain background, with its mask.
 
     The bands of a striped garment lie between the collar and the hem with a margin of half a period at each end,
-    so exactly ``spec.stripes`` of them cross the centre line.
+    so exactly ``spec.stripes`` of them cross the centre line; vertical bands lie between the hem corners with the
+    same half-period margins, so exactly ``spec.stripes`` of them cross any row of the body below the armpits.
     """
     w, h = size
     sx, sy = w / FRAME[0], h / FRAME[1]
@@ -281,6 +326,15 @@ def draw_garment(size: tuple[int, int] = FRAME, spec: GarmentSpec = GarmentSpec(
         phase = (ys - collar_y - 0.5 * period) / period
         band = (phase >= 0) & (phase < spec.stripes) & (phase % 1.0 < 0.5)
         fabric[band] = spec.accent
+    elif spec.pattern == "vstripes":
+        if spec.stripes < 1:
+            raise ValueError(f"a striped garment needs at least one stripe, got {spec.stripes}")
+        hw = 38.0 * spec.width
+        period = 2 * hw / (spec.stripes + 0.5)
+        xs = (np.arange(w) + 0.5) / sx
+        phase = (xs - (96.0 - hw) - 0.5 * period) / period
+        band = (phase >= 0) & (phase < spec.stripes) & (phase % 1.0 < 0.5)
+        fabric[:, band] = spec.accent
     elif spec.pattern == "logo":
         cy = collar_y + 0.3 * (hem_y - collar_y)
         r = 15.0 * min(spec.width, spec.length)

@@ -29,7 +29,8 @@ __all__ = [
     "user_message", "DownloadFolder", "run_tryon", "run_preprocess", "gpu", "server_host", "EXAMPLES_DIR",
     "example_rows", "section_title", "gallery_items", "split_by_section", "png_bytes", "hub_state", "hub_reachable",
     "check_estimators", "example_labels", "examples_note", "runnable_methods", "run_compare", "split_compare",
-    "compare_summary", "readiness_lines", "unready_reasons", "short_reason", "HOW_TO_URL",
+    "compare_summary", "readiness_lines", "unready_reasons", "short_reason", "HOW_TO_URL", "progress_desc",
+    "weights_progress", "weights_sources",
 ]
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,15 @@ log = logging.getLogger(__name__)
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
 
+WEIGHTS_STEP = "weights:"  # progress keys of first-use downloads and conversions: "weights:<what is happening>"
+
+
 def step_name(key: str) -> str:
     """A pipeline progress key as words for the progress bar (from the cards' step labels)."""
     from . import methods
 
+    if key.startswith(WEIGHTS_STEP):
+        return key[len(WEIGHTS_STEP):]
     if key.startswith("load_"):
         return f"loading the {key[5:]} weights"
     for c in methods.cards():
@@ -48,6 +54,27 @@ def step_name(key: str) -> str:
             if st.key == key:
                 return st.label
     return key.replace("_", " ")
+
+
+def progress_desc(key: str, done: int, total: int) -> str:
+    """The progress bar's text: "3/12 · <step>", or for a first-use download "<what> · 56/117 MB"."""
+    if key.startswith(WEIGHTS_STEP) and total > 1:
+        return f"{step_name(key)} · {done / 1e6:.0f}/{total / 1e6:.0f} MB"
+    if key.startswith(WEIGHTS_STEP):
+        return step_name(key)
+    return f"{done}/{total} · {step_name(key)}"
+
+
+def weights_progress(progress: Progress | None):
+    """``vton.weights.progress_to`` reporter that forwards first-use downloads and conversions to ``progress``
+    (keys ``weights:<text>``; bytes while downloading)."""
+    if progress is None:
+        return None
+
+    def report(text: str, done: float, total: float) -> None:
+        progress(WEIGHTS_STEP + text, int(done), int(total))
+
+    return report
 
 
 def section_title(section_id: str) -> str:
@@ -164,7 +191,7 @@ def method_choices(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
         if not r["weights"]:
             state = "training-free, no weights"
         elif r["ready"]:
-            state = "weights ready"
+            state = "weights " + r.get("readiness", "ready")
         else:
             state = "weights missing: " + ", ".join(r["missing"])
         if r["random"]:
@@ -219,14 +246,15 @@ def readiness_lines(rows: list[dict[str, Any]]) -> list[str]:
         if not r["weights"]:
             state = "ready (training-free, no weights)"
         elif r["ready"]:
-            where = {n["status"] for n in r["weights"].values()}
-            state = "ready" + (" (RANDOM test weights: the output is noise)" if r["random"] else
-                               " (downloaded on first use)" if where - {"local", "cached"} else "")
+            state = r.get("readiness") or "ready"
+            if r["random"]:
+                state += " (RANDOM test weights: the output is noise)"
             if r["unverified"]:
                 state += f" (unverified weights: {', '.join(r['unverified'])})"
         else:
             reasons = {r["weights"][n]["status"] for n in r["missing"]}
-            why = ("the Hub is offline" if reasons <= {"hub"} else "not on this machine and not on the Hub yet")
+            why = ("the Hub is offline" if reasons <= {"hub", "mirror"}
+                   else "not on this machine and not on the Hub yet")
             state = f"not ready: weights {', '.join(r['missing'])} missing ({why})"
         out.append(f"{r['title']}: {state} · licence: {_short_licence(r['licence'])}")
     return out
@@ -254,10 +282,21 @@ def readiness_banner(rows: list[dict[str, Any]]) -> str:
     for line in readiness_lines(rows):
         title, rest = line.split(": ", 1)
         lines.append(f"- **{_md(title)}**: {_md(rest)}")
+    lines += [line for r in rows if r["ready"] and (line := weights_sources(r))]  # where downloads come from
     how = ("" if all(r["ready"] for r in rows) else
            f" · [How to get the weights]({HOW_TO_URL}) (or `python -m vton methods`)")
     lines.append(f"\nHub: {hub_state()}{how}")
     return "\n".join(lines)
+
+
+def weights_sources(row: Mapping[str, Any]) -> str:
+    """One banner line for a method whose weights come from somewhere other than the local folder: per network
+    where from (e.g. "the authors' release, third-party copy `owner/repo@7f0687b`, ...") and the licence."""
+    nets = {n: v for n, v in row.get("weights", {}).items() if v.get("status") != "local"}
+    if not nets:
+        return ""
+    where = "; ".join(f"{n}: {_md(v['source'])}" for n, v in nets.items())
+    return f"- **{_md(row['title'])}** weights: {where}. Licence: {_md(row['licence'])}."
 
 
 def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -> str:
@@ -271,7 +310,7 @@ def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -
         nets = ", ".join(f"{n}: {v['status']}" + ("" if v["verified"] else " (unverified)")
                          for n, v in r["weights"].items()) or "none"
         est = "; ".join(f"{k}: {_md(_short_licence(v))}" for k, v in r["estimator_licences"].items()) or "none"
-        status = "ready" if r["ready"] else "**missing**"
+        status = r.get("readiness", "ready") if r["ready"] else "**missing**"
         if r["random"]:
             status += " (RANDOM test weights: output is noise)"
         lines.append(f"| {_md(r['title'])} | {_md(_short_licence(r['licence']))} | {nets} | {est} | {status} |")
@@ -433,7 +472,10 @@ def run_tryon(method: str, uploads: Uploads, weights_dir: str | Path | None, pro
     uploads.require_photos()
     inputs = {"person": uploads.person, "cloth": uploads.cloth, **uploads.annotations()}
     inputs.update({k: v for k, v in edits.items() if v is not None})
-    return pipeline(method, weights_dir)(progress=progress, **inputs)
+    from .weights import progress_to
+
+    with progress_to(weights_progress(progress)):
+        return pipeline(method, weights_dir)(progress=progress, **inputs)
 
 
 def run_preprocess(uploads: Uploads, weights_dir: str | Path | None, progress: Progress | None = None,

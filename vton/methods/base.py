@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "NEEDS", "SECTIONS", "Section", "StepSpec", "StageSpec", "MethodCard", "MethodOutput", "Stage", "Trace",
-    "Method", "LoadedNetwork", "TRYON_STAGE", "PASTED_STAGE", "Progress", "PointTable",
+    "Method", "LoadedNetwork", "TRYON_STAGE", "PASTED_STAGE", "Progress", "PointTable", "PublishedScore",
 ]
 
 Progress = Callable[[str, int, int], None]
@@ -95,6 +95,27 @@ PASTED_STAGE = StageSpec("pasted", "Try-on in the photo",
 
 
 @dataclass(frozen=True)
+class PublishedScore:
+    """A score a paper printed for a method, shown beside vton's own (``python -m vton evaluate``).
+
+    ``metric`` is ``ssim``, ``lpips``, ``fid`` or ``kid``; ``mode`` ``paired`` or ``unpaired``; ``split`` names the
+    test set (e.g. "VITON test, original split"); ``source`` the paper and table; ``note`` a caveat such as "to be
+    checked against the paper".
+    """
+
+    metric: str
+    value: float
+    mode: str
+    split: str
+    source: str
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "value": self.value, "mode": self.mode, "split": self.split,
+                "source": self.source, "note": self.note}
+
+
+@dataclass(frozen=True)
 class MethodCard:
     """Everything a user, the app and the CLI know of a method before any network is built.
 
@@ -118,6 +139,7 @@ class MethodCard:
         point_table: the points the page lists under the warp (θ's control points, matched pairs), or None.
         test_overrides: network config overrides that make the networks tiny, for plumbing tests with random
             weights (``write_random_weights(..., **test_overrides)`` and ``TryOnPipeline(network_overrides=...)``).
+        published: the scores the papers printed for this method (shown beside ``vton evaluate``'s own).
     """
 
     id: str
@@ -138,6 +160,7 @@ class MethodCard:
     order: int = 100
     test_overrides: Mapping[str, Any] = field(default_factory=dict)
     point_table: PointTable | None = None
+    published: tuple[PublishedScore, ...] = ()
 
     def __post_init__(self) -> None:
         bad = set(self.needs) - set(NEEDS)
@@ -312,10 +335,14 @@ class LoadedNetwork:
     revision: str | None
     verified: bool
     random: bool
+    source: str = ""
+    licence: str = ""
+    original: Mapping[str, Any] | None = None  # the pinned mirror of the authors' file (origin "mirror")
 
     def as_dict(self) -> dict[str, Any]:
         return {"network": self.network, "manifest_key": self.key, "file": self.path, "sha256": self.sha256,
-                "origin": self.origin, "revision": self.revision, "verified": self.verified, "random": self.random}
+                "origin": self.origin, "revision": self.revision, "verified": self.verified, "random": self.random,
+                "source": self.source, "licence": self.licence, "original": dict(self.original or {}) or None}
 
 
 class Method:
@@ -343,7 +370,7 @@ class Method:
 
     def load(self, weights_dir: Any = None, device: Any = "cpu") -> dict[str, LoadedNetwork]:
         """Build every network and load its weights strictly (before any preprocessing runs)."""
-        from vton.weights import load_into
+        from vton.weights import load_into, source_text
 
         self.device = device
         for name, key in self.card.weights:
@@ -352,9 +379,10 @@ class Method:
             net = self.build_network(name, **self.network_overrides)
             info = load_into(net, key, weights_dir)
             self.nets[name] = net.to(device).eval()
-            self.loaded[name] = LoadedNetwork(name, key, str(info.path), info.sha256, info.origin,
-                                              info.entry.revision if info.origin == "hub" else None,
-                                              info.verified, info.entry.synthetic)
+            revision = {"hub": info.entry.revision, "mirror": info.mirror and info.mirror.revision}.get(info.origin)
+            self.loaded[name] = LoadedNetwork(name, key, str(info.path), info.sha256, info.origin, revision,
+                                              info.verified, info.entry.synthetic, source_text(info),
+                                              info.entry.licence, info.mirror.as_dict() if info.mirror else None)
         return dict(self.loaded)
 
     def compile(self) -> None:

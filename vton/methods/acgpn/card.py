@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PointTable, StageSpec, StepSpec
+from vton.methods.base import (
+    PASTED_STAGE,
+    TRYON_STAGE,
+    MethodCard,
+    PointTable,
+    PublishedScore,
+    StageSpec,
+    StepSpec,
+)
+
+# The published scores (``python -m vton evaluate`` shows them beside its own).
+_VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
+_ACGPN_TABLE = "Yang et al., ACGPN, CVPR 2020, Table 1"
+_PFAFN_TABLE = "Ge et al., PF-AFN, CVPR 2021, Table 1"
 
 CARDS = (
     MethodCard(
@@ -59,5 +72,9 @@ CARDS = (
         factory="vton.methods.acgpn.method:ACGPN", order=30,
         point_table=PointTable("control_points", "θ: the STN's control points, one row per point"),
         test_overrides={"ngf": 4},
+        published=(
+            PublishedScore("ssim", 0.845, "paired", _VITON_TEST, _ACGPN_TABLE),
+            PublishedScore("fid", 16.64, "unpaired", _VITON_TEST, _PFAFN_TABLE),
+        ),
     ),
 )

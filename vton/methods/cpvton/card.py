@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PointTable, StageSpec, StepSpec
+from vton.methods.base import (
+    PASTED_STAGE,
+    TRYON_STAGE,
+    MethodCard,
+    PointTable,
+    PublishedScore,
+    StageSpec,
+    StepSpec,
+)
+
+# The published scores (``python -m vton evaluate`` shows them beside its own).
+_VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
+_ACGPN_TABLE = "Yang et al., ACGPN, CVPR 2020, Table 1"
+_PFAFN_TABLE = "Ge et al., PF-AFN, CVPR 2021, Table 1"
 
 STEPS = (
     StepSpec("representation", "person representation"),
@@ -68,7 +81,12 @@ CARDS = (
         weights=(("gmm", "cp-vton/gmm"), ("tom", "cp-vton/tom")),
         steps=STEPS, stages=_stages("CP-VTON", "garment RGB", "25 channels: representation + warped garment"),
         section_notes=_NOTES, min_pose_points=4, required_keypoints=("neck",),
-        factory="vton.methods.cpvton.method:CPVTON", order=20, point_table=_THETA_TABLE, test_overrides={"ngf": 8},
+        factory="vton.methods.cpvton.method:CPVTON", order=20, point_table=_THETA_TABLE,
+        test_overrides={"ngf": 8},
+        published=(
+            PublishedScore("ssim", 0.745, "paired", _VITON_TEST, _ACGPN_TABLE),
+            PublishedScore("fid", 24.43, "unpaired", _VITON_TEST, _PFAFN_TABLE),
+        ),
     ),
     MethodCard(
         id="cp-vton+", title="CP-VTON+",
@@ -82,6 +100,13 @@ CARDS = (
         weights=(("gmm", "cp-vton+/gmm"), ("tom", "cp-vton+/tom")),
         steps=STEPS, stages=_stages("CP-VTON+", "garment mask", "26 channels: + the re-binarised warped mask"),
         section_notes=_NOTES, min_pose_points=4, required_keypoints=("neck",),
-        factory="vton.methods.cpvton.method:CPVTONPlus", order=21, point_table=_THETA_TABLE, test_overrides={"ngf": 8},
+        factory="vton.methods.cpvton.method:CPVTONPlus", order=21, point_table=_THETA_TABLE,
+        test_overrides={"ngf": 8},
+        published=(
+            PublishedScore("ssim", 0.816, "paired", _VITON_TEST, "Minar et al., CP-VTON+, CVPR-W 2020",
+                           note="to be checked against the paper"),
+            PublishedScore("fid", 21.08, "unpaired", _VITON_TEST, _PFAFN_TABLE,
+                           note="to be checked against the paper"),
+        ),
     ),
 )

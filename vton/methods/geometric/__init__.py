@@ -5,7 +5,8 @@ garment onto the person with a thin-plate spline fitted between the garment's ou
 region (shape-context matching, its MATLAB step ``shape_context_warp.m``). This package builds that idea with no
 learned weights: the target region comes from the person's LIP parse, landmarks from the COCO-18 pose and the
 garment mask's geometry, correspondences from shape contexts and an optimal assignment anchored by the landmarks
-(:mod:`.matching`), the warp from a regularised TPS (:func:`vton.geometry.tps.tps_warp_grid`) and the result from
-inpainting and composition (:mod:`.warp`); :mod:`.draw` draws each stage. Entry point:
+(:mod:`.matching`), the warp from the smoothest TPS per garment piece, torso and sleeves (:mod:`.fit`, kernel from
+:mod:`vton.geometry.tps`), and the result from inpainting and composition (:mod:`.warp`); :mod:`.draw` draws each
+stage and :mod:`.family` generates drawn people it was not tuned on and scores a try-on on them. Entry point:
 :func:`.warp.geometric_tryon`.
 """

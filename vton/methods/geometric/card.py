@@ -5,15 +5,29 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PointTable, StageSpec, StepSpec
+from vton.methods.base import (
+    PASTED_STAGE,
+    TRYON_STAGE,
+    MethodCard,
+    PointTable,
+    PublishedScore,
+    StageSpec,
+    StepSpec,
+)
+
+# The published scores (``python -m vton evaluate`` shows them beside its own).
+_VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
+_ACGPN_TABLE = "Yang et al., ACGPN, CVPR 2020, Table 1"
+_PFAFN_TABLE = "Ge et al., PF-AFN, CVPR 2021, Table 1"
 
 CARDS = (
     MethodCard(
         id="geometric",
         title="Geometric TPS warp (training-free)",
         summary="Geometric TPS warp, training-free, after VITON's shape-context step: the garment's outline is "
-                "matched to the person's clothing region (shape contexts + landmarks), a regularised thin-plate "
-                "spline carries it there, and the old garment is inpainted away. No learned weights.",
+                "matched to the person's clothing region (shape contexts + landmarks), the smoothest thin-plate "
+                "spline per garment piece (torso, sleeves) carries it there, and the old garment is inpainted away. "
+                "No learned weights.",
         paper="After Han et al., VITON: An Image-based Virtual Try-on Network, CVPR 2018 (its shape-context TPS "
               "step); vton's own training-free method",
         repo="https://github.com/xthan/VITON (0370ca3, shape_context_warp.m)",
@@ -33,7 +47,8 @@ CARDS = (
                       "optimal assignment) anchored by the landmark pairs, drawn as lines from garment to person.",
                       "warp", "matching"),
             StageSpec("tps_grid", "TPS grid over the warped garment", "The garment's regular lattice carried "
-                      "through the regularised thin-plate spline (sampled with align_corners=True).", "warp",
+                      "through the thin-plate splines, one per garment piece (torso, sleeves; the lattice breaks at "
+                      "their seams), each as smooth as the outlines allow (sampled with align_corners=True).", "warp",
                       "tps"),
             StageSpec("warped_cloth", "Warped garment", "The garment resampled into the person frame by the TPS.",
                       "warp", "tps"),
@@ -51,6 +66,13 @@ CARDS = (
         },
         min_pose_points=3, required_keypoints=("neck", "right_shoulder", "left_shoulder"),
         factory="vton.methods.geometric.method:Geometric", order=10,
-        point_table=PointTable("matched_pairs", "The matched pairs the TPS is fitted to: garment point → person point"),
+        point_table=PointTable("matched_pairs",
+                               "The matched pairs the TPS is fitted to: garment point → person point"),
+        published=(  # VITON itself (learned): this method is only its training-free shape-context TPS step
+            PublishedScore("ssim", 0.783, "paired", _VITON_TEST, _ACGPN_TABLE,
+                           note="VITON (the full, learned method), not this training-free step"),
+            PublishedScore("fid", 55.71, "unpaired", _VITON_TEST, _PFAFN_TABLE,
+                           note="VITON (the full, learned method), not this training-free step"),
+        ),
     ),
 )

@@ -43,17 +43,23 @@ def _outline_on(image: np.ndarray, outline: Outline, *, labels: bool = True) -> 
     return img
 
 
-def draw_garment_outline(cloth: np.ndarray, result: GeometricResult) -> np.ndarray:
+def draw_garment_outline(cloth: np.ndarray, result: GeometricResult | Outline) -> np.ndarray:
     """The garment with its sampled outline points (red), the outline (blue) and its landmarks (yellow)."""
-    return _outline_on(cloth, result.matching.garment)
+    return _outline_on(cloth, result if isinstance(result, Outline) else result.matching.garment)
 
 
-def draw_target_outline(person: np.ndarray, result: GeometricResult) -> np.ndarray:
-    """The person with the target region tinted, its sampled outline points and its landmarks."""
+def draw_target_outline(person: np.ndarray, result: GeometricResult | None, *, region: np.ndarray | None = None,
+                        outline: Outline | None = None) -> np.ndarray:
+    """The person with the target region tinted, its sampled outline points and its landmarks (``region`` and
+    ``outline`` instead of a result: what a refused run computed; either may be None)."""
+    if result is not None:
+        region, outline = result.target_region, result.matching.target
     img = person.astype(np.float32)
-    tint = np.array([0, 160, 255], np.float32)
-    img[result.target_region] = 0.55 * img[result.target_region] + 0.45 * tint
-    return _outline_on(np.clip(img + 0.5, 0, 255).astype(np.uint8), result.matching.target)
+    if region is not None:
+        tint = np.array([0, 160, 255], np.float32)
+        img[region] = 0.55 * img[region] + 0.45 * tint
+    img = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    return _outline_on(img, outline) if outline is not None else img
 
 
 def draw_matches(cloth: np.ndarray, person: np.ndarray, matching: Matching, *, every: int = 2) -> np.ndarray:

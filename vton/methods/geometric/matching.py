@@ -35,6 +35,7 @@ __all__ = [
     "garment_contour",
     "person_contour",
     "sample_outlines",
+    "cut_sleeves",
     "shape_context",
     "chi2_cost",
     "match_outlines",
@@ -225,8 +226,10 @@ def _landmarks(c: np.ndarray, mask: np.ndarray, cx: float, collar: np.ndarray,
     band = (c[:, 1] >= bottom - 0.08 * (bottom - top) - 1) & (np.abs(c[:, 0] - cx) <= 1.3 * hw + 1)
     if not (band & (c[:, 0] > cx)).any() or not (band & (c[:, 0] < cx)).any():
         raise InputError(f"{what} has no hem on both sides of its centre line")
-    hr = int(np.argmax(np.where(band & (c[:, 0] > cx), c[:, 0], -np.inf)))
-    hl = int(np.argmin(np.where(band & (c[:, 0] < cx), c[:, 0], np.inf)))
+    # each corner is the band's point nearest the corner of the band's bounding box on its side, so a symmetric
+    # shape gets mirror-image corners (not the first of a run of equally outermost points in outline order)
+    hr = _corner(c, band & (c[:, 0] > cx), +1)
+    hl = _corner(c, band & (c[:, 0] < cx), -1)
     found = {"collar": 0, "shoulder_right": sr, "hem_right": hr, "hem_left": hl, "shoulder_left": sl}
     mid = top + 0.5 * (bottom - top)
     if max(c[sr, 1], c[sl, 1]) >= mid or min(c[hr, 1], c[hl, 1]) <= mid:
@@ -238,7 +241,7 @@ def _landmarks(c: np.ndarray, mask: np.ndarray, cx: float, collar: np.ndarray,
             f"(contour indices {found}); the shape or the pose is not an upright upper-body garment"
         )
     # sleeve ends: the points farthest from the centre line between a shoulder and its hem corner; armpits: the
-    # topmost of the points nearest the centre line between a sleeve end and its hem corner
+    # deepest point of the concavity between a sleeve end and its hem corner (farthest inside their chord)
     tol = max(1.0, 0.02 * (bottom - top))
     for side, lo, hi in (("right", sr, hr), ("left", hl, sl)):
         if hi - lo < 6:
@@ -250,13 +253,31 @@ def _landmarks(c: np.ndarray, mask: np.ndarray, cx: float, collar: np.ndarray,
         inner = np.arange(sleeve + 1, hi) if side == "right" else np.arange(lo + 1, sleeve)
         if len(inner) < 2:
             continue
+        end = c[hr] if side == "right" else c[hl]
+        depth = _depth_inside(c[inner], c[sleeve], end, np.array([cx, mid]))
+        if depth.max() < tol:  # no concavity: the sleeve does not stand out from the body
+            continue
+        pit = int(inner[np.argmax(depth)])
         found[f"sleeve_{side}"] = sleeve
-        dist = np.abs(c[inner, 0] - cx)
-        cand = inner[dist <= dist.min() + tol]
-        pit = int(cand[np.argmin(c[cand, 1])])
-        if pit != sleeve and pit not in (hr, hl):
-            found[f"armpit_{side}"] = pit
+        found[f"armpit_{side}"] = pit
     return c, found
+
+
+def _corner(c: np.ndarray, allowed: np.ndarray, side: int) -> int:
+    """Index of the ``allowed`` contour point nearest the bottom corner on ``side`` (+1 image right, −1 left) of
+    their bounding box."""
+    pts = c[allowed]
+    corner = np.array([pts[:, 0].max() if side > 0 else pts[:, 0].min(), pts[:, 1].max()])
+    return _nearest(c, corner, allowed)
+
+
+def _depth_inside(pts: np.ndarray, a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Distance of each point from the line ``a``–``b``, positive on the side of the point ``inside``."""
+    d = b - a
+    n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-9)
+    if n @ (inside - a) < 0:
+        n = -n
+    return (pts - a) @ n
 
 
 @dataclass(frozen=True)
@@ -295,7 +316,7 @@ class Contour:
         return counts
 
 
-def garment_contour(mask: np.ndarray) -> Contour:
+def garment_contour(mask: np.ndarray, centre_x: float | None = None) -> Contour:
     """The garment's outline and its landmarks, found from the mask's geometry alone.
 
     The centre line is the middle of the mask's columns; the collar is the top of the centre column (the bottom of
@@ -304,13 +325,18 @@ def garment_contour(mask: np.ndarray) -> Contour:
     bottom band within the torso's columns; the sleeve ends are the points farthest from the centre line between
     a shoulder and its hem corner.
 
+    Args:
+        mask: ``(h, w) bool`` the garment.
+        centre_x: the centre line's x (None: the middle of the mask's columns; a garment with one sleeve cut off
+            passes the whole garment's).
+
     Raises:
         InputError: no outline, or a shape whose landmarks are not in garment order.
     """
     what = "the garment mask"
     c = outline_contour(mask, what)
     xs = np.flatnonzero(mask.any(0))
-    cx = (xs[0] + xs[-1]) / 2
+    cx = (xs[0] + xs[-1]) / 2 if centre_x is None else float(centre_x)
     collar = _top_in_column(mask, cx, what)
     bottom = float(c[:, 1].max())
     hw = _torso_half_width(mask, cx, collar[1], bottom, what)
@@ -369,6 +395,58 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
     c = outline_contour(shape, what)
     shoulders = (_top_in_column(shape, right[0], what), _top_in_column(shape, left[0], what))
     return Contour(*_landmarks(c, shape, float(neck[0]), neck, shoulders, what))
+
+
+def _sleeve_axis(contour: Contour, side: str) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(root midpoint, unit direction, length) of a sleeve: from the middle of shoulder–armpit to the sleeve end."""
+    f = contour.found
+    if f"sleeve_{side}" not in f or f"armpit_{side}" not in f:
+        return None
+    root = 0.5 * (contour.c[f[f"shoulder_{side}"]] + contour.c[f[f"armpit_{side}"]])
+    d = contour.c[f[f"sleeve_{side}"]] - root
+    length = float(np.hypot(*d))
+    return (root, d / length, length) if length > 0 else None
+
+
+def cut_sleeves(mask: np.ndarray, garment: Contour, target: Contour, *, slack: float = 1.15) -> np.ndarray | None:
+    """The garment mask with each sleeve cut to the length of the person's sleeve on that side, or None when no
+    sleeve needs cutting.
+
+    A long sleeve squeezed into a short sleeve's outline folds the garment into the torso; instead the torso part
+    maps to the torso and the sleeve is cut where the person's sleeve ends (the arm stays in front, as skin).
+    Lengths run from the middle of the shoulder–armpit line to the sleeve end and are compared at the torso's
+    scale (the distance between the shoulders); a sleeve longer than ``slack`` × the person's is cut square to its
+    axis. A person's side with no sleeve standing out of the outline gets the garment's sleeve cut at its root.
+
+    Args:
+        mask: ``(h, w) bool`` the garment mask ``garment`` was found on.
+        garment, target: the two contours with their landmarks.
+    """
+    def spread(c: Contour) -> float:
+        return float(np.hypot(*(c.c[c.found["shoulder_right"]] - c.c[c.found["shoulder_left"]])))
+
+    k = spread(target) / max(spread(garment), 1e-9)  # target pixels per garment pixel
+    h, w = mask.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    pix = np.stack([xx, yy], -1).astype(np.float64)  # (h, w, 2)
+    out = mask.copy()
+    changed = False
+    for side in ("right", "left"):
+        g = _sleeve_axis(garment, side)
+        if g is None:
+            continue
+        t = _sleeve_axis(target, side)
+        keep = 0.0 if t is None else t[2] / k
+        if g[2] <= slack * keep:
+            continue
+        root, d, _ = g
+        shoulder, pit = (garment.c[garment.found[f"{n}_{side}"]] for n in ("shoulder", "armpit"))
+        centre = np.array([garment.c[0, 0], 0.5 * (garment.c[0, 1] + garment.c[:, 1].max())])
+        outward = _depth_inside(pix.reshape(-1, 2), shoulder, pit, centre).reshape(h, w) < 0
+        beyond = (pix - root) @ d > keep
+        out &= ~(outward & beyond)
+        changed = True
+    return out if changed else None
 
 
 def sample_outlines(garment: Contour, target: Contour, n_points: int = 100) -> tuple[Outline, Outline]:

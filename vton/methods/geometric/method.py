@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
+from vton.errors import InputError
 from vton.images import to_tensor
 from vton.methods.base import Method, MethodOutput, Trace
 from vton.methods.geometric.draw import (
@@ -26,8 +27,19 @@ class Geometric(Method):
     def run(self, pre, trace: Trace) -> MethodOutput:
         person = np.asarray(pre.person.convert("RGB"))
         cloth = np.asarray(pre.cloth.convert("RGB"))
-        res = geometric_tryon(person, pre.parsing, pre.pose, cloth, pre.cloth_mask,
-                              config=GeometricConfig(**self.network_overrides), step=trace.step)
+        partial: dict = {}
+        try:
+            res = geometric_tryon(person, pre.parsing, pre.pose, cloth, pre.cloth_mask,
+                                  config=GeometricConfig(**self.network_overrides), step=trace.step, partial=partial)
+        except InputError:  # a refusal: record what was computed (region, outlines, matches) so the user sees why
+            if "garment" in partial:
+                trace.record("garment_outline", draw_garment_outline(cloth, partial["garment"]))
+            if "region" in partial:
+                trace.record("target_outline", draw_target_outline(person, None, region=partial["region"],
+                                                                   outline=partial.get("target")))
+            if "matching" in partial:
+                trace.record("matches", draw_matches(cloth, person, partial["matching"]))
+            raise
         trace.record("garment_outline", draw_garment_outline(cloth, res))
         trace.record("target_outline", draw_target_outline(person, res))
         trace.record("matches", draw_matches(cloth, person, res.matching))
@@ -43,7 +55,11 @@ class Geometric(Method):
         matched = [{"pair": i, "garment_x": round(float(g[0]), 2), "garment_y": round(float(g[1]), 2),
                     "person_x": round(float(t[0]), 2), "person_y": round(float(t[1]), 2)}
                    for i, (g, t) in enumerate(zip(m.garment_pairs, m.target_pairs, strict=True))]
+        lam = {k: ["affine" if np.isinf(v) else float(v) for v in pair] for k, pair in res.fit.regularization.items()}
         data = {"pairs": len(m.target_pairs), "matched_pairs": matched,
+                "warp": {"pieces": sorted(lam), "regularization_xy": lam,
+                         "residual_px": {k: round(v, 3) for k, v in res.fit.residual.items()},
+                         "tolerance_px": round(res.fit.tolerance, 3)},
                 "landmarks": {"garment": dict(zip(m.garment.landmark_names, m.garment.landmarks.tolist(),
                                                   strict=True)),
                               "target": dict(zip(m.target.landmark_names, m.target.landmarks.tolist(),

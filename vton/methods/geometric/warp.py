@@ -1,11 +1,13 @@
-"""Training-free geometric try-on: a regularised TPS fitted to outline correspondences, then composition.
+"""Training-free geometric try-on: smooth TPS warps fitted to outline correspondences, then composition.
 
 After VITON's shape-context TPS step (Han et al., "VITON: An Image-based Virtual Try-on Network", CVPR 2018,
-xthan/VITON@0370ca3, ``shape_context_warp.m``): the garment is warped onto the person by a thin-plate spline fitted
+xthan/VITON@0370ca3, ``shape_context_warp.m``): the garment is warped onto the person by thin-plate splines fitted
 between the garment's outline and the person's clothing region. Here the region comes from the LIP parse (no
-first-stage network), correspondences from :mod:`.matching`, the spline from :func:`vton.geometry.tps.tps_warp_grid`
-(regularised), and the composition keeps face, hair, arms and everything outside the region from the photo and
-inpaints the old garment's pixels that the new one does not cover. No learned weights.
+first-stage network), correspondences from :mod:`.matching` (sleeves longer than the person's are cut to length
+first), the splines from :mod:`.fit` (one per garment piece, torso and sleeves, each the smoothest the outlines
+allow: affine first, bending only as needed, the regularisation chosen from the residual), and the composition keeps
+face, hair, arms and everything outside the region from the photo and inpaints the old garment's pixels that the
+new one does not cover. No learned weights.
 
 Convention: images ``(H, W, 3) uint8`` RGB; masks ``(H, W) bool``; the sampling grid is ``(1, H, W, 2)`` ``(x, y)``
 in normalised ``align_corners=True`` coordinates, used with ``F.grid_sample(..., align_corners=True)``.
@@ -22,10 +24,19 @@ import torch.nn.functional as F
 
 from ...annotations import Parsing, Pose
 from ...errors import InputError
-from ...geometry.tps import tps_warp_grid
-from .matching import Matching, garment_contour, match_outlines, person_contour, sample_outlines, target_region
+from .fit import WarpFit, fit_warp, fold_fraction
+from .matching import (
+    Matching,
+    cut_sleeves,
+    garment_contour,
+    match_outlines,
+    person_contour,
+    sample_outlines,
+    target_region,
+)
 
-__all__ = ["GeometricConfig", "GeometricResult", "geometric_tryon", "fit_grid", "warp_garment", "compose",
+__all__ = ["GeometricConfig", "GeometricResult", "WarpFit", "geometric_tryon", "fit_warp", "fit_grid", "warp_garment",
+           "compose",
            "PROTECTED_LABELS", "OCCLUDER_LABELS", "fold_fraction"]
 
 # Parts that stay in front of the new garment (LIP names).
@@ -43,7 +54,9 @@ class GeometricConfig:
         n_radial, n_angular, r_inner, r_outer: shape-context bins (log-polar; radii relative to the mean distance).
         order_weight: weight of the segment-coordinate penalty (anchors the match to the landmarks).
         max_shift: pairs further apart than this many segments are dropped.
-        regularization: TPS ``λ`` (normalised coordinates); 0 interpolates every pair exactly.
+        regularization: a fixed TPS ``λ`` (target frame of unit RMS radius; 0 interpolates every pair exactly),
+            or None (the default) to choose it from the data: the smoothest map, affine first, whose residual on
+            the pairs is within the matching's precision and which does not fold (:func:`fit_warp`).
         grid_max_side: the TPS is evaluated on a grid at most this large (then bilinearly upsampled,
             align_corners=True); the spline is smooth, so the upsampling error is far below a pixel.
         close_fraction: closing radius of the target region, as a fraction of its height, before its outline is
@@ -55,7 +68,8 @@ class GeometricConfig:
         inpaint_radius: ``cv2.inpaint`` (Telea) radius, in pixels of the image it runs on.
         inpaint_max_side: inpainting runs on a copy at most this large (then upsampled).
         max_fold_fraction: the most of the target region where the warp may fold over itself (its Jacobian's
-            determinant ≤ 0) before the try-on is refused rather than drawn twisted.
+            determinant ≤ 0); a fit that folds more is regularised more, down to the affine map, and only when
+            that folds too is the try-on refused rather than drawn twisted.
     """
 
     n_points: int = 100
@@ -65,7 +79,7 @@ class GeometricConfig:
     r_outer: float = 2.0
     order_weight: float = 4.0
     max_shift: float = 0.35
-    regularization: float = 0.05
+    regularization: float | None = None
     grid_max_side: int = 64
     close_fraction: float = 0.03
     bridge_fraction: float = 0.25
@@ -73,7 +87,7 @@ class GeometricConfig:
     fill_margin: float = 1.0
     inpaint_radius: float = 3.0
     inpaint_max_side: int = 384
-    max_fold_fraction: float = 0.01
+    max_fold_fraction: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,9 @@ class GeometricResult:
         filled: ``(H, W, 3) uint8`` the person with the old garment inpainted away.
         composition_mask: ``(H, W) float32`` in [0, 1], the new garment's opacity in the try-on.
         tryon: ``(H, W, 3) uint8`` the result: ``filled · (1 − α) + warped_cloth · α``.
+        fit: how the warp was chosen (its ``λ``, residual, tolerance; see :class:`WarpFit`).
+        garment_mask: ``(h, w) bool`` the garment mask warped (sleeves cut to the person's, see
+            :func:`.matching.cut_sleeves`).
     """
 
     matching: Matching
@@ -105,63 +122,39 @@ class GeometricResult:
     filled: np.ndarray
     composition_mask: np.ndarray
     tryon: np.ndarray
-
-
-def _normalise(points: np.ndarray, width: int, height: int) -> torch.Tensor:
-    """Pixel-index (x, y) → normalised align_corners=True (x, y): ``2 x / (W − 1) − 1``."""
-    p = torch.as_tensor(np.asarray(points, np.float64))
-    scale = torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], dtype=torch.float64)
-    return p * scale - 1.0
+    fit: WarpFit
+    garment_mask: np.ndarray
 
 
 def fit_grid(matching: Matching, person_size: tuple[int, int], cloth_size: tuple[int, int], *,
-             regularization: float = 0.05, grid_max_side: int = 64) -> torch.Tensor:
-    """The TPS sampling grid of the matched pairs: person pixel → where it samples the garment.
-
-    Args:
-        matching: the correspondences.
-        person_size, cloth_size: ``(W, H)`` of the two images.
-        regularization: TPS ``λ``.
-        grid_max_side: evaluate on a grid at most this large and upsample (bilinear, align_corners=True).
+             regularization: float | None = None, grid_max_side: int = 64) -> torch.Tensor:
+    """The sampling grid of :func:`fit_warp` with no fold test: person pixel → where it samples the garment.
 
     Returns:
         ``(1, H, W, 2) float32`` for ``F.grid_sample(cloth, grid, align_corners=True)``.
     """
-    w, h = person_size
-    target = _normalise(matching.target_pairs, w, h)[None]  # (1, P, 2)
-    source = _normalise(matching.garment_pairs, *cloth_size)[None]  # (1, P, 2)
-    s = min(1.0, grid_max_side / max(w, h))
-    gh, gw = max(2, round(h * s)), max(2, round(w * s))
-    try:
-        grid = tps_warp_grid(target, source, gh, gw, regularization=regularization)  # (1, gh, gw, 2)
-    except ValueError as e:
-        raise InputError(f"the outline correspondences give no usable warp ({e})") from None
-    if (gh, gw) != (h, w):
-        grid = F.interpolate(grid.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=True)
-        grid = grid.permute(0, 2, 3, 1)  # (1, H, W, 2)
-    return grid.float().contiguous()
+    everywhere = np.ones((person_size[1], person_size[0]), bool)
+    return fit_warp(matching, person_size, cloth_size, everywhere, regularization=regularization,
+                    grid_max_side=grid_max_side, max_fold_fraction=1.0).grid
 
 
-def fold_fraction(grid: torch.Tensor, region: np.ndarray) -> float:
-    """The fraction of ``region`` where the sampling grid folds over itself (Jacobian determinant ≤ 0)."""
-    g = grid[0].double().numpy()  # (H, W, 2)
-    gx_x, gy_x = np.gradient(g[..., 0], axis=1), np.gradient(g[..., 1], axis=1)
-    gx_y, gy_y = np.gradient(g[..., 0], axis=0), np.gradient(g[..., 1], axis=0)
-    det = gx_x * gy_y - gx_y * gy_x
-    return float((det[region] <= 0).mean()) if region.any() else 0.0
-
-
-def warp_garment(cloth: np.ndarray, cloth_mask: np.ndarray, grid: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def warp_garment(cloth: np.ndarray, cloth_mask: np.ndarray, grid: torch.Tensor,
+                 pieces: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Warp the garment and its mask with ``grid`` (bilinear, ``align_corners=True``).
 
     Colours are sampled premultiplied by the mask and divided back, so the background around the garment never
     bleeds into its edge; past the edge the nearest garment colour is used.
 
+    Args:
+        pieces: ``(target labels (H, W), garment labels (h, w))`` of a piecewise warp (:class:`.fit.WarpFit`):
+            each person pixel's opacity is sampled from its own piece of the garment mask only, so a piece's spline
+            never shows another piece's fabric. None: one piece.
+
     Returns:
         ``(warped (H, W, 3) uint8, alpha (H, W) float32 in [0, 1])``.
     """
-    m = torch.from_numpy(cloth_mask.astype(np.float32))[None, None]  # (1, 1, h, w)
     rgb = torch.from_numpy(cloth.astype(np.float32)).permute(2, 0, 1)[None]  # (1, 3, h, w)
+    m = torch.from_numpy(cloth_mask.astype(np.float32))[None, None]  # (1, 1, h, w)
     # extend the garment's colours a few pixels past its edge so the bilinear edge samples no background
     band = cv2.dilate(cloth_mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     ext = cv2.inpaint(cloth, (band & ~cloth_mask).astype(np.uint8), 2, cv2.INPAINT_TELEA)
@@ -169,9 +162,20 @@ def warp_garment(cloth: np.ndarray, cloth_mask: np.ndarray, grid: torch.Tensor) 
     src = torch.where(m > 0, rgb, ext_t)
     g = grid.to(torch.float32)
     warped = F.grid_sample(src, g, mode="bilinear", padding_mode="border", align_corners=True)
-    alpha = F.grid_sample(m, g, mode="bilinear", padding_mode="zeros", align_corners=True)
+    if pieces is None:
+        alpha = F.grid_sample(m, g, mode="bilinear", padding_mode="zeros", align_corners=True)[0, 0]
+    else:
+        target_labels, garment_labels = pieces
+        alpha = torch.zeros(g.shape[1:3])
+        r = max(2, round(0.02 * cloth_mask.shape[0]))  # a piece runs a little past its seams: no gap between pieces
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        for p in np.unique(target_labels):
+            own = cv2.dilate((garment_labels == p).astype(np.uint8), disc) > 0
+            mp = torch.from_numpy((cloth_mask & own).astype(np.float32))[None, None]
+            ap = F.grid_sample(mp, g, mode="bilinear", padding_mode="zeros", align_corners=True)[0, 0]
+            alpha = torch.where(torch.from_numpy(target_labels == p), ap, alpha)
     out = warped[0].permute(1, 2, 0).clamp(0, 255).add(0.5).to(torch.uint8).numpy()  # (H, W, 3)
-    return out, alpha[0, 0].clamp(0, 1).numpy()
+    return out, alpha.clamp(0, 1).numpy()
 
 
 def _gauss(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -228,7 +232,8 @@ def _untimed(key: str, fn):
 
 
 def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.ndarray, cloth_mask: np.ndarray, *,
-                    config: GeometricConfig = GeometricConfig(), step=_untimed) -> GeometricResult:
+                    config: GeometricConfig = GeometricConfig(), step=_untimed,
+                    partial: dict | None = None) -> GeometricResult:
     """Dress ``person`` in ``cloth`` with a TPS fitted to outline correspondences; no learned weights.
 
     Args:
@@ -240,6 +245,8 @@ def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.
         config: settings.
         step: ``step(key, fn) -> fn()``, called for the phases "outlines", "matching", "tps" and "composition"
             (the pipeline passes its timer).
+        partial: a dict filled as the stages are computed ("region", "garment" and "target" outlines, "matching"),
+            so a caller can still show them when a later phase refuses.
 
     Returns:
         every stage (:class:`GeometricResult`).
@@ -262,32 +269,36 @@ def geometric_tryon(person: np.ndarray, parsing: Parsing, pose: Pose, cloth: np.
     if tuple(pose.size) != (w, h):
         raise InputError(f"the pose is for a {pose.size[0]}×{pose.size[1]} image, the person image is {w}×{h}")
 
+    partial = {} if partial is None else partial
+
     def outlines():
         region = target_region(parsing, pose)
-        pair = sample_outlines(garment_contour(mask),
-                               person_contour(region, pose, parsing.mask(*OCCLUDER_LABELS),
-                                              close_fraction=config.close_fraction,
-                                              bridge_fraction=config.bridge_fraction),
-                               config.n_points)
-        return region, pair
+        partial["region"] = region
+        target = person_contour(region, pose, parsing.mask(*OCCLUDER_LABELS), close_fraction=config.close_fraction,
+                                bridge_fraction=config.bridge_fraction)
+        garment = garment_contour(mask)
+        cut = cut_sleeves(mask, garment, target)
+        if cut is not None:
+            xs = np.flatnonzero(mask.any(0))
+            garment = garment_contour(cut, (xs[0] + xs[-1]) / 2)
+        return region, cut if cut is not None else mask, sample_outlines(garment, target, config.n_points)
 
-    region, (garment, target) = step("outlines", outlines)
+    region, mask, (garment, target) = step("outlines", outlines)
+    partial.update(garment=garment, target=target)
     matching = step("matching", lambda: match_outlines(
         garment, target, n_radial=config.n_radial, n_angular=config.n_angular, r_inner=config.r_inner,
         r_outer=config.r_outer, order_weight=config.order_weight, max_shift=config.max_shift))
+    partial["matching"] = matching
 
     def tps():
-        grid = fit_grid(matching, (w, h), (cloth.shape[1], cloth.shape[0]), regularization=config.regularization,
-                        grid_max_side=config.grid_max_side)
-        folded = fold_fraction(grid, region)
-        if folded > config.max_fold_fraction:
-            raise InputError(f"the warp would fold the garment over itself on {folded:.0%} of the person's garment "
-                             "region: the garment's outline does not correspond to the region's (is it upright and "
-                             "seen from the front?)")
-        return grid, *warp_garment(cloth, mask, grid)
+        fit = fit_warp(matching, (w, h), (cloth.shape[1], cloth.shape[0]), region,
+                       regularization=config.regularization, grid_max_side=config.grid_max_side,
+                       max_fold_fraction=config.max_fold_fraction)
+        return fit, *warp_garment(cloth, mask, fit.grid, (fit.target_labels, fit.garment_labels))
 
-    grid, warped, alpha = step("tps", tps)
+    fit, warped, alpha = step("tps", tps)
     tryon, comp, fill_mask, filled = step("composition", lambda: compose(
         person, parsing, region, warped, alpha, soft_edge=config.soft_edge, fill_margin=config.fill_margin,
         inpaint_radius=config.inpaint_radius, inpaint_max_side=config.inpaint_max_side))
-    return GeometricResult(matching, region, grid, warped, alpha, alpha >= 0.5, fill_mask, filled, comp, tryon)
+    return GeometricResult(matching, region, fit.grid, warped, alpha, alpha >= 0.5, fill_mask, filled, comp, tryon,
+                           fit, mask)

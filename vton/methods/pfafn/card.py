@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, StageSpec, StepSpec
+from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PublishedScore, StageSpec, StepSpec
+
+# The published scores (``python -m vton evaluate`` shows them beside its own).
+_VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
+_PFAFN_TABLE = "Ge et al., PF-AFN, CVPR 2021, Table 1"
 
 LEVELS = 4  # flows after the four coarser pyramid levels (16 × 12 … 128 × 96); the finest is the final flow
 
@@ -51,5 +55,11 @@ CARDS = (
         },
         factory="vton.methods.pfafn.method:PFAFN", order=40,
         test_overrides={"num_filters": (8, 8, 8, 8, 8), "fpn_dim": 8, "ngf": 8},
+        published=(
+            PublishedScore("fid", 10.09, "unpaired", _VITON_TEST, _PFAFN_TABLE),
+            PublishedScore("fid", 27.23, "unpaired", "VITON test, cleaned split (train/test duplicates removed)",
+                           "Fele et al., C-VTON, WACV 2022, Table 1 (its authors on the split: "
+                           "benquick123/C-VTON#7)"),
+        ),
     ),
 )

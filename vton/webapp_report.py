@@ -1,0 +1,119 @@
+"""The evaluation parts of the page: a quality readout of one run and the ``python app.py --report DIR`` section.
+
+The readout scores a try-on against the photo when the garment is the one the person wears (paired mode, as the
+papers' SSIM and LPIPS; ``vton.evaluate``): the try-on and the framed photo in the 256 × 192 frame, SSIM on RGB and
+LPIPS v0.1 (AlexNet) when its weights are at hand (never downloaded from the page). The report section shows what
+``python -m vton evaluate --out DIR`` wrote (``metrics.md`` and the chart).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+__all__ = ["quality_readout", "report_markdown", "report_chart", "build_quality", "build_report_section",
+           "QUALITY_HELP"]
+
+QUALITY_HELP = ("Tick when the garment photo shows the garment the person wears (a dataset's own pair): the try-on "
+                "is then scored against the photo, as the papers' paired SSIM and LPIPS.")
+
+
+@lru_cache(maxsize=2)
+def _lpips(weights_dir: str | None):
+    from vton.evaluate import backbones as bb
+
+    return bb.load_lpips(weights_dir, download=False)
+
+
+def _stage_paths(items: Sequence[Any] | None, summary: Mapping | None) -> dict[str, Any]:
+    return {row["key"]: (item[0] if isinstance(item, (list, tuple)) else item)
+            for item, row in zip(items or [], (summary or {}).get("stages", []), strict=False)}
+
+
+def quality_readout(items: Sequence[Any] | None, summary: Mapping | None, paired: bool,
+                    weights_dir: str | os.PathLike | None = None) -> str:
+    """Markdown: SSIM and LPIPS of the run's try-on against its framed photo (``items``: the run's stage gallery,
+    ``summary``: its run summary), beside the paper's paired numbers for the method; a hint when not ``paired``."""
+    from vton import methods
+    from vton.errors import VtonError
+    from vton.evaluate import backbones as bb
+    from vton.evaluate import metrics as M
+
+    if not paired:
+        return QUALITY_HELP
+    paths = _stage_paths(items, summary)
+    if "tryon" not in paths or "person" not in paths:
+        return "Run a try-on first: the readout compares its try-on with the framed photo."
+    try:
+        tryon = Image.open(paths["tryon"]).convert("RGB")
+        photo = Image.open(paths["person"]).convert("RGB")
+        parts = [f"SSIM **{M.ssim(tryon, photo):.4f}** (RGB, 11 × 11 Gaussian σ 1.5, higher is better)"]
+        flags = ["the method's weights are RANDOM"] if (summary or {}).get("random_weights") else []
+        try:
+            net, found = _lpips(str(weights_dir) if weights_dir else None)
+            d = float(bb.lpips_distances(net, [tryon], [photo])[0])
+            parts.append(f"LPIPS **{d:.4f}** (v0.1 AlexNet, lower is better)")
+            if any(b.random for b in found):
+                flags.append("the LPIPS backbone is RANDOM")
+        except VtonError as e:
+            parts.append(f"LPIPS left out: {str(e).split('. To get it')[0]}")
+    except (OSError, VtonError) as e:
+        return f"The quality readout failed: {e}"
+    method = (summary or {}).get("method")
+    pubs = [p for p in methods.card(method).published if p.mode == "paired"] if method in methods.ids() else []
+    lines = [f"**Quality against the photo (paired, {tryon.size[0]} × {tryon.size[1]} frame):** " + " · ".join(parts)]
+    if pubs:
+        lines.append("Papers: " + "; ".join(f"{p.metric.upper()} {p.value} ({p.source}"
+                                            + (f", {p.note}" if p.note else "") + ")" for p in pubs)
+                     + ". One pair is not a test set: the papers average over the VITON test set.")
+    if flags:
+        lines.append(f"**RANDOM weights: {', '.join(flags)}; these scores are meaningless.**")
+    return "\n\n".join(lines)
+
+
+def report_markdown(report_dir: str | os.PathLike) -> str:
+    """``metrics.md`` rendered again from ``report_dir/metrics.json``; raises ``InputError`` when unreadable."""
+    from vton.evaluate import report
+
+    return report.render_markdown(report.read(report_dir))
+
+
+def report_chart(report_dir: str | os.PathLike) -> Image.Image:
+    """The chart drawn from ``report_dir/metrics.json``."""
+    from vton.evaluate import report
+
+    return report.render_chart(report.read(report_dir))
+
+
+def build_quality(all_stages: Any, summary: Any, weights_dir: str | os.PathLike | None) -> None:
+    """The readout's components (a tick box, a button and the text) wired to the run's gallery and summary."""
+    import gradio as gr
+
+    with gr.Accordion("Quality of this try-on (paired: against the photo)", open=False, elem_id="quality"):
+        with gr.Row():
+            paired = gr.Checkbox(label="The garment is the one in the photo (paired)", value=False,
+                                 elem_id="quality-paired")
+            score = gr.Button("Score against the photo", elem_id="quality-score")
+        readout = gr.Markdown(QUALITY_HELP, elem_id="quality-readout")
+
+    def run(items, summ, is_paired):
+        return quality_readout(items, summ, bool(is_paired), weights_dir)
+
+    score.click(run, [all_stages, summary, paired], readout, api_visibility="private", concurrency_limit=1,
+                concurrency_id="pipeline")
+
+
+def build_report_section(report_dir: str | os.PathLike) -> None:
+    """The evaluation report of ``report_dir`` as a page section (read once, when the page is built)."""
+    import gradio as gr
+
+    with gr.Accordion(f"Evaluation report ({Path(report_dir).name}: python -m vton evaluate)", open=True,
+                      elem_id="eval-report"):
+        gr.Image(report_chart(report_dir), label="Scores, 95 % intervals; red = the paper's number", show_label=False,
+                 elem_id="eval-report-chart", interactive=False)
+        gr.Markdown(report_markdown(report_dir), elem_id="eval-report-md")

@@ -23,7 +23,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from vton import webapp  # noqa: E402
+from vton import (
+    webapp,  # noqa: E402
+    webinputs,  # noqa: E402
+)
 from vton import webapp_views as views  # noqa: E402
 from vton.errors import InputError  # noqa: E402
 
@@ -609,7 +612,7 @@ def run_study(args: argparse.Namespace) -> None:
     demo = build_study_app(prepared, token=token, notice=f"**Warning:** {notice}" if notice else "")
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.launch(server_name=host, server_port=args.port, share=args.share, footer_links=[],
-                max_file_size=MAX_FILE_SIZE)
+                max_file_size=MAX_FILE_SIZE, app_kwargs=webinputs.app_kwargs(demo))
 
 
 def print_readiness(weights_dir: str | None) -> list[dict]:
@@ -643,7 +646,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {e}") from None
     demo.launch(server_name=webapp.server_host(args.host), server_port=args.port, share=args.share,
                 allowed_paths=[str(webapp.EXAMPLES_DIR)], css=CSS, footer_links=["api", "gradio"],
-                max_file_size=MAX_FILE_SIZE)
+                max_file_size=MAX_FILE_SIZE, app_kwargs=webinputs.app_kwargs(demo))
 
 
 if __name__ == "__main__":

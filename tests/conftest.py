@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
+from tolerances import atol_of  # noqa: F401 - re-exported: tests import it from conftest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,23 +69,6 @@ def make_weights(golden_root):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def atol_of(meta: dict, key: str, default: float) -> float:
-    """The fixture's suggested atol for ``key`` (metadata ``suggested_atol`` may be a number or a dict)."""
-    s = meta.get("suggested_atol")
-    if s is None:
-        return default
-    try:
-        val = json.loads(s)
-    except (TypeError, ValueError):
-        return default
-    if isinstance(val, (int, float)):
-        return float(val)
-    for k, v in val.items():
-        if k == key or (k.endswith("*") and key.startswith(k[:-1])) or key in k.split("/"):
-            return float(v)
-    return default
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,14 @@ EXAMPLE = {
     "cloth_mask": EXAMPLES / "cloth_tshirt_mask.png",
 }
 
+# How long the browser tests wait, on the app's own readiness signals (never a fixed sleep). CI runs on small shared
+# machines: under a load average of 5–7 on 2 cores an upload that takes a second on an idle machine took over 60 s,
+# so the limits are far above any idle timing and only bound a hung app. VTON_TEST_WAIT_SCALE multiplies them.
+_SCALE = float(os.environ.get("VTON_TEST_WAIT_SCALE", "1") or 1)
+UI_WAIT_MS = int(300_000 * _SCALE)  # an element the page shows once the server answered (upload, example click)
+RUN_WAIT_MS = int(900_000 * _SCALE)  # a pipeline run or a comparison (idle: seconds to ~1 minute on 2 CPU cores)
+APP_START_S = 600.0 * _SCALE  # app.py imports torch and gradio and writes its examples before it serves
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -62,10 +70,22 @@ def app_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# Gradio's launch() checks that it reaches its own URL (gradio.networking.url_ok: HEAD requests with a 3 s timeout,
+# giving up at the first timeout) and exits with this message when that fails — which happens on a loaded machine
+# although the server is up (seen at load 12 and 24 on 2 cores: the harness had its 200, then the app was gone, even
+# 20 s later: a starved main thread runs the check late). The harness waits until that check passed (Gradio then
+# prints one of _LAUNCHED) and starts the app again when only that check failed. Should the app ever launch quietly
+# (no such line), a page that has served for _SELF_CHECK_S is taken as launched.
+_GRADIO_SELF_CHECK = "When localhost is not accessible"
+_LAUNCHED = ("To create a public link", "Running on public URL")
+_SELF_CHECK_S = 180.0
+_START_ATTEMPTS = 3
+
+
 class AppServer:
     """``python app.py --weights-dir DIR --host 127.0.0.1 --port N`` as a subprocess; ``url`` once it serves."""
 
-    def __init__(self, weights_dir: Path, *, env: dict[str, str] | None = None, timeout_s: float = 180.0,
+    def __init__(self, weights_dir: Path, *, env: dict[str, str] | None = None, timeout_s: float = APP_START_S,
                  args: list[str] | None = None) -> None:
         self.weights_dir = Path(weights_dir)
         self.args = list(args or [])
@@ -77,24 +97,48 @@ class AppServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> AppServer:
+        """Start app.py and return once it serves and Gradio's own start-up check passed; restart it (on a new
+        port) when only that check failed: see ``_GRADIO_SELF_CHECK``."""
+        for _ in range(_START_ATTEMPTS):
+            if self._start_once():
+                return self
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}/"
+        raise RuntimeError(f"app.py failed Gradio's localhost check {_START_ATTEMPTS} times:\n{self.log()}")
+
+    def _start_once(self) -> bool:
         cmd = [sys.executable, str(ROOT / "app.py"), "--weights-dir", str(self.weights_dir), "--host", "127.0.0.1",
                "--port", str(self.port), *self.args]
+        self._close_log()
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed when the process is stopped
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self._log = log
         deadline = time.monotonic() + self.timeout_s
+        served_at: float | None = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {self.proc.returncode} before serving:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=5) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
+                if _GRADIO_SELF_CHECK in self.log():
+                    self._close_log()
+                    return False
+                raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.log()}")
+            if served_at is None:
+                try:
+                    with urllib.request.urlopen(self.url, timeout=30) as r:
+                        if r.status == 200:
+                            served_at = time.monotonic()
+                except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                    pass
+            if served_at is not None and (any(line in self.log() for line in _LAUNCHED)
+                                          or time.monotonic() - served_at > _SELF_CHECK_S * _SCALE):
+                return True
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"app.py did not serve {self.url} within {self.timeout_s:.0f} s:\n{self.log()}")
+
+    def _close_log(self) -> None:
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+            self._log = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
@@ -107,8 +151,7 @@ class AppServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
+        self._close_log()
 
     def __enter__(self) -> AppServer:
         return self.start()
@@ -144,3 +187,76 @@ def shared_app() -> AppServer:
         atexit.register(cleanup)
         _shared = server.start()
     return _shared
+
+
+# ------------------------------------------------------------------------------------------ waiting in the page
+
+# an error the app raised (gr.Error) is shown as an error toast
+_ERROR_TOAST = ".toast-body.error"
+
+
+def new_page(browser, **kwargs):
+    """A page whose default wait is ``UI_WAIT_MS``."""
+    page = browser.new_page(**kwargs)
+    page.set_default_timeout(UI_WAIT_MS)
+    return page
+
+
+def wait_uploaded(page, elem_id: str, path: Path) -> None:
+    """Wait until the file component ``#elem_id`` lists ``path``: it does once the upload request returned."""
+    page.locator(f"#{elem_id} .file-preview").get_by_text(path.stem).first.wait_for(state="visible",
+                                                                                   timeout=UI_WAIT_MS)
+
+
+def wait_image(page, elem_id: str) -> None:
+    """Wait until the image component ``#elem_id`` shows its (uploaded or example) image."""
+    page.locator(f"#{elem_id} img").first.wait_for(state="visible", timeout=UI_WAIT_MS)
+
+
+def wait_status(page, text: str, selector: str = "#status", timeout_ms: int = RUN_WAIT_MS) -> None:
+    """Wait until ``selector`` shows ``text`` (e.g. "Done"); fail at once, with the app's message, if the app shows
+    an error instead — a run that failed must not look like a slow one. After a click that starts a run, use
+    :func:`click_and_wait`: a status left over from the previous run already shows ``text``."""
+    page.wait_for_function(
+        """([sel, text, toast]) => {
+            const el = document.querySelector(sel);
+            return (el && el.innerText.includes(text)) || document.querySelector(toast) !== null;
+        }""",
+        arg=[selector, text, _ERROR_TOAST], timeout=timeout_ms, polling=250)
+    toast = page.locator(_ERROR_TOAST)
+    if toast.count():
+        raise AssertionError(f"the app showed an error while waiting for {text!r} in {selector}: "
+                             f"{toast.first.inner_text()}")
+
+
+def click_and_wait(page, button: str, text: str, status: str = "#status", timeout_ms: int = RUN_WAIT_MS) -> None:
+    """Click ``button`` and wait until ``status`` shows ``text`` *from this run*.
+
+    The app first clears the status ("Running…") and then writes the result, so if the status shows ``text`` before
+    the click (the previous run's "Done"), the wait also requires that the status was seen without ``text`` since
+    the click (a MutationObserver records it: a fast run cannot slip between two polls). Fails at once on an error.
+    """
+    page.evaluate(
+        """([sel, text]) => {
+            const el = document.querySelector(sel);
+            if (window.__vtonStatusObserver) window.__vtonStatusObserver.disconnect();
+            window.__vtonStatusCleared = !el.innerText.includes(text);
+            window.__vtonStatusObserver = new MutationObserver(() => {
+                if (!el.innerText.includes(text)) window.__vtonStatusCleared = true;
+            });
+            window.__vtonStatusObserver.observe(el, {subtree: true, childList: true, characterData: true});
+        }""",
+        [status, text])
+    page.locator(button).click()
+    page.wait_for_function(
+        """([sel, text, toast]) => {
+            const el = document.querySelector(sel);
+            const done = window.__vtonStatusCleared && el.innerText.includes(text);
+            return done || document.querySelector(toast) !== null;
+        }""",
+        arg=[status, text, _ERROR_TOAST], timeout=timeout_ms, polling=250)
+    page.evaluate("() => window.__vtonStatusObserver && window.__vtonStatusObserver.disconnect()")
+    toast = page.locator(_ERROR_TOAST)
+    if toast.count():
+        raise AssertionError(f"the app showed an error after clicking {button} (waiting for {text!r} in {status}): "
+                             f"{toast.first.inner_text()}")

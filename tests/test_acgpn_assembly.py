@@ -177,7 +177,7 @@ def test_skin_color_is_the_arm_mean_or_zero_below_ten_pixels():
     arms = torch.cat([image[0, :, 0:3, 0:3].reshape(3, -1), image[0, :, 10:12, 0:1].reshape(3, -1)], 1)  # (3, 11)
     assert color.shape == image.shape
     torch.testing.assert_close(color[0, :, 100, 50], arms.mean(1), atol=1e-6, rtol=0)
-    assert (color.amax((2, 3)) == color.amin((2, 3))).all()
+    assert (color.amax((2, 3)) == color.amin((2, 3))).all()  # one value broadcast over the map: exact
     few = _labels(("left_arm", slice(0, 3), slice(0, 3)))  # 9 pixels
     assert not skin_color(few, image).any()
 
@@ -190,7 +190,7 @@ def test_fused_cloth_takes_the_warped_cloth_where_the_mask_is_on():
     pred = torch.zeros(1, 1, H, W)
     pred[..., :100, :] = 1
     fused, m = fuse_cloth(conv9, warped, pred)
-    assert torch.equal(m, pred)
+    assert torch.equal(m, pred)  # sigmoid(30) rounds to 1.0 in float32, times a {0, 1} mask: exact
     assert torch.allclose(fused[..., :100, :], warped[..., :100, :])
     assert torch.allclose(fused[..., 100:, :], torch.tanh(torch.tensor(0.3)).expand(1, 3, H - 100, W))
 
@@ -248,7 +248,7 @@ def test_run_acgpn_returns_every_stage_and_repeats_bit_for_bit():
     with torch.no_grad():
         a = run_acgpn(nets, inputs, noise)
         b = run_acgpn(nets, inputs, noise)
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the same computation twice in one process: deterministic
     shapes = {"layout": (1, 1, H, W), "refined_layout": (1, 1, H, W), "g1_logits": (1, 14, H, W),
               "predicted_cloth_mask": (1, 1, H, W), "control_points": (1, 25, 2), "sampling_grid": (1, H, W, 2),
               "u_output": (1, 4, H, W), "fused_cloth": (1, 3, H, W), "hole_image": (1, 3, H, W),
@@ -257,7 +257,7 @@ def test_run_acgpn_returns_every_stage_and_repeats_bit_for_bit():
     assert set(a["predicted_cloth_mask"].unique().tolist()) <= {0.0, 1.0}
     assert float(a["tryon"].abs().max()) <= 1
     assert set(a["cloth_mask"].unique().tolist()) == {0.0, 1.0}
-    assert torch.equal(a["cloth"][..., 0, 0], torch.zeros(1, 3))  # masked out
+    assert torch.equal(a["cloth"][..., 0, 0], torch.zeros(1, 3))  # masked out (× 0: exact)
     with pytest.raises(ValueError, match="missing G"):
         run_acgpn({k: v for k, v in nets.items() if k != "G"}, inputs, noise)
 
@@ -271,7 +271,7 @@ def test_adapt_state_dict_strips_module_and_keeps_our_constants():
     theirs["module.stn.tps.inverse_kernel"] += 5e-5  # float32 inversion noise: accepted, replaced by ours
     sd, notes = adapt_state_dict("U", theirs, TINY)
     assert not any(k.startswith("module.") for k in sd) and any("module." in n for n in notes)
-    for k in CONSTANT_KEYS:
+    for k in CONSTANT_KEYS:  # ours replace theirs: the very tensors, exact
         assert torch.equal(sd[k], u.state_dict()[k]) and any(n.startswith(k) for n in notes)
     fresh = build_acgpn_network("U", TINY)
     fresh.load_state_dict(sd, strict=True)

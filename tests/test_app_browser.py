@@ -11,7 +11,17 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers_app import ARTIFACTS, EXAMPLE, AppServer, app_env, shared_app
+from helpers_app import (
+    ARTIFACTS,
+    EXAMPLE,
+    AppServer,
+    app_env,
+    click_and_wait,
+    new_page,
+    shared_app,
+    wait_image,
+    wait_uploaded,
+)
 
 from vton import methods
 from vton.pipeline import PREPROCESS_STAGES
@@ -26,8 +36,7 @@ TIME = re.compile(r"\((\d+ ms|\d+\.\d\d s)\)\s*$")
 @pytest.fixture
 def page(browser):
     server = shared_app()
-    pg = browser.new_page(viewport={"width": 1500, "height": 1000})
-    pg.set_default_timeout(60_000)
+    pg = new_page(browser, viewport={"width": 1500, "height": 1000})
     pg.goto(server.url, wait_until="domcontentloaded")
     pg.wait_for_selector("#run")
     yield pg
@@ -47,20 +56,20 @@ def _choose_method(page, method_id: str) -> None:
 def _upload_example(page) -> None:
     _upload(page, "person-input", EXAMPLE["person"])
     _upload(page, "cloth-input", EXAMPLE["cloth"])
-    page.locator("#person-input img").first.wait_for(state="visible")
-    page.locator("#cloth-input img").first.wait_for(state="visible")
+    wait_image(page, "person-input")
+    wait_image(page, "cloth-input")
     # the example's annotations, so no pose / parsing weights are needed
     page.locator("#overrides").get_by_text("Your own annotations").click()
     for elem_id, key in (("pose-input", "pose"), ("parse-input", "parse"), ("mask-input", "cloth_mask")):
         _upload(page, elem_id, EXAMPLE[key])
-        page.locator(f"#{elem_id}").get_by_text(EXAMPLE[key].name).first.wait_for(state="visible")
+        wait_uploaded(page, elem_id, EXAMPLE[key])
 
 
 def _click_example(page, label: str = "person + cloth_tshirt · 5 methods") -> None:
     """Click an example (fills the photos, pose, parse map and garment mask at once)."""
     page.locator("#examples").get_by_text(label, exact=True).click()
-    page.locator("#person-input img").first.wait_for(state="visible")
-    page.locator("#cloth-input img").first.wait_for(state="visible")
+    wait_image(page, "person-input")
+    wait_image(page, "cloth-input")
 
 
 def _check_sections(page, method_id: str) -> int:
@@ -98,8 +107,7 @@ def test_every_registered_method_runs_and_shows_its_stages(page, method_id):
         pytest.fail(f"{method_id} has no weights in the test app's folder")
     _upload_example(page)
     _choose_method(page, method_id)
-    page.locator("#run").click()
-    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    click_and_wait(page, "#run", "Done")
     assert methods.card(method_id).title in page.locator("#status").inner_text()
     page.locator("#result img").first.wait_for(state="visible")
     assert _check_sections(page, method_id) >= len(methods.card(method_id).stages)
@@ -112,9 +120,8 @@ def test_every_registered_method_runs_and_shows_its_stages(page, method_id):
 def test_example_runs_out_of_the_box_and_is_pasted_back_at_photo_size(page):
     # the photo-like example: 768 × 1024 person with its shipped pose, parse map and garment mask
     page.locator("#examples").get_by_text("person_photo + cloth_longsleeve · 5 methods").click()
-    page.locator("#person-input img").first.wait_for(state="visible")
-    page.locator("#run").click()
-    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    wait_image(page, "person-input")
+    click_and_wait(page, "#run", "Done")
     result = page.locator("#result img").first
     result.wait_for(state="visible")
     page.wait_for_function("() => { const i = document.querySelector('#result img'); "
@@ -125,8 +132,7 @@ def test_example_runs_out_of_the_box_and_is_pasted_back_at_photo_size(page):
 
 def test_an_error_is_named_in_the_status_and_the_last_run_is_marked_as_earlier(page):
     _upload_example(page)
-    page.locator("#run").click()
-    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    click_and_wait(page, "#run", "Done")
     page.locator("#section-warp img").first.wait_for(state="visible")
     page.locator("#person-input button[aria-label='Remove Image']").first.click()
     page.locator("#run").click()  # no person photo now
@@ -160,8 +166,7 @@ def test_first_open_without_weights_tells_the_truth_and_the_geometric_example_ru
     cache = tmp_path / "hf"
     env = app_env(HF_HUB_OFFLINE="1", HF_HOME=str(cache), HF_HUB_CACHE=str(cache / "hub"))
     with AppServer(tmp_path / "no-weights", env=env) as server:
-        pg = browser.new_page(viewport={"width": 1500, "height": 1000})
-        pg.set_default_timeout(60_000)
+        pg = new_page(browser, viewport={"width": 1500, "height": 1000})
         pg.goto(server.url, wait_until="domcontentloaded")
         pg.wait_for_selector("#run")
         top = pg.locator("#readiness").inner_text()
@@ -171,10 +176,9 @@ def test_first_open_without_weights_tells_the_truth_and_the_geometric_example_ru
                 assert f"{c.title}: not ready" in top, c.id
         assert "How to get the weights" in top and "--weights-dir" not in top  # commands live in weights/README
         pg.locator("#examples").get_by_text("geometric_person + geometric_cloth · 1 method").click()
-        pg.locator("#person-input img").first.wait_for(state="visible")
+        wait_image(pg, "person-input")
         assert "Geometric" in pg.locator("#method input").input_value()
-        pg.locator("#run").click()
-        pg.locator("#status").get_by_text("Done").wait_for(timeout=120_000)
+        click_and_wait(pg, "#run", "Done")
         assert "Geometric" in pg.locator("#status").inner_text()
         pg.locator("#section-warp img").first.wait_for(state="visible")
         pg.locator("#before-after img").first.wait_for(state="visible")
@@ -190,8 +194,7 @@ def test_compare_two_methods_side_by_side_on_one_preprocessing(page):
         box = group.get_by_label(c.title, exact=True)
         if box.is_checked() != (c.id in ("geometric", "cp-vton")):
             box.click()
-    page.locator("#run-compare").click()
-    page.locator("#compare-status").get_by_text("Compared 2 of 2").wait_for(timeout=240_000)
+    click_and_wait(page, "#run-compare", "Compared 2 of 2", "#compare-status")
     for m in ("geometric", "cp-vton"):
         page.locator(f"#compare-warp-{m} img").first.wait_for(state="visible")
         assert page.locator(f"#compare-composition-{m} img").count() >= 2  # try-on and pasted
@@ -211,11 +214,9 @@ def test_compare_two_methods_side_by_side_on_one_preprocessing(page):
 def test_garment_swap_reuses_the_cached_person_stages(page):
     _click_example(page)
     _choose_method(page, "cp-vton+")
-    page.locator("#run").click()
-    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    click_and_wait(page, "#run", "Done")
     _click_example(page, "person + cloth_longsleeve · 5 methods")  # the same person, pose and parse map
-    page.locator("#run").click()
-    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    click_and_wait(page, "#run", "Done")
     page.wait_for_function("() => document.querySelectorAll('#section-inputs .caption-label').length >= 6")
     caps = {c.split(" — ")[0]: c for c in _captions(page, "inputs")}
     for title in ("Person (framed 256 × 192)", "Pose keypoints (COCO-18)", "Human parsing (LIP-20)", "Body mask"):
@@ -229,8 +230,7 @@ def test_garment_swap_reuses_the_cached_person_stages(page):
 def test_painted_parse_edit_reruns_and_changes_the_downstream_stages(page):
     _click_example(page)
     _choose_method(page, "cp-vton+")
-    page.locator("#run").click()
-    page.locator("#status").get_by_text("Done").wait_for(timeout=240_000)
+    click_and_wait(page, "#run", "Done")
     page.locator("#section-representation img").first.wait_for(state="visible")
     before = _img_bytes(page, "#section-representation img")
     page.get_by_role("tab", name="Edit & re-run").click()
@@ -245,8 +245,7 @@ def test_painted_parse_edit_reruns_and_changes_the_downstream_stages(page):
         page.mouse.move(cx - 120 + i * 3, cy - 60 + i * 6, steps=2)
     page.mouse.up()
     _shot(page, "parse-painted")
-    page.locator("#rerun").click()
-    page.locator("#status").get_by_text("Re-ran from your edits (parse map)").wait_for(timeout=240_000)
+    click_and_wait(page, "#rerun", "Re-ran from your edits (parse map)")
     status = page.locator("#status").inner_text()
     assert "cached: cloth_framing, cloth_mask" in status  # only what follows the edit ran again
     page.get_by_role("tab", name="Stages").click()
@@ -262,15 +261,13 @@ def test_painted_parse_edit_reruns_and_changes_the_downstream_stages(page):
 
 def test_phone_width_layout_does_not_overflow_and_zip_names_are_whole(browser):
     server = shared_app()
-    pg = browser.new_page(viewport={"width": 390, "height": 844})
-    pg.set_default_timeout(60_000)
+    pg = new_page(browser, viewport={"width": 390, "height": 844})
     pg.goto(server.url, wait_until="domcontentloaded")
     pg.wait_for_selector("#run")
     pg.locator("#examples").get_by_text("geometric_person + geometric_cloth").click()
-    pg.locator("#person-input img").first.wait_for(state="visible")
+    wait_image(pg, "person-input")
     _choose_method(pg, "geometric")
-    pg.locator("#run").click()
-    pg.locator("#status").get_by_text("Done").wait_for(timeout=120_000)
+    click_and_wait(pg, "#run", "Done")
     pg.locator("#zip-stages").get_by_text(".zip").first.wait_for(state="visible")
     assert "vton_geometric_stages.zip" in re.sub(r"\s+", "", pg.locator("#zip-stages").inner_text())
     width = pg.evaluate("() => document.documentElement.scrollWidth")
@@ -299,8 +296,7 @@ def test_app_py_study_serves_the_participant_page(browser, tmp_path):
         assert f"Participant link: http://127.0.0.1:{srv.port}/?study=app-study" in log
         assert "Researcher token (results at /?view=results): " in log
         assert len(list((tmp_path / "folder" / "images").glob("*.png"))) == 2  # one render per method
-        pg = browser.new_page(viewport={"width": 1200, "height": 900})
-        pg.set_default_timeout(60_000)
+        pg = new_page(browser, viewport={"width": 1200, "height": 900})
         pg.goto(srv.url + "?study=app-study", wait_until="domcontentloaded")
         pg.locator("#study-left img").first.wait_for(state="visible")
         pg.locator("#study-right img").first.wait_for(state="visible")

@@ -6,7 +6,7 @@ import json
 import urllib.request
 
 import pytest
-from helpers_app import AppServer, app_env
+from helpers_app import UI_WAIT_MS, AppServer, app_env
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ def offline_app(tmp_path_factory):
 
 
 def _get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=30) as r:
+    with urllib.request.urlopen(url, timeout=UI_WAIT_MS / 1000) as r:  # a loaded machine answers slowly
         return r.status, r.read().decode("utf-8", errors="replace")
 
 

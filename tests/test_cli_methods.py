@@ -62,4 +62,4 @@ def test_acgpn_runs_with_supplied_annotations_and_repeats_bit_for_bit(weights, t
     assert 0.05 < summary["data"]["noise_ones_fraction"]["G1"] < 0.3  # ≈16 % ones, as the authors' noise
     for name in _stage_files(outs[0]):
         a, b = (np.asarray(Image.open(o / name)) for o in outs)
-        assert np.array_equal(a, b), name
+        assert np.array_equal(a, b), name  # uint8 PNGs of the same computation run twice in one process

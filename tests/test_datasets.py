@@ -67,6 +67,7 @@ def test_openpose_json_reads_both_key_names(key):
     t = _triples()
     pose = read_openpose_json({"people": [{key: t}]})
     expected = np.asarray(t, np.float32).reshape(18, 3)
+    # keypoints are read from JSON decimals into float32 on both sides: exact
     np.testing.assert_array_equal(pose.keypoints, expected[:, :2])
     np.testing.assert_array_equal(pose.scores, expected[:, 2])
     assert pose.size == (192, 256) and pose.people_found == 1
@@ -95,7 +96,7 @@ def test_openpose_json_reads_paths_bytes_text_and_nested_triples(tmp_path):
     nested = {"people": [{"pose_keypoints": np.asarray(t).reshape(18, 3).tolist()}]}
     poses = [read_openpose_json(path), read_openpose_json(str(path)), read_openpose_json(path.read_bytes()),
              read_openpose_json(json.dumps(doc)), read_openpose_json(nested)]
-    for p in poses:
+    for p in poses:  # the same decimals parsed to float32 each time: exact
         np.testing.assert_array_equal(p.keypoints, poses[0].keypoints)
     assert poses[0].people_found == 2
 
@@ -137,6 +138,7 @@ def test_write_openpose_json_round_trips_and_has_the_authors_key():
     assert len(doc["people"][0]["pose_keypoints"]) == 54
     assert doc["people"][0]["pose_keypoints"] == doc["people"][0]["pose_keypoints_2d"]
     back = read_openpose_json(json.dumps(doc))
+    # float32 → JSON (repr of the float32 value) → float32 round-trips: exact
     np.testing.assert_array_equal(back.keypoints, pose.keypoints)
     np.testing.assert_array_equal(back.scores, pose.scores)
 
@@ -236,6 +238,7 @@ def test_export_then_viton_folder_reproduces_every_array(tmp_path):
     assert np.array_equal(item.cloth_mask, cloth_mask)
     assert np.array_equal(item.parsing.labels, parsing.labels)
     assert np.array_equal(item.body_mask, body)
+    # float32 keypoints written as JSON and read back: exact round trip
     np.testing.assert_array_equal(item.pose.keypoints, pose.keypoints)
     np.testing.assert_array_equal(item.pose.scores, pose.scores)
     assert (item.person_name, item.cloth_name) == ("look_01.jpg", "look_01_cloth.jpg")
@@ -254,7 +257,7 @@ def test_export_is_in_the_authors_file_formats(tmp_path):
     assert np.array_equal(np.asarray(Image.open(t / "cloth-mask" / "look_01_cloth.jpg")) >= 128, cloth_mask)
     assert np.array_equal(np.asarray(Image.open(t / "image-mask" / "look_01.png").convert("L")) > 0, body)
     kp = json.loads((t / "pose" / "look_01_keypoints.json").read_text())["people"][0]["pose_keypoints"]
-    np.testing.assert_array_equal(np.asarray(kp, np.float32).reshape(18, 3)[:, :2], pose.keypoints)
+    np.testing.assert_array_equal(np.asarray(kp, np.float32).reshape(18, 3)[:, :2], pose.keypoints)  # round trip
     assert (root / "test_pairs.txt").read_text() == "look_01.jpg look_01_cloth.jpg\n"
     assert Image.open(t / "image" / "look_01.jpg").format == "PNG"  # lossless data under the .jpg name
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import atol_of
+from tolerances import FP16_IMAGE, GRID, LOGITS, THETA, TPS, assert_mostly_close, atol_of, rtol_of
 
 from vton.geometry.tps import TpsGridGen, tps_grid
 from vton.methods import build_network
@@ -32,15 +32,11 @@ def _loaded_network(method, network, meta, layouts_dir, make_weights):
     return net
 
 
-def _rtol(meta, default=1e-4):
-    return float(meta.get("suggested_rtol", default))
-
-
 def test_tps_grid_matches_authors_tps_grid_gen(golden):
     t, meta = golden("cpvton_tps")
     theta, expected = t["in.theta"], t["out.grid"]
     b, h, w, _ = expected.shape
-    atol, rtol = atol_of(meta, "grid", 1e-5), _rtol(meta, 1e-5)
+    atol, rtol = atol_of(meta, "grid", TPS), rtol_of(meta, TPS)
     torch.testing.assert_close(tps_grid(theta, h, w), expected, atol=atol, rtol=rtol)
     torch.testing.assert_close(TpsGridGen(h, w)(theta), expected, atol=atol, rtol=rtol)
 
@@ -53,15 +49,18 @@ def test_gmm_matches_authors_grid_theta_and_warps(golden, layouts_dir, make_weig
     cloth_in = t["in.cloth"] if gmm.cfg.variant == "original" else t["in.cloth_mask"]
     with torch.no_grad():
         grid, theta = gmm(agnostic, cloth_in)
-    rtol = _rtol(meta)
-    torch.testing.assert_close(theta, t["out.theta"], atol=atol_of(meta, "theta", 1e-5), rtol=rtol)
-    torch.testing.assert_close(grid, t["out.grid"], atol=atol_of(meta, "grid", 1e-4), rtol=rtol)
-    atol_img = atol_of(meta, "warped_cloth", 2e-3)
+    rtol = rtol_of(meta)
+    torch.testing.assert_close(theta, t["out.theta"], atol=atol_of(meta, "theta", THETA), rtol=rtol)
+    torch.testing.assert_close(grid, t["out.grid"], atol=atol_of(meta, "grid", GRID), rtol=rtol)
+    # the warps: from the authors' stored grid within the fp16 storage tolerance; from ours (within GRID, moved
+    # at sharp cloth edges) within it for all but a few edge pixels (tolerances.assert_mostly_close)
     for align_corners, prefix in ((False, "out."), (True, "out.legacy_ac.")):
-        cloth = warp_cloth(t["in.cloth"], grid, align_corners=align_corners)
-        mask = warp_mask(t["in.cloth_mask"], grid, align_corners=align_corners)
-        torch.testing.assert_close(cloth, t[prefix + "warped_cloth"], atol=atol_img, rtol=0)
-        torch.testing.assert_close(mask, t[prefix + "warped_mask"], atol=atol_of(meta, "warped_mask", 2e-3), rtol=0)
+        for name, warp, src in (("warped_cloth", warp_cloth, "cloth"), ("warped_mask", warp_mask, "cloth_mask")):
+            atol = atol_of(meta, name, FP16_IMAGE)
+            theirs = warp(t[f"in.{src}"], t["out.grid"], align_corners=align_corners)
+            torch.testing.assert_close(theirs, t[prefix + name], atol=atol, rtol=0)
+            ours = warp(t[f"in.{src}"], grid, align_corners=align_corners)
+            assert_mostly_close(ours, t[prefix + name], atol, what=prefix + name)
 
 
 @pytest.mark.parametrize(("family", "method"), VARIANTS)
@@ -72,8 +71,8 @@ def test_tom_matches_authors_output_and_composition(golden, layouts_dir, make_we
     assert x.shape[1] == tom.cfg.tom_in_channels
     with torch.no_grad():
         raw = tom(x)
-    torch.testing.assert_close(raw, t["out.output"], atol=atol_of(meta, "output", 1e-3), rtol=1e-4)
+    torch.testing.assert_close(raw, t["out.output"], atol=atol_of(meta, "output", LOGITS), rtol=rtol_of(meta))
     rendered, m = tom_outputs(raw)
     tryon = compose(t["in.cloth"], rendered, m)
     for name, value in (("p_rendered", rendered), ("m_composite", m), ("p_tryon", tryon)):
-        torch.testing.assert_close(value, t[f"out.{name}"], atol=atol_of(meta, name, 2e-3), rtol=0)
+        torch.testing.assert_close(value, t[f"out.{name}"], atol=atol_of(meta, name, FP16_IMAGE), rtol=0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import atol_of
+from tolerances import DATASET, atol_of
 
 from vton.datasets import read_mask_png, read_openpose_json, read_parse_png
 from vton.encodings import body_shape, cloth_tensors, pose_map, worn_cloth
@@ -46,10 +46,11 @@ def test_representation_equals_authors_agnostic(golden_root, golden, family, sta
     variant, person, parsing, pose, body = _inputs(golden_root, family)
     ref, _ = golden(f"{family}_{stage}")
     rep = build_representation(person, parsing, pose, variant, stage, body_mask=body)
-    _close(rep.shape, ref["in.agnostic.shape"], 1e-3, "shape")
-    _close(rep.head, ref["in.agnostic.head"], 1e-3, "head")
-    assert torch.equal(rep.pose, ref["in.agnostic.pose"]), "pose map differs"
-    assert rep.tensor().shape == (1, 22, 256, 192)
+    _close(rep.shape, ref["in.agnostic.shape"], DATASET, "shape")
+    _close(rep.head, ref["in.agnostic.head"], DATASET, "head")
+    assert torch.equal(rep.pose, ref["in.agnostic.pose"]), "pose map differs"  # ±1 squares: discrete
+    parts = [ref[f"in.agnostic.{k}"] for k in ("shape", "head", "pose")]
+    assert rep.tensor().shape == (*parts[0].shape[:1], sum(p.shape[1] for p in parts), *parts[0].shape[2:])
 
 
 @pytest.mark.parametrize("family", ["cpvton", "cpvtonplus"])
@@ -57,8 +58,8 @@ def test_gmm_cloth_inputs_equal_authors(golden_root, golden, family):
     raw = golden_root / "raw"
     ref, _ = golden(f"{family}_gmm")
     cloth, mask = cloth_tensors(load_image(raw / "cloth.png", "garment photo"), read_mask_png(raw / "cloth_mask.png"))
-    _close(cloth, ref["in.cloth"], 1e-3, "cloth")
-    assert torch.equal(mask, ref["in.cloth_mask"]), "cloth mask differs"
+    _close(cloth, ref["in.cloth"], DATASET, "cloth")
+    assert torch.equal(mask, ref["in.cloth_mask"]), "cloth mask differs"  # {0, 1}: discrete
 
 
 @pytest.mark.parametrize("family", ["cpvton", "cpvtonplus"])
@@ -67,23 +68,23 @@ def test_tom_cloth_inputs_equal_authors(golden_root, golden, family):
     ref, _ = golden(f"{family}_tom")
     warped = load_image(raw / "warp_cloth.png", "warped cloth")
     cloth, mask = cloth_tensors(warped, read_mask_png(raw / "warp_mask.png"))
-    _close(cloth, ref["in.cloth"], 1e-3, "warped cloth")
-    assert torch.equal(mask, ref["in.cloth_mask"]), "warped cloth mask differs"
+    _close(cloth, ref["in.cloth"], DATASET, "warped cloth")
+    assert torch.equal(mask, ref["in.cloth_mask"]), "warped cloth mask differs"  # {0, 1}: discrete
 
 
 @pytest.mark.parametrize("family", ["cpvton", "cpvtonplus"])
 def test_dataset_items_equal_authors(golden_root, golden, family):
     variant, person, parsing, pose, body = _inputs(golden_root, family)
     ref, meta = golden(f"{family}_dataset")
-    atol = atol_of(meta, "image", 1e-3)
+    atol = atol_of(meta, "image", DATASET)
     image = to_tensor(person)
     _close(image, ref["out.gmm.image"][None], atol, "image")
     parse_cloth, parse_cloth_mask = worn_cloth(person, parsing)
     _close(parse_cloth, ref["out.gmm.parse_cloth"][None], atol, "parse_cloth")
     pose_image = pose_map(pose).amax(dim=1, keepdim=True)  # all squares on one canvas
-    assert torch.equal(pose_image, ref["out.gmm.pose_image"][None]), "pose_image differs"
+    assert torch.equal(pose_image, ref["out.gmm.pose_image"][None]), "pose_image differs"  # ±1: discrete
     if "out.gmm.parse_cloth_mask" in ref:
-        assert torch.equal(parse_cloth_mask, ref["out.gmm.parse_cloth_mask"][None]), "parse_cloth_mask differs"
+        assert torch.equal(parse_cloth_mask, ref["out.gmm.parse_cloth_mask"][None]), "parse_cloth_mask differs"  # {0,1}
     if "out.gmm.shape_ori" in ref:
         _close(body_shape(body, blur=False), ref["out.gmm.shape_ori"][None], atol, "shape_ori")
 

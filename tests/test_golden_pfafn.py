@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import atol_of
+from tolerances import FP16_IMAGE, GRID, LOGITS, assert_mostly_close, atol_of, rtol_of
 
 from vton.errors import WeightsError
 from vton.methods.pfafn.assembly import generator_input, generator_outputs, prepare_cloth, warp_edge
@@ -89,16 +89,20 @@ def test_state_dict_keys_and_shapes_equal_the_authors_layout(golden, layouts_dir
 def test_afwm_matches_authors_flows_warped_cloth_and_edge(warp_runs):
     t, meta, runs = warp_runs
     run = runs[False]
-    rtol = float(meta.get("suggested_rtol", 1e-4))
+    rtol = rtol_of(meta)
+    # exact by construction: the stored cloth times its binarised {0, 1} edge, and that edge
     _close(run["clothes"], t["out.assembly.clothes"], 0.0, what="assembly.clothes")
     _close(run["edge"], t["out.assembly.edge"], 0.0, what="assembly.edge")
-    _close(run["out"].flow, t["out.last_flow"], atol_of(meta, "last_flow", 1e-4), rtol, "last_flow")
+    _close(run["out"].flow, t["out.last_flow"], atol_of(meta, "last_flow", GRID), rtol, "last_flow")
     levels = sorted(k for k in t if k.startswith("out.level_flow."))
-    assert len(levels) == len(run["out"].level_flows) == 4
+    assert levels and len(levels) == len(run["out"].level_flows)
     for i, flow in enumerate(run["out"].level_flows):
-        _close(flow, t[f"out.level_flow.{i}"], atol_of(meta, "level_flow", 1e-4), rtol, f"level_flow.{i}")
-    _close(run["out"].warped_cloth, t["out.warped_cloth"], atol_of(meta, "warped_cloth", 2e-3), what="warped_cloth")
-    _close(run["warped_edge"], t["out.warped_edge"], atol_of(meta, "warped_edge", 2e-3), what="warped_edge")
+        _close(flow, t[f"out.level_flow.{i}"], atol_of(meta, "level_flow", GRID), rtol, f"level_flow.{i}")
+    # warped by our flow (within GRID of theirs; a sharp edge turns that into more at a few pixels)
+    assert_mostly_close(run["out"].warped_cloth, t["out.warped_cloth"], atol_of(meta, "warped_cloth", FP16_IMAGE),
+                        what="warped_cloth")
+    assert_mostly_close(run["warped_edge"], t["out.warped_edge"], atol_of(meta, "warped_edge", FP16_IMAGE),
+                        what="warped_edge")
 
 
 @pytest.mark.golden
@@ -106,12 +110,12 @@ def test_afwm_matches_authors_flows_warped_cloth_and_edge(warp_runs):
 def test_afwm_align_corners_true_matches_legacy_ac(warp_runs):
     t, meta, runs = warp_runs
     run = runs[True]
-    rtol = float(meta.get("suggested_rtol", 1e-4))
-    _close(run["out"].flow, t["out.legacy_ac.last_flow"], atol_of(meta, "last_flow", 1e-4), rtol, "legacy last_flow")
-    _close(run["out"].warped_cloth, t["out.legacy_ac.warped_cloth"], atol_of(meta, "warped_cloth", 2e-3),
-           what="legacy warped_cloth")  # fmt: skip
-    _close(run["warped_edge"], t["out.legacy_ac.warped_edge"], atol_of(meta, "warped_edge", 2e-3),
-           what="legacy warped_edge")  # fmt: skip
+    rtol = rtol_of(meta)
+    _close(run["out"].flow, t["out.legacy_ac.last_flow"], atol_of(meta, "last_flow", GRID), rtol, "legacy last_flow")
+    assert_mostly_close(run["out"].warped_cloth, t["out.legacy_ac.warped_cloth"],
+                        atol_of(meta, "warped_cloth", FP16_IMAGE), what="legacy warped_cloth")
+    assert_mostly_close(run["warped_edge"], t["out.legacy_ac.warped_edge"], atol_of(meta, "warped_edge", FP16_IMAGE),
+                        what="legacy warped_edge")
     assert (run["out"].flow - runs[False]["out"].flow).abs().max() > 1e-3  # the two conventions do differ
 
 
@@ -121,13 +125,14 @@ def test_warp_stage_feeds_the_generator_fixture(golden, warp_runs):
     """The gen fixture stores the float32 warp-stage tensors: ours match them well below the fp16 tolerance.
 
     The flows agree to ~5e-6 (thread-dependent reductions, see the README); on a sharp cloth edge (a step of 2 per
-    pixel) that moves the warped values by up to ~1e-3, hence half the fp16 tolerance here.
+    pixel) that moves the warped values by up to ~1e-3, hence half the fp16 tolerance here, for all but a few edge
+    pixels (``tolerances.assert_mostly_close``).
     """
     t_gen, _ = golden("pfafn_gen")
     _, meta, runs = warp_runs
-    atol = atol_of(meta, "warped_cloth", 2e-3) / 2
-    _close(runs[False]["out"].warped_cloth, t_gen["in.warped_cloth"], atol, what="warped_cloth (float32)")
-    _close(runs[False]["warped_edge"], t_gen["in.warped_edge"], atol, what="warped_edge (float32)")
+    atol = atol_of(meta, "warped_cloth", FP16_IMAGE) / 2
+    assert_mostly_close(runs[False]["out"].warped_cloth, t_gen["in.warped_cloth"], atol, what="warped_cloth (float32)")
+    assert_mostly_close(runs[False]["warped_edge"], t_gen["in.warped_edge"], atol, what="warped_edge (float32)")
 
 
 @pytest.mark.golden
@@ -139,10 +144,10 @@ def test_generator_matches_authors_output_and_composition(golden, layouts_dir, m
     x = generator_input(t["in.real_image"], t["in.warped_cloth"], t["in.warped_edge"])
     with torch.no_grad():
         raw = net(x)
-    _close(raw, t["out.output"], atol_of(meta, "output", 1e-3), float(meta.get("suggested_rtol", 1e-4)), "output")
+    _close(raw, t["out.output"], atol_of(meta, "output", LOGITS), rtol_of(meta), "output")
     rendered, m, tryon = generator_outputs(raw, t["in.warped_cloth"], t["in.warped_edge"])
     for name, value in (("p_rendered", rendered), ("m_composite", m), ("p_tryon", tryon)):
-        _close(value, t[f"out.{name}"], atol_of(meta, name, 2e-3), what=name)
+        _close(value, t[f"out.{name}"], atol_of(meta, name, FP16_IMAGE), what=name)
 
 
 @pytest.mark.golden
@@ -150,14 +155,14 @@ def test_generator_matches_authors_output_and_composition(golden, layouts_dir, m
 def test_whole_loop_with_align_corners_true_matches_legacy_tryon(golden, layouts_dir, make_weights, warp_runs):
     t, meta = golden("pfafn_gen")
     t_warp, _, runs = warp_runs
-    torch.testing.assert_close(t["in.real_image"], t_warp["in.real_image"], atol=0, rtol=0)
+    torch.testing.assert_close(t["in.real_image"], t_warp["in.real_image"], atol=0, rtol=0)  # one stored input, twice
     net = _golden_network("gen", t, meta, layouts_dir, make_weights, align_corners=True)
     run = runs[True]
     warped_cloth, warped_edge = run["out"].warped_cloth, run["warped_edge"]
     with torch.no_grad():
         raw = net(generator_input(t["in.real_image"], warped_cloth, warped_edge))
     _, _, tryon = generator_outputs(raw, warped_cloth, warped_edge)
-    _close(tryon, t["out.legacy_ac.p_tryon"], atol_of(meta, "p_tryon", 2e-3), what="legacy_ac.p_tryon")
+    _close(tryon, t["out.legacy_ac.p_tryon"], atol_of(meta, "p_tryon", FP16_IMAGE), what="legacy_ac.p_tryon")
 
 
 # --------------------------------------------------------------------------------------------------- unit tests

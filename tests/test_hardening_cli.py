@@ -9,6 +9,7 @@ case fails only for the reason it is about.
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zipfile
 import zlib
@@ -101,6 +102,15 @@ def _cases(tmp: Path) -> list[tuple[str, dict[str, object], str]]:
     out_file = tmp / "out.txt"
     out_file.write_text("x")
     cases.append(("--out is a file", {"out": out_file}, "is a file"))
+    cases.append(("--out of 300 characters", {"out": tmp / ("o" * 300)}, "folder name"))
+    for seed in (2**70, -1, 2**64):
+        cases.append((f"--seed {seed}", {"seed": seed}, "seed"))
+    # FIFOs and devices as any input: refused before opening (a regular file only), never a hang
+    fifo = tmp / "pipe.png"
+    os.mkfifo(fifo)
+    for special in (fifo, "/dev/zero", "/dev/urandom", tmp):
+        for slot in ("person", "cloth", "pose", "parse", "cloth-mask", "body-mask"):
+            cases.append((f"{special} as --{slot}", {slot: special}, "regular file"))
     return cases
 
 
@@ -197,3 +207,29 @@ def test_publish_is_wired_into_the_cli_and_refuses_offline_leaving_the_manifest(
     err = capsys.readouterr().err
     assert code == 2 and "offline" in err.lower() and "Traceback" not in err, err
     assert weights.manifest_path().read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["file", "/proc", "under a file", "300 characters"])
+def test_random_weights_into_a_place_that_cannot_hold_files_is_refused(tmp_path, capsys, target):
+    (tmp_path / "f").write_text("x")
+    out = {"file": tmp_path / "f", "/proc": "/proc", "under a file": tmp_path / "f" / "w",
+           "300 characters": tmp_path / ("w" * 300)}[target]
+    code = main(["random-weights", str(out), "--methods", "cp-vton"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "weights folder" in err, err
+    assert not (tmp_path / "f").is_dir()
+
+
+def test_compile_says_what_it_costs_before_compiling_for_a_method_whose_card_notes_it(tmp_path, capsys,
+                                                                                        monkeypatch):
+    from vton import methods
+
+    noted = [c for c in methods.cards() if c.compile_note]
+    assert noted, "no card notes a --compile cost"
+    card = noted[0]
+    monkeypatch.setattr("vton.pipeline.TryOnPipeline.__call__", lambda *a, **k: (_ for _ in ()).throw(
+        __import__("vton.errors", fromlist=["InputError"]).InputError("stopped here by the test")))
+    code = main(_argv({"method": card.id, "compile": None}, tmp_path) + ["--compile"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"note: --compile: {card.compile_note}" in err.replace("\n", " ") or \
+        card.compile_note[:40] in err, err

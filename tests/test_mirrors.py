@@ -197,6 +197,7 @@ def test_conversion_happens_once_and_the_second_resolve_reads_only_the_safetenso
     again = weights.resolve(KEY)
     assert (again.path, again.sha256, again.origin) == (r.path, r.sha256, "mirror")
     sd = weights.load_state_dict(KEY)
+    # converted and loaded weights keep their bits: exact
     assert torch.equal(sd["w"], GENUINE["module.w"]) and torch.equal(sd["b"], GENUINE["b"])
     assert weights.availability()[KEY] == "cached"
 
@@ -301,8 +302,8 @@ def test_pf_afn_from_a_mirror_resolves_converts_loads_strictly_and_runs(hf_cache
 
     from vton import webapp
 
-    monkeypatch.setattr(webapp, "_pipelines", {})
-    monkeypatch.setattr(webapp, "_preprocessors", {})
+    monkeypatch.setattr(webapp, "_pipelines", type(webapp._pipelines)())
+    monkeypatch.setattr(webapp, "_preprocessors", type(webapp._preprocessors)())
     seen = []  # the page's progress: the first use shows the check and the conversion of each file
     result = webapp.run_tryon("pf-afn", webapp.Uploads(EX / "person.png", EX / "cloth_tshirt.png", None, None, None),
                               None, lambda k, d, t: seen.append((k, d, t)))
@@ -316,7 +317,7 @@ def test_pf_afn_from_a_mirror_resolves_converts_loads_strictly_and_runs(hf_cache
                                                             "torch.load weights_only=True)")
     for net in ("warp", "gen"):
         loaded = pipe.method.nets[net].state_dict()
-        assert all(torch.equal(loaded[k], v) for k, v in state[net].items())
+        assert all(torch.equal(loaded[k], v) for k, v in state[net].items())  # loaded as written: exact
         prov = result.provenance["networks"][net]
         assert prov["origin"] == "mirror" and prov["revision"] == "7f0687b49289a8384e665f38915eaa8a6d327fbf"
         assert prov["source"] == ("the authors' release, third-party copy `Ravi21/smart12@7f0687b`, sha256 "

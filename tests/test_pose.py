@@ -368,7 +368,7 @@ def test_estimate_pose_builds_the_estimator_once_per_weights_folder(weights_root
     cached = P._CACHE[str(weights_root.resolve())]
     second = P.estimate_pose(photo, weights_dir=weights_root)
     assert P._CACHE[str(weights_root.resolve())] is cached and len(P._CACHE) == 1
-    np.testing.assert_array_equal(first.keypoints, second.keypoints)
+    np.testing.assert_array_equal(first.keypoints, second.keypoints)  # the same computation twice: deterministic
 
 
 def test_a_tampered_weights_file_is_refused_by_its_sha256(weights_root, tmp_path):

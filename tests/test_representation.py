@@ -141,6 +141,7 @@ def test_original_shape_comes_from_parse_and_plus_from_body_mask():
     orig = build_representation(person, parsing, _pose({}), "original", "gmm", body_mask=body)
     plus = build_representation(person, parsing, _pose({}), "plus", "gmm", body_mask=body)
     plus_fallback = build_representation(person, parsing, _pose({}), "plus", "gmm")
+    # exact: the same function on the same mask (deterministic)
     torch.testing.assert_close(orig.shape, body_shape(parsing.labels > 0), rtol=0, atol=0)
     torch.testing.assert_close(plus.shape, body_shape(body), rtol=0, atol=0)
     torch.testing.assert_close(plus_fallback.shape, orig.shape, rtol=0, atol=0)
@@ -150,6 +151,7 @@ def test_tensor_concatenates_shape_head_pose():
     rep = build_representation(_person(), _parsing(), _pose({0: (50.0, 60.0)}), "original", "tom")
     t = rep.tensor()
     assert t.shape == (1, 22, H, W)
+    # a concatenation copies: exact
     assert torch.equal(t[:, :1], rep.shape) and torch.equal(t[:, 1:4], rep.head) and torch.equal(t[:, 4:], rep.pose)
 
 
@@ -157,7 +159,7 @@ def test_person_may_be_a_uint8_array():
     person = _person()
     a = build_representation(person, _parsing(), _pose({}), "plus", "tom")
     b = build_representation(np.asarray(person), _parsing(), _pose({}), "plus", "tom")
-    assert torch.equal(a.head, b.head)
+    assert torch.equal(a.head, b.head)  # the same pixels, the same computation: exact
 
 
 @pytest.mark.parametrize(

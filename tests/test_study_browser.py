@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from helpers_app import ARTIFACTS, free_port
+from helpers_app import ARTIFACTS, UI_WAIT_MS, free_port
 from PIL import Image, ImageDraw
 
 from vton import study as st
@@ -58,7 +58,7 @@ def server(tmp_path_factory):
 def _new_page(browser):
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(UI_WAIT_MS)  # waits are on the page's own signals (trial shown, images loaded)
     return context, page
 
 

@@ -61,7 +61,7 @@ def test_kernel_is_d2_log_d2_and_zero_at_zero():
 def test_system_matrix_is_symmetric_with_zero_corner():
     big_l = tps_system(control_points(5, dtype=torch.float64))
     assert big_l.shape == (28, 28)
-    torch.testing.assert_close(big_l, big_l.T, atol=0, rtol=0)
+    torch.testing.assert_close(big_l, big_l.T, atol=0, rtol=0)  # U(|p_i − p_j|) is symmetric in float: exact
     assert torch.count_nonzero(big_l[25:, 25:]) == 0
     assert torch.all(big_l[:25, 25] == 1)
 
@@ -73,6 +73,7 @@ def test_identity_theta_gives_identity_grid(dtype):
     assert grid.shape == (2, 256, 192, 2) and grid.dtype == dtype
     xs = torch.linspace(-1, 1, 192, dtype=dtype)
     ys = torch.linspace(-1, 1, 256, dtype=dtype)
+    # exact by construction: theta = 0 adds zeros to the linspace base grid
     assert torch.equal(grid[0, 7, :, 0], xs)
     assert torch.equal(grid[1, :, 11, 1], ys)
     assert torch.equal(grid[0], identity_grid(256, 192, dtype=dtype))
@@ -119,7 +120,7 @@ def test_warped_control_points_are_points_plus_offsets():
     q = warped_control_points(theta)
     base = control_points(5)
     torch.testing.assert_close(q[0, 7], base[7] + torch.tensor([0.3, -0.2]), atol=1e-7, rtol=0)
-    torch.testing.assert_close(q[0, :7], base[:7], atol=0, rtol=0)
+    torch.testing.assert_close(q[0, :7], base[:7], atol=0, rtol=0)  # + 0 offsets: exact
 
 
 def test_gridgen_holds_no_state_and_follows_input_dtype():

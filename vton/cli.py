@@ -135,15 +135,30 @@ def _out_folder(path: str) -> Path:
     from .errors import InputError
 
     out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {path!r} is a file; give a folder (it is created if missing)")
+    try:
+        is_file = out.exists() and not out.is_dir()
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+        raise InputError(f"--out {path[:200]!r} cannot be used as a folder name ({reason})") from None
+    if is_file:
+        raise InputError(f"--out {path[:200]!r} is a file; give a folder (it is created if missing)")
     return out
+
+
+def _compile_note(args: argparse.Namespace) -> None:
+    """Say before it starts when ``--compile`` costs minutes for this method (the card's ``compile_note``)."""
+    from . import methods
+
+    note = methods.card(args.method).compile_note if getattr(args, "compile", False) else ""
+    if note:
+        print(f"note: --compile: {note}", file=sys.stderr)
 
 
 def _cmd_tryon(args: argparse.Namespace) -> int:
     from .pipeline import TryOnPipeline
 
     out = _out_folder(args.out)
+    _compile_note(args)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed,
                          compile_networks=args.compile)
     try:
@@ -196,6 +211,7 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     from .pipeline import TryOnPipeline
 
     folder = VitonFolder(args.root, args.pairs, split=args.split)
+    _compile_note(args)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed,
                          compile_networks=args.compile)
     out = _out_folder(args.out)

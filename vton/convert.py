@@ -548,8 +548,9 @@ def write_random_weights(out_dir: str | os.PathLike, methods: Iterable[str] | No
     says the output is noise.
     """
     from vton import methods as registry
+    from vton.datasets import check_output_dir
 
-    out_dir = Path(out_dir)
+    out_dir = check_output_dir(out_dir, "weights folder")
     for method in (methods_with_weights() if methods is None else tuple(methods)):
         m = registry.create(method)
         if not m.card.weights:
@@ -712,7 +713,9 @@ def run_random_weights(args: argparse.Namespace) -> int:
     backbones = bool(getattr(args, "eval_backbones", False))
     if not todo and not estimators and not backbones:
         raise InputError("Nothing to write: give --methods METHOD ..., --estimators and/or --eval-backbones.")
-    out = Path(args.dir)
+    from vton.datasets import check_output_dir
+
+    out = check_output_dir(args.dir, "weights folder")  # a file, /proc or an overlong name: refused before writing
     if estimators:
         from vton.preprocess.standins import require_onnx
 

@@ -547,4 +547,12 @@ def check_output_dir(path: PathLike, what: str = "output folder") -> Path:
         raise InputError(f"the {what} {str(path)[:200]!r} cannot be used ({_reason(e)})") from None
     if not os.access(p, os.W_OK | os.X_OK):
         raise InputError(f"the {what} {str(p)!r} is not writable (permission denied); choose another place")
+    try:  # os.access says yes for root on /proc, /sys and read-only mounts: write one empty file to be sure
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=p):
+            pass
+    except OSError as e:
+        raise InputError(f"the {what} {str(path)[:200]!r} cannot hold files ({_reason(e)}); choose another "
+                         "place") from None
     return p

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -29,7 +28,7 @@ from PIL import Image
 
 from .annotations import Parsing, Pose, check_pose
 from .errors import InputError, PersonNotFoundError
-from .images import check_file_size, check_image_size, decode_image, open_image
+from .images import check_file_size, check_image_size, decode_image, open_image, read_path_bytes
 from .labels import COCO18, LIP, LabelSet, palette
 
 __all__ = [
@@ -82,22 +81,12 @@ def _json_source(src: Any) -> tuple[Any, str]:
     if isinstance(src, dict):
         return src, "the pose JSON"
     if isinstance(src, (bytes, bytearray, memoryview)):
-        text, name = bytes(src), "the pose JSON (uploaded data)"
+        text, name = bytes(src), getattr(src, "label", "the pose JSON (uploaded data)")
     elif isinstance(src, str) and src.lstrip().startswith(("{", "[")):
         text, name = src.encode("utf-8", errors="replace"), "the pose JSON text"
     elif isinstance(src, (str, os.PathLike)):
-        path = Path(src)
-        name = f"the pose file {str(path)[:200]!r}"
-        try:
-            if not path.is_file():
-                raise InputError(f"{name} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
-            check_file_size(path.stat().st_size, f"pose file {str(path)[:200]!r}", MAX_POSE_JSON_BYTES,
-                            "MAX_POSE_JSON_BYTES")
-            text = path.read_bytes()
-        except InputError:
-            raise
-        except (OSError, ValueError) as e:
-            raise InputError(f"{name} cannot be read ({_reason(e)})") from None
+        data = read_path_bytes(src, "pose file", MAX_POSE_JSON_BYTES, "MAX_POSE_JSON_BYTES")
+        text, name = bytes(data), data.label
     else:
         raise InputError(
             "the pose must be an OpenPose JSON file: a path, the file's bytes, its text or the decoded dict; "

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -25,7 +24,8 @@ from .errors import InputError
 
 __all__ = [
     "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "MAX_FILE_BYTES", "ImageSource", "check_image_size", "check_file_size",
-    "open_image", "decode_image", "array_to_image", "load_image", "to_tensor", "mask_to_tensor", "to_uint8", "to_pil",
+    "open_image", "decode_image", "SourceBytes", "read_source_bytes", "read_path_bytes", "array_to_image",
+    "load_image", "to_tensor", "mask_to_tensor", "to_uint8", "to_pil",
 ]
 
 MAX_PIXELS = 40_000_000  # larger images are refused from their header, before any pixel is decoded
@@ -155,36 +155,139 @@ def array_to_image(arr: np.ndarray, what: str = "image") -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr))
 
 
-def _file_source(src: object, what: str, max_bytes: int | None) -> tuple[object, str]:
-    """``(something Image.open reads, name for messages)`` from a path, bytes or a binary file object."""
+# ---------------------------------------------------------------------------------------------------------------
+# opening and reading input bytes (paths, bytes, file objects): checked before anything is read
+
+
+class SourceBytes(bytes):
+    """An input's bytes, read once, with the label messages use for it (a file name, "uploaded data").
+
+    The pipeline reads every input once (``read_source_bytes``), keys its caches by these bytes and hands them to
+    the readers, so what is decoded is exactly what was hashed.
+    """
+
+    label: str
+
+    def __new__(cls, data: bytes, label: str) -> SourceBytes:
+        obj = super().__new__(cls, data)
+        obj.label = label
+        return obj
+
+
+def _short(text: str, n: int = 120) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def read_path_bytes(src: str | os.PathLike, what: str, max_bytes: int | None = None,
+                    limit_name: str = "MAX_FILE_BYTES") -> SourceBytes:
+    """The bytes of a regular file named by a path: the name, the file type and the size are checked first.
+
+    A FIFO, a device (``/dev/zero``, ``/dev/urandom``), a socket or a folder is refused before it is opened, so
+    nothing blocks or reads without end; the file is opened non-blocking and checked again on the open handle (it
+    cannot be swapped for a FIFO in between), and at most ``max_bytes + 1`` bytes are read.
+
+    Raises:
+        InputError: a NUL byte or an unusable name, missing, not a regular file, too large, unreadable.
+    """
+    import stat
+
     max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    try:
+        text = os.fsdecode(src)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"the {what} path cannot be used as a file name ({_reason(e)})") from None
+    name = f"the {what} {_short(text)!r}"
+    if "\x00" in text:
+        raise InputError(f"the {what} path contains a NUL byte, so it cannot be a file name")
+
+    def kind(mode: int) -> str | None:
+        if stat.S_ISREG(mode):
+            return None
+        if stat.S_ISDIR(mode):
+            return "a folder"
+        if stat.S_ISFIFO(mode):
+            return "a FIFO (named pipe)"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            return "a device"
+        if stat.S_ISSOCK(mode):
+            return "a socket"
+        return "not a regular file"
+
+    def refuse_kind(mode: int) -> None:
+        k = kind(mode)
+        if k is not None:
+            raise InputError(f"{name} is {k}, not a regular file; vton reads {what}s from regular files only")
+
+    try:
+        st = os.stat(text)
+    except FileNotFoundError:
+        raise InputError(f"{name} does not exist") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{name} cannot be used as a file name ({_reason(e)})") from None
+    refuse_kind(st.st_mode)
+    check_file_size(st.st_size, f"{what} {_short(text)!r}", max_bytes, limit_name)
+    try:
+        fd = os.open(text, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{name} cannot be opened ({_reason(e)})") from None
+    try:
+        st = os.fstat(fd)
+        refuse_kind(st.st_mode)
+        check_file_size(st.st_size, f"{what} {_short(text)!r}", max_bytes, limit_name)
+        chunks, total = [], 0
+        while total <= max_bytes:
+            block = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+    except InputError:
+        raise
+    except OSError as e:
+        raise InputError(f"{name} cannot be read ({_reason(e)})") from None
+    finally:
+        os.close(fd)
+    check_file_size(total, f"{what} {_short(text)!r}", max_bytes, limit_name)  # it grew while being read
+    return SourceBytes(b"".join(chunks), name)
+
+
+def read_source_bytes(src: object, what: str, max_bytes: int | None = None,
+                      limit_name: str = "MAX_FILE_BYTES") -> SourceBytes:
+    """The bytes of an input given as a path, bytes (``bytes``, ``bytearray``, ``memoryview``) or a binary file
+    object, read once and at most ``max_bytes + 1`` of them (see ``read_path_bytes`` for paths).
+
+    Raises:
+        InputError: a closed or text-mode file object, a failing read, too many bytes, or another type.
+    """
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    if isinstance(src, SourceBytes):
+        check_file_size(len(src), what, max_bytes, limit_name)
+        return src
     if isinstance(src, (bytes, bytearray, memoryview)):
-        check_file_size(len(src), what, max_bytes)
-        return io.BytesIO(bytes(src)), f"the {what} (uploaded data)"
-    if hasattr(src, "read") and not isinstance(src, (str, os.PathLike)):
+        check_file_size(len(src), what, max_bytes, limit_name)
+        return SourceBytes(bytes(src), f"the {what} (uploaded data)")
+    if isinstance(src, (str, os.PathLike)):
+        return read_path_bytes(src, what, max_bytes, limit_name)
+    if hasattr(src, "read"):
+        if getattr(src, "closed", False):
+            raise InputError(f"the {what} file object is closed; open the file again (or pass its path or bytes)")
         try:
             data = src.read(max_bytes + 1)
         except (OSError, ValueError) as e:
             raise InputError(f"the {what} could not be read from the given file object ({_reason(e)})") from None
         if not isinstance(data, (bytes, bytearray)):
-            raise InputError(f"the {what} file object must be opened in binary mode ('rb'), it gave text")
-        check_file_size(len(data), what, max_bytes)
-        return io.BytesIO(bytes(data)), f"the {what} (uploaded data)"
-    if not isinstance(src, (str, os.PathLike)):
-        raise InputError(f"the {what} must be {_ACCEPTED}; got {type(src).__name__}")
-    path = Path(src)
-    name = f"the {what} {str(path)[:200]!r}"
-    try:
-        if path.is_dir():
-            raise InputError(f"{name} is a folder, not an image file")
-        if not path.is_file():
-            raise InputError(f"{name} does not exist")
-        check_file_size(path.stat().st_size, f"{what} {str(path)[:200]!r}", max_bytes)
-    except (OSError, ValueError) as e:  # a name too long, a NUL byte, no permission
-        if isinstance(e, InputError):
-            raise
-        raise InputError(f"{name} cannot be used as a file name ({_reason(e)})") from None
-    return path, name
+            raise InputError(f"the {what} file object must be opened in binary mode ('rb'), it gave "
+                             f"{type(data).__name__}")
+        check_file_size(len(data), what, max_bytes, limit_name)
+        return SourceBytes(bytes(data), f"the {what} (uploaded data)")
+    raise InputError(f"the {what} must be {_ACCEPTED}; got {type(src).__name__}")
+
+
+def _file_source(src: object, what: str, max_bytes: int | None) -> tuple[object, str]:
+    """``(something Image.open reads, name for messages)`` from a path, bytes or a binary file object."""
+    data = read_source_bytes(src, what, max_bytes)
+    label = data.label if data.label.startswith(f"the {what}") else f"the {what} ({data.label})"
+    return io.BytesIO(data), label
 
 
 def open_image(src: ImageSource, what: str = "image", *, max_pixels: int | None = None,
@@ -207,6 +310,11 @@ def open_image(src: ImageSource, what: str = "image", *, max_pixels: int | None 
     max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
     if isinstance(src, Image.Image):
         img, name = src, f"the {what}"
+        try:
+            img.im  # noqa: B018 - raises for a closed image
+        except ValueError:
+            raise InputError(f"the {what} is a closed PIL image; pass it before closing it (or its path or "
+                             "bytes)") from None
     elif isinstance(src, np.ndarray):
         img, name = array_to_image(src, what), f"the {what}"
     else:

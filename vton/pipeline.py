@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import threading
 import zipfile
@@ -36,7 +37,10 @@ from .methods.base import Method, MethodCard, MethodOutput, Progress, Stage, Sta
 __all__ = ["Preprocessed", "Preprocessor", "TryOnResult", "TryOnPipeline", "save_stages", "PREPROCESS_STAGES",
            "preprocess_steps"]
 
+log = logging.getLogger(__name__)
+
 FRAME_SIZE = (192, 256)  # (W, H) of the methods' person frame
+MAX_SEED = 2**64 - 1  # torch.manual_seed's range (its generator is 64-bit)
 
 # The preprocessing stages, shown before each method's own; a stage appears only when its step ran.
 PREPROCESS_STAGES: tuple[StageSpec, ...] = (
@@ -170,71 +174,203 @@ class Preprocessed:
         return buf.getvalue()
 
 
-def _sha256_of(src: Any) -> str | None:
-    """sha256 of an input as given: file bytes for a path or bytes, pixels for an in-memory image/array."""
-    if src is None:
-        return None
-    h = hashlib.sha256()
-    if isinstance(src, (bytes, bytearray)):
-        h.update(bytes(src))
-    elif isinstance(src, (str, Path)) and not str(src).lstrip().startswith(("{", "[")):
-        from .checkpoints import file_sha256
+_WHAT = {"person": "person photo", "cloth": "garment photo", "pose": "pose file", "parsing": "parse map",
+         "cloth_mask": "garment mask", "body_mask": "body mask"}
 
-        try:
-            return file_sha256(src)
-        except OSError:
-            return None  # the reader reports the missing file
-    elif isinstance(src, Image.Image):
-        h.update(f"{src.mode}{src.size}".encode())
-        h.update(src.tobytes())
-    elif isinstance(src, np.ndarray):
-        h.update(f"{src.dtype}{src.shape}".encode())
-        h.update(np.ascontiguousarray(src).tobytes())
-    elif isinstance(src, (Pose, Parsing)):
-        h.update(repr(src).encode())
-        arr = src.keypoints if isinstance(src, Pose) else src.labels
-        h.update(np.ascontiguousarray(arr).tobytes())
-    else:
-        h.update(json.dumps(src, sort_keys=True, default=str).encode())
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))  # length-prefixed: no two inputs share a byte stream
+        h.update(part)
     return h.hexdigest()
 
 
+def _pose_dict_bytes(src: Any) -> bytes:
+    """A decoded pose dict as canonical JSON bytes; a self-reference or an integer of thousands of digits is
+    refused here with the reason (not with json's own error)."""
+    try:
+        return json.dumps(src, sort_keys=True, default=repr, allow_nan=True).encode()
+    except (ValueError, RecursionError, TypeError) as e:
+        text = str(e).lower()
+        if "circular" in text or isinstance(e, RecursionError):
+            why = "it refers to itself (a self-reference) or nests too deeply"
+        elif "digits" in text or "integer" in text:
+            why = "it holds an integer of thousands of digits, which is no pixel coordinate"
+        else:
+            why = f"it cannot be written as JSON ({type(e).__name__})"
+        raise InputError(f"the pose dict cannot be used: {why}; give the OpenPose JSON file as written") from None
+
+
+def _content(key: str, src: Any) -> tuple[Any, str | None]:
+    """``(the input to hand to the readers, sha256 of its content)`` for one input of a run.
+
+    Paths, bytes and file objects are read once here (regular files only, the size checked before reading:
+    ``vton.images.read_source_bytes``) and the readers decode those very bytes, so every cache is keyed by the
+    content it was given, never by an object's identity or text. In-memory images and arrays are keyed by their
+    pixels, poses and parses by their values. The hash is None only when the input is refused later anyway
+    (a wrong type, too many pixels) — such a run is not cached.
+    """
+    from .formats import MAX_POSE_JSON_BYTES
+    from .images import MAX_PIXELS, read_source_bytes
+
+    if src is None:
+        return None, None
+    what = _WHAT[key]
+    if key == "pose":
+        if isinstance(src, Pose):
+            return src, _digest(b"Pose", np.ascontiguousarray(src.keypoints, np.float64).tobytes(),
+                                np.ascontiguousarray(src.scores, np.float64).tobytes(),
+                                repr((tuple(src.size), src.people_found)).encode())
+        if isinstance(src, dict):
+            return src, _digest(b"pose-dict", _pose_dict_bytes(src))
+        if isinstance(src, str) and src.lstrip().startswith(("{", "[")):
+            text = src.encode("utf-8", errors="replace")
+            if len(text) > MAX_POSE_JSON_BYTES:
+                return src, None  # the reader refuses it with the cap's message
+            return src, hashlib.sha256(text).hexdigest()
+        if isinstance(src, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(src, "read"):
+            data = read_source_bytes(src, what, MAX_POSE_JSON_BYTES, "MAX_POSE_JSON_BYTES")
+            return data, hashlib.sha256(data).hexdigest()
+        return src, None
+    if key == "parsing" and isinstance(src, Parsing):
+        return src, _digest(b"Parsing", repr(src.label_set.name if hasattr(src.label_set, "name") else
+                                             src.label_set).encode(),
+                            repr((src.labels.dtype.str, src.labels.shape)).encode(),
+                            np.ascontiguousarray(src.labels).tobytes())
+    if isinstance(src, Image.Image):
+        try:
+            src.im  # noqa: B018 - raises for a closed image
+        except ValueError:
+            raise InputError(f"the {what} is a closed PIL image; pass it before closing it (or its path or "
+                             "bytes)") from None
+        w, h = src.size
+        if w * h > MAX_PIXELS:
+            return src, None  # refused by the reader from its size, without decoding
+        try:
+            pixels = src.tobytes()
+        except Exception as e:  # noqa: BLE001 - a lazily opened image whose data is damaged
+            from .images import decode_image
+
+            decode_image(src, f"the {what}")  # the readers' own message for a damaged image
+            raise InputError(f"the {what} cannot be decoded ({type(e).__name__})") from None
+        return src, _digest(b"PIL", repr((src.mode, src.size)).encode(), pixels)
+    if isinstance(src, np.ndarray):
+        if src.dtype.kind not in "biuf" or src.size > 4 * MAX_PIXELS:
+            return src, None  # refused by the reader
+        return src, _digest(b"array", repr((src.dtype.str, src.shape)).encode(), np.ascontiguousarray(src).tobytes())
+    if isinstance(src, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(src, "read"):
+        data = read_source_bytes(src, what)
+        return data, hashlib.sha256(data).hexdigest()
+    return src, None
+
+
+def _nbytes(x: Any, seen: set[int] | None = None) -> int:
+    """Approximate bytes held by a cache entry: arrays, images, tensors and the containers holding them."""
+    seen = set() if seen is None else seen
+    if id(x) in seen:
+        return 0
+    seen.add(id(x))
+    if isinstance(x, np.ndarray):
+        return int(x.nbytes)
+    if isinstance(x, torch.Tensor):
+        return int(x.numel() * x.element_size())
+    if isinstance(x, Image.Image):
+        return x.size[0] * x.size[1] * max(len(x.getbands()), 1)
+    if isinstance(x, (bytes, bytearray)):
+        return len(x)
+    if isinstance(x, dict):
+        return 64 + sum(_nbytes(v, seen) for v in x.values())
+    if isinstance(x, (list, tuple, set, frozenset)):
+        return 64 + sum(_nbytes(v, seen) for v in x)
+    if hasattr(x, "__dataclass_fields__"):
+        return 64 + sum(_nbytes(getattr(x, f), seen) for f in x.__dataclass_fields__)
+    return 64
+
+
 class _LRU:
-    def __init__(self, size: int) -> None:
-        self._d: OrderedDict[Any, Any] = OrderedDict()
-        self._size = size
+    """A thread-safe least-recently-used cache bounded by entries and by bytes (``_nbytes`` of each value).
+
+    A value larger than the byte bound alone is not kept.
+    """
+
+    def __init__(self, size: int, max_bytes: int) -> None:
+        self._d: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._size = max(int(size), 0)
+        self._max_bytes = max(int(max_bytes), 0)
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
 
     def get(self, key: Any) -> Any:
         with self._lock:
             if key in self._d:
                 self._d.move_to_end(key)
-                return self._d[key]
+                return self._d[key][0]
         return None
 
     def put(self, key: Any, value: Any) -> None:
+        n = _nbytes(value)
         with self._lock:
-            self._d[key] = value
-            self._d.move_to_end(key)
-            while len(self._d) > max(self._size, 0):
-                self._d.popitem(last=False)
+            if key in self._d:
+                self._bytes -= self._d.pop(key)[1]
+            if n > self._max_bytes or self._size == 0:
+                return
+            self._d[key] = (value, n)
+            self._bytes += n
+            while len(self._d) > self._size or self._bytes > self._max_bytes:
+                _, (_, m) = self._d.popitem(last=False)
+                self._bytes -= m
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+            self._bytes = 0
+
+
+CACHE_ENTRIES = 16  # person sides (and, separately, garment sides) a Preprocessor keeps
+CACHE_BYTES = 128 * 1024**2  # and at most this many bytes of images and arrays in each of the two caches
+
+
+def _check_weights_dir(weights_dir: Any) -> None:
+    if weights_dir is not None and not isinstance(weights_dir, (str, os.PathLike)):
+        raise InputError(f"weights_dir must be a folder path (str or pathlib.Path) or None, got "
+                         f"{type(weights_dir).__name__}")
 
 
 class Preprocessor:
     """Estimators (loaded on first use) and the content-addressed cache of the person and garment sides.
 
     One instance may serve every method and every request of a process (the app keeps one per weights folder).
+    Each side's cache keeps at most ``cache_size`` entries and ``cache_bytes`` bytes (least recently used first
+    out), keyed by the sha256 of the inputs' content.
     """
 
     def __init__(self, weights_dir: str | Path | None = None, device: str | torch.device | None = None,
-                 cache_size: int = 16) -> None:
+                 cache_size: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES) -> None:
+        _check_weights_dir(weights_dir)
         self.weights_dir = weights_dir
         self.device = _pick_device(device)
         self._pose_estimator = None
         self._parser = None
         self._lock = threading.Lock()
-        self._person_cache = _LRU(cache_size)
-        self._garment_cache = _LRU(cache_size)
+        self._person_cache = _LRU(cache_size, cache_bytes)
+        self._garment_cache = _LRU(cache_size, cache_bytes)
+
+    def cache_info(self) -> dict[str, dict[str, int]]:
+        """Entries and bytes held by the person and garment caches."""
+        return {name: {"entries": len(c), "bytes": c.nbytes}
+                for name, c in (("person", self._person_cache), ("garment", self._garment_cache))}
+
+    def clear_cache(self) -> None:
+        self._person_cache.clear()
+        self._garment_cache.clear()
 
     def estimator_weights(self, needs: frozenset[str], supplied: set[str]) -> list[str]:
         """Manifest keys of the estimators a run will use (for licences and provenance)."""
@@ -265,15 +401,20 @@ class Preprocessor:
                  parsing: Any = None, cloth_mask: Any = None, body_mask: Any = None,
                  card: MethodCard | None = None) -> Preprocessed:
         """Photos (and any supplied annotations, in the photo's pixels) → a method's inputs in the frame."""
-        hashes = {k: v for k, v in (("person", _sha256_of(person)), ("cloth", _sha256_of(cloth)),
-                                    ("pose", _sha256_of(pose)), ("parsing", _sha256_of(parsing)),
-                                    ("cloth_mask", _sha256_of(cloth_mask)), ("body_mask", _sha256_of(body_mask)))
-                  if v is not None}
+        given = {"person": person, "cloth": cloth, "pose": pose, "parsing": parsing, "cloth_mask": cloth_mask,
+                 "body_mask": body_mask}
+        hashes = {}
+        for k, v in given.items():  # every input read once; the readers below decode exactly these bytes
+            given[k], digest = _content(k, v)
+            if digest is not None:
+                hashes[k] = digest
+        person, cloth, pose, parsing = given["person"], given["cloth"], given["pose"], given["parsing"]
+        cloth_mask, body_mask = given["cloth_mask"], given["body_mask"]
+        cacheable = all(hashes.get(k) is not None for k, v in given.items() if v is not None)
         # framing depends on whether a pose is used, so that is part of the key; a body mask is derived on demand
         person_key = (hashes.get("person"), hashes.get("pose"), hashes.get("parsing"), hashes.get("body_mask"),
                       tuple(sorted(needs & {"pose", "parsing"})))
         garment_key = (hashes.get("cloth"), hashes.get("cloth_mask"))
-        cacheable = hashes.get("person") is not None and hashes.get("cloth") is not None
         person_side = self._person_cache.get(person_key) if cacheable else None
         garment_side = self._garment_cache.get(garment_key) if cacheable else None
         cached: set[str] = set()
@@ -557,12 +698,16 @@ class TryOnPipeline:
                  seed: int = 0, network_overrides: dict[str, Any] | None = None,
                  compile_networks: bool = False) -> None:
         self.card = methods.card(method)
+        _check_weights_dir(weights_dir)
         self.method: Method = methods.create(method, network_overrides)
         self.weights_dir = weights_dir
         self.device = _pick_device(device)
         self.preprocessor = preprocessor or Preprocessor(weights_dir, self.device)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise InputError(f"the seed must be an integer, got {type(seed).__name__}")
+        if not 0 <= seed <= MAX_SEED:
+            shown = str(seed) if seed.bit_length() <= 100 else f"an integer of {seed.bit_length():,} bits"
+            raise InputError(f"the seed must be an integer from 0 to 2**64 - 1 (torch's seed range), got {shown}")
         self.seed = seed
         self.compile_networks = bool(compile_networks)
         self._load_lock = threading.Lock()
@@ -572,6 +717,8 @@ class TryOnPipeline:
         with self._load_lock:
             self.method.load(self.weights_dir, self.device)
             if self.compile_networks:
+                if self.card.compile_note:
+                    log.warning("--compile with %s: %s", self.card.title, self.card.compile_note)
                 self.method.compile()
 
     def check_ready(self, person: Any, cloth: Any, *, pose: Any = None, parsing: Any = None,
@@ -684,6 +831,7 @@ def _provenance(pipe: TryOnPipeline, pre: Preprocessed, supplied: set[str]) -> d
         "device": str(pipe.device),
         "seed": pipe.seed,
         "compiled": pipe.compile_networks,
+        **({"compile_note": card.compile_note} if pipe.compile_networks and card.compile_note else {}),
         "networks": nets,
         "random_weights": any(n["random"] for n in nets.values()),
         "unverified_weights": [k for k, n in nets.items() if not n["verified"]],

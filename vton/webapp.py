@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,8 @@ __all__ = [
     "example_rows", "section_title", "gallery_items", "split_by_section", "png_bytes", "hub_state", "hub_reachable",
     "check_estimators", "example_labels", "examples_note", "runnable_methods", "run_compare", "split_compare",
     "compare_summary", "readiness_lines", "unready_reasons", "short_reason", "HOW_TO_URL", "progress_desc",
-    "weights_progress", "weights_sources",
+    "weights_progress", "weights_sources", "release_memory", "MAX_PIPELINES", "MAX_PIPELINE_BYTES",
+    "MAX_PREPROCESSORS",
 ]
 
 log = logging.getLogger(__name__)
@@ -109,43 +111,67 @@ class Uploads:
 
 
 def upload_path(value: Any) -> Path | None:
-    """The server path of an upload as Gradio hands it over without preprocessing.
+    """The server path of an upload as Gradio hands it over without preprocessing (``vton.webinputs``).
 
     Args:
         value: ``None``, a path string, or a Gradio ``FileData``/``ImageData`` dict (``{"path": ..., ...}``).
+
+    Raises:
+        InputError: the path is not a regular file in Gradio's upload folder nor a shipped example (one message,
+            ``vton.webinputs.REFUSED``, whatever the path names).
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, Mapping):
-        value = value.get("path")
-        if not value:
-            return None
-    if isinstance(value, (str, os.PathLike)):
-        return Path(value)
-    raise InputError(f"unexpected upload value of type {type(value).__name__}")
+    from .webinputs import checked_upload
+
+    return checked_upload(value)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # pipelines, built lazily and kept per (method, weights folder)
 
-_pipelines: dict[tuple[str, str | None], Any] = {}
-_preprocessors: dict[str | None, Any] = {}
+MAX_PIPELINES = 8  # TryOnPipelines kept (one per method and weights folder), least recently used first out
+MAX_PIPELINE_BYTES = 3 * 1024**3  # and at most this many bytes of loaded network weights among them
+MAX_PREPROCESSORS = 2  # Preprocessors (estimators + person/garment caches) kept, one per weights folder
+
+_pipelines: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
+_preprocessors: OrderedDict[str | None, Any] = OrderedDict()
 _pipelines_lock = threading.Lock()
 
 
+def _weight_bytes(pipe: Any) -> int:
+    """Bytes of the parameters and buffers of a pipeline's loaded networks (0 before its first run)."""
+    total = 0
+    for net in getattr(pipe.method, "nets", {}).values():
+        for t in (*net.parameters(), *net.buffers()):
+            total += t.numel() * t.element_size()
+    return total
+
+
+def _evict_pipelines(keep: tuple[str, str | None]) -> None:
+    """Drop least recently used pipelines beyond ``MAX_PIPELINES`` or ``MAX_PIPELINE_BYTES`` (never ``keep``)."""
+    while len(_pipelines) > MAX_PIPELINES or (
+            len(_pipelines) > 1 and sum(_weight_bytes(p) for p in _pipelines.values()) > MAX_PIPELINE_BYTES):
+        oldest = next(k for k in _pipelines if k != keep)
+        del _pipelines[oldest]
+
+
 def preprocessor(weights_dir: str | Path | None):
-    """The shared ``Preprocessor`` (estimators + content cache) of ``weights_dir``."""
+    """The shared ``Preprocessor`` (estimators + content cache) of ``weights_dir`` (at most ``MAX_PREPROCESSORS``
+    kept)."""
     from .pipeline import Preprocessor
 
     key = str(weights_dir) if weights_dir else None
     with _pipelines_lock:
         if key not in _preprocessors:
             _preprocessors[key] = Preprocessor(weights_dir)
+            while len(_preprocessors) > MAX_PREPROCESSORS:
+                _preprocessors.popitem(last=False)
+        _preprocessors.move_to_end(key)
         return _preprocessors[key]
 
 
 def pipeline(method: Any, weights_dir: str | Path | None):
-    """The ``TryOnPipeline`` for ``method`` and ``weights_dir``, built on first use and kept."""
+    """The ``TryOnPipeline`` for ``method`` and ``weights_dir``, built on first use and kept (bounded by
+    ``MAX_PIPELINES`` entries and ``MAX_PIPELINE_BYTES`` of weights)."""
     from . import methods
     from .pipeline import TryOnPipeline
 
@@ -155,7 +181,23 @@ def pipeline(method: Any, weights_dir: str | Path | None):
     with _pipelines_lock:
         if key not in _pipelines:
             _pipelines[key] = TryOnPipeline(method, weights_dir=weights_dir, device=None, preprocessor=pre)
+        _pipelines.move_to_end(key)
+        _evict_pipelines(key)
         return _pipelines[key]
+
+
+def release_memory() -> None:
+    """After a job: collect garbage and hand freed heap pages back to the system (glibc ``malloc_trim``), so an
+    idle server's resident memory falls back instead of staying at its peak."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -371,6 +413,7 @@ def split_by_section(items: list[Any], summary: Mapping | None) -> dict[str, lis
     return out
 
 
+MAX_MESSAGE_CHARS = 1500  # the longest message the page or the API shows
 # an absolute server path (not part of a URL or of a Hub repo name): shown as its last part
 _PATHS = re.compile(r"(?<![\w:/.~-])(?:[A-Za-z]:)?/(?:[^\s/'\"`()<>]+/)+[^\s/'\"`()<>,;]*")
 _INTERNAL = re.compile(r"\s*\((?:MAX|MIN)_[A-Z_]+\)")
@@ -381,11 +424,15 @@ def user_message(exc: BaseException) -> str:
     part and internal constant names left out (URLs, repo names and commands stay whole); anything else short
     (the traceback is logged)."""
     if isinstance(exc, VtonError):
+        text = str(exc)
+        if len(text) > MAX_MESSAGE_CHARS:  # no caller's value comes back unbounded
+            text = text[:MAX_MESSAGE_CHARS] + " …"
+
         def short(m: re.Match) -> str:
             name = m.group(0).rstrip("/").rsplit("/", 1)[-1]
             return name or "the folder"
 
-        return _INTERNAL.sub("", _PATHS.sub(short, str(exc)))
+        return _INTERNAL.sub("", _PATHS.sub(short, text))
     log.error("unexpected error in the app", exc_info=exc)
     return (f"Something went wrong inside vton ({type(exc).__name__}). The server log has the details; "
             "please report it with the inputs that caused it.")
@@ -400,37 +447,56 @@ def short_reason(message: str, limit: int = 160) -> str:
 
 class DownloadFolder:
     """Per-process folder for download files: every write gets a folder of its own (concurrent requests never
-    share a file), and folders older than ``max_age_s`` are removed on each write and at exit."""
+    share a file). Folders older than ``max_age_s`` are removed on each write and at exit, and the oldest go
+    first whenever there are more than ``max_folders`` or they hold more than ``max_bytes``."""
 
-    def __init__(self, max_age_s: float = 3600.0) -> None:
+    def __init__(self, max_age_s: float = 3600.0, max_folders: int = 400, max_bytes: int = 512 * 1024**2) -> None:
         import atexit
 
         self.root = Path(tempfile.mkdtemp(prefix="vton-app-"))
         self.max_age_s = max_age_s
+        self.max_folders = max_folders
+        self.max_bytes = max_bytes
+        self._folders: OrderedDict[Path, list] = OrderedDict()  # folder → [created, bytes], oldest first
+        self._lock = threading.Lock()
         atexit.register(shutil.rmtree, self.root, True)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(n for _, n in self._folders.values())
+
+    def _new_folder(self) -> Path:
+        now = time.time()
+        with self._lock:
+            while self._folders:
+                old, (created, _) = next(iter(self._folders.items()))
+                if (now - created <= self.max_age_s and len(self._folders) < self.max_folders
+                        and self.nbytes <= self.max_bytes):
+                    break
+                del self._folders[old]
+                shutil.rmtree(old, ignore_errors=True)
+            folder = Path(tempfile.mkdtemp(dir=self.root))
+            self._folders[folder] = [now, 0]
+        return folder
+
+    def _add(self, folder: Path, n: int) -> None:
+        with self._lock:
+            if folder in self._folders:
+                self._folders[folder][1] += n
 
     def write_many(self, files: Mapping[str, bytes]) -> dict[str, Path]:
         """Write several files into one new folder of their own; their paths by name."""
-        folder = self.write(".keep", b"").parent
+        folder = self._new_folder()
         out = {}
         for name, data in files.items():
             path = folder / name
             path.write_bytes(data)
+            self._add(folder, len(data))
             out[name] = path
         return out
 
     def write(self, name: str, data: bytes) -> Path:
-        now = time.time()
-        for old in self.root.iterdir():
-            try:
-                if now - old.stat().st_mtime > self.max_age_s:
-                    shutil.rmtree(old, ignore_errors=True)
-            except OSError:
-                pass
-        folder = Path(tempfile.mkdtemp(dir=self.root))
-        path = folder / name
-        path.write_bytes(data)
-        return path
+        return self.write_many({name: data})[name]
 
 
 Progress = Callable[[str, int, int], None]
@@ -474,8 +540,11 @@ def run_tryon(method: str, uploads: Uploads, weights_dir: str | Path | None, pro
     inputs.update({k: v for k, v in edits.items() if v is not None})
     from .weights import progress_to
 
-    with progress_to(weights_progress(progress)):
-        return pipeline(method, weights_dir)(progress=progress, **inputs)
+    try:
+        with progress_to(weights_progress(progress)):
+            return pipeline(method, weights_dir)(progress=progress, **inputs)
+    finally:
+        release_memory()
 
 
 def run_preprocess(uploads: Uploads, weights_dir: str | Path | None, progress: Progress | None = None,
@@ -486,8 +555,11 @@ def run_preprocess(uploads: Uploads, weights_dir: str | Path | None, progress: P
     if method is None:
         method = max(methods.cards(), key=lambda c: len(c.needs)).id
     uploads.require_photos()
-    return pipeline(method, weights_dir).preprocess(uploads.person, uploads.cloth, progress=progress,
-                                                    **uploads.annotations())
+    try:
+        return pipeline(method, weights_dir).preprocess(uploads.person, uploads.cloth, progress=progress,
+                                                        **uploads.annotations())
+    finally:
+        release_memory()
 
 
 # ---------------------------------------------------------------------------------------------------------------

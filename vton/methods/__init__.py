@@ -54,7 +54,8 @@ def card(method_id: Any) -> MethodCard:
         raise InputError(f"a method is named by its id (a string), got {type(method_id).__name__}; "
                          f"vton has: {', '.join(reg)}")
     if method_id not in reg:
-        raise InputError(f"unknown method {method_id!r}; vton has: {', '.join(reg)}")
+        shown = repr(method_id) if len(method_id) <= 60 else f"{method_id[:60]!r}… ({len(method_id):,} characters)"
+        raise InputError(f"unknown method {shown}; vton has: {', '.join(reg)}")
     return reg[method_id]
 
 

@@ -139,6 +139,8 @@ class MethodCard:
         point_table: the points the page lists under the warp (θ's control points, matched pairs), or None.
         test_overrides: network config overrides that make the networks tiny, for plumbing tests with random
             weights (``write_random_weights(..., **test_overrides)`` and ``TryOnPipeline(network_overrides=...)``).
+        compile_note: what ``--compile`` costs for this method when that is notable (minutes of compile time);
+            said before compiling starts (CLI, log) and recorded in ``result.json``.
         published: the scores the papers printed for this method (shown beside ``vton evaluate``'s own).
     """
 
@@ -160,6 +162,7 @@ class MethodCard:
     order: int = 100
     test_overrides: Mapping[str, Any] = field(default_factory=dict)
     point_table: PointTable | None = None
+    compile_note: str = ""
     published: tuple[PublishedScore, ...] = ()
 
     def __post_init__(self) -> None:

@@ -55,6 +55,8 @@ CARDS = (
         },
         factory="vton.methods.pfafn.method:PFAFN", order=40,
         test_overrides={"num_filters": (8, 8, 8, 8, 8), "fpn_dim": 8, "ngf": 8},
+        compile_note="torch.compile of PF-AFN's two networks took about 180 s on a 2-core CPU before the first "
+                     "pair (issue 23's measurement); without --compile the first pair takes under 2 s",
         published=(
             PublishedScore("fid", 10.09, "unpaired", _VITON_TEST, _PFAFN_TABLE),
             PublishedScore("fid", 27.23, "unpaired", "VITON test, cleaned split (train/test duplicates removed)",

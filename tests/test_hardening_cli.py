@@ -98,7 +98,7 @@ def _cases(tmp: Path) -> list[tuple[str, dict[str, object], str]]:
     cases.append(("parse of another size", {"parse": _png(tmp / "small_parse.png", np.zeros((128, 96), np.uint8))},
                   "size"))
     # options
-    cases.append(("unknown method", {"method": "viton-hd"}, "method"))
+    cases.append(("unknown method", {"method": "no-such-method"}, "method"))
     out_file = tmp / "out.txt"
     out_file.write_text("x")
     cases.append(("--out is a file", {"out": out_file}, "is a file"))

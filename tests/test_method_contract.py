@@ -74,9 +74,11 @@ def test_every_card_runs_end_to_end_with_every_declared_stage(card, tiny_weights
         assert s.seconds == result.timings[spec.step]  # its own step's time ...
         sharing = [k for k, o in stages.items() if o.step == s.step and k != s.key]
         assert list(s.shared_with) == sharing  # ... and it says which stages share that step
-    assert stages["tryon"].image.shape[:2] == (256, 192)
+    w, h = card.frame  # every method frames, runs and pastes back at its own card's frame
+    assert stages["tryon"].image.shape[:2] == (h, w) and result.pre.person.size == (w, h)
+    assert stages["person"].image.shape[:2] == stages["cloth"].image.shape[:2] == (h, w)
     assert result.pasted_image.size == Image.open(EX / "geometric_person.png").size
-    assert result.tryon.shape == (1, 3, 256, 192) and result.tryon.abs().max() <= 1.0
+    assert result.tryon.shape == (1, 3, h, w) and result.tryon.abs().max() <= 1.0
     plan = pipe.plan()
     assert [k for k, d, t in seen if d > 0 and (k, d - 1, t) in seen] == list(plan)
     # provenance in result.json

@@ -168,7 +168,7 @@ def test_unknown_method_lists_the_methods():
     from vton import methods
 
     with pytest.raises(InputError, match=", ".join(methods.ids()).replace("+", "\\+")):
-        TryOnPipeline("viton-hd")
+        TryOnPipeline("no-such-method")
     with pytest.raises(InputError, match="a string"):
         TryOnPipeline(["cp-vton"])  # type: ignore[arg-type]
 

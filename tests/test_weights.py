@@ -72,7 +72,8 @@ def test_manifest_has_every_contract_key_with_valid_fields():
     for c in methods.cards():  # every network a card lists has its manifest row
         assert set(c.weight_keys) <= set(table), c.id
     folders = {"cp-vton": "cp-vton", "cp-vton+": "cp-vton-plus", "openpose": "openpose", "schp": "schp",
-               "pf-afn": "pf-afn", "acgpn": "acgpn", "eval": "eval"}
+               "pf-afn": "pf-afn", "acgpn": "acgpn", "eval": "eval",
+               "viton-hd": "viton-hd"}
     for key, e in table.items():
         assert e.key == key and key == f"{e.method}/{e.network}"
         assert e.folder == folders[e.method]
@@ -316,7 +317,8 @@ def test_availability_reports_local_cached_hub_mirror_and_unpublished(tmp_path):
                       "schp/atr": "hub", "pf-afn/warp": "mirror", "pf-afn/gen": "mirror",
                       "acgpn/G1": "unpublished", "acgpn/G2": "unpublished", "acgpn/G": "unpublished",
                       "acgpn/U": "unpublished", "eval/inception": "unpublished", "eval/alexnet": "unpublished",
-                      "eval/lpips-alex": "unpublished"}
+                      "eval/lpips-alex": "unpublished", "viton-hd/seg": "unpublished",
+                      "viton-hd/gmm": "unpublished", "viton-hd/alias": "unpublished"}
 
 
 def test_method_availability_summarises_networks_and_random_weights(tmp_path):
@@ -388,7 +390,7 @@ def test_every_converted_network_records_its_authors_download_page_and_original(
         for _, key in c.weights:
             e = weights.entry(key)
             assert e.download_page.startswith("https://github.com/"), key
-            assert e.licence and e.licence_id in ("mit", "other"), key
+            assert e.licence and e.licence_id in ("mit", "cc-by-nc-4.0", "other"), key
             assert e.original["file"].endswith(".pth") and e.original["file"] in e.source, key
             assert set(e.original) <= {"file", "bytes", "sha256"}, key
             sha = e.original.get("sha256")

@@ -56,7 +56,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-_HUB_LICENCE = {"mit": "mit", "cc-by-nc-sa-4.0": "cc-by-nc-sa-4.0"}
+_HUB_LICENCE = {"mit": "mit", "cc-by-nc-sa-4.0": "cc-by-nc-sa-4.0", "cc-by-nc-4.0": "cc-by-nc-4.0"}
 
 
 def _openpose_shapes(notes: list[str]) -> dict[str, tuple[int, ...]] | None:

@@ -1,11 +1,12 @@
 """The try-on pipeline: two photos in, the try-on and every stage in between out, for any registered method.
 
 It chains the preprocessing a method's card asks for (OpenPose COCO-18 pose, SCHP LIP parsing, garment mask, body
-mask, framing to the method's 256 × 192 frame) with the method's own ``run`` (:mod:`vton.methods`), and keeps
-every intermediate as data. Any annotation may be supplied instead of estimated; the result records which, and
-``result.json`` records the provenance of every input and every weight file. The person side (pose, parsing,
-framing) and the garment side (mask, framing) are cached by content, so a garment swap on the same person or a
-second method on the same pair reuses them (those stages say "cached" and 0 s).
+mask, framing to the frame its card declares, ``MethodCard.frame``) with the method's own ``run``
+(:mod:`vton.methods`), and keeps every intermediate as data. Any annotation may be supplied instead of estimated; the
+result records which, and ``result.json`` records the provenance of every input and every weight file. The person
+side (pose, parsing, framing) and the garment side (mask, framing) are cached by content and frame, so a garment swap
+on the same person or a second method with the same frame on the same pair reuses them (those stages say "cached"
+and 0 s).
 """
 
 from __future__ import annotations
@@ -39,19 +40,18 @@ __all__ = ["Preprocessed", "Preprocessor", "TryOnResult", "TryOnPipeline", "save
 
 log = logging.getLogger(__name__)
 
-FRAME_SIZE = (192, 256)  # (W, H) of the methods' person frame
 MAX_SEED = 2**64 - 1  # torch.manual_seed's range (its generator is 64-bit)
 
 # The preprocessing stages, shown before each method's own; a stage appears only when its step ran.
 PREPROCESS_STAGES: tuple[StageSpec, ...] = (
-    StageSpec("person", "Person (framed 256 × 192)", "The photo scaled and centred into the 192 × 256 frame the "
-              "networks read.", "inputs", "framing"),
+    StageSpec("person", "Person (framed)", "The photo scaled and centred into the frame the networks read.",
+              "inputs", "framing"),
     StageSpec("pose", "Pose keypoints (COCO-18)", "OpenPose body keypoints.", "inputs", "pose"),
     StageSpec("parsing", "Human parsing (LIP-20)", "SCHP LIP labels, coloured, with the legend of labels present.",
               "inputs", "parsing"),
     StageSpec("body_mask", "Body mask", "The person's silhouette (CP-VTON+'s shape channel).", "inputs",
               "body_mask"),
-    StageSpec("cloth", "Garment (framed 256 × 192)", "The garment photo fitted into the frame on white.", "inputs",
+    StageSpec("cloth", "Garment (framed)", "The garment photo fitted into the frame on white.", "inputs",
               "cloth_framing"),
     StageSpec("cloth_mask", "Garment mask", "Binary garment silhouette.", "inputs", "cloth_mask"),
 )
@@ -86,19 +86,19 @@ def save_stages(stages: list[Stage], folder: str | Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class Preprocessed:
-    """Everything a method reads, in the 256 × 192 frame, and how it was obtained.
+    """Everything a method reads, in its card's frame (``MethodCard.frame``, W × H), and how it was obtained.
 
     Fields a method's card does not need are None (they were not computed).
 
     Attributes:
         photo: the person photo as uploaded (upright RGB, its own size).
         garment_photo: the garment photo as uploaded (RGB or RGBA).
-        person: ``PIL`` RGB 192 × 256, the framed person.
-        cloth: ``PIL`` RGB 192 × 256, the framed garment on white.
+        person: ``PIL`` RGB of the frame's size, the framed person.
+        cloth: ``PIL`` RGB of the frame's size, the framed garment on white.
         pose: COCO-18 pose in frame pixels, or None.
         parsing: LIP parse in the frame, or None.
-        cloth_mask: ``(256, 192) bool`` garment silhouette in the frame.
-        body_mask: ``(256, 192) bool`` person silhouette, or None.
+        cloth_mask: ``(H, W) bool`` garment silhouette in the frame.
+        body_mask: ``(H, W) bool`` person silhouette, or None.
         transform: photo → frame mapping (``vton.preprocess.framing.FrameTransform``).
         sources: per annotation: "estimated", "supplied", "alpha", "background", "parsing"; and "framing".
         timings: seconds per preprocessing step (0 for a cached one).
@@ -139,7 +139,8 @@ class Preprocessed:
         trace.allow(PREPROCESS_STAGES)
         src = self.sources
         trace.record("person", np.asarray(self.person),
-                     f"The photo scaled into the 192 × 256 frame ({src.get('framing', 'framed')}).")
+                     f"The photo scaled into the {self.person.size[0]} × {self.person.size[1]} frame "
+                     f"({src.get('framing', 'framed')}).")
         if self.pose is not None:
             trace.record("pose", vis.draw_pose(self.person, self.pose),
                          f"OpenPose body keypoints ({src['pose']}); {int(self.pose.present.sum())} of 18 found.")
@@ -400,7 +401,11 @@ class Preprocessor:
     def __call__(self, person: Any, cloth: Any, trace: Trace, *, needs: frozenset[str], pose: Any = None,
                  parsing: Any = None, cloth_mask: Any = None, body_mask: Any = None,
                  card: MethodCard | None = None) -> Preprocessed:
-        """Photos (and any supplied annotations, in the photo's pixels) → a method's inputs in the frame."""
+        """Photos (and any supplied annotations, in the photo's pixels) → a method's inputs in its card's frame
+        (the datasets' 192 × 256 without a card)."""
+        from .preprocess.framing import FRAME_SIZE
+
+        frame = tuple(card.frame) if card is not None else FRAME_SIZE
         given = {"person": person, "cloth": cloth, "pose": pose, "parsing": parsing, "cloth_mask": cloth_mask,
                  "body_mask": body_mask}
         hashes = {}
@@ -413,14 +418,14 @@ class Preprocessor:
         cacheable = all(hashes.get(k) is not None for k, v in given.items() if v is not None)
         # framing depends on whether a pose is used, so that is part of the key; a body mask is derived on demand
         person_key = (hashes.get("person"), hashes.get("pose"), hashes.get("parsing"), hashes.get("body_mask"),
-                      tuple(sorted(needs & {"pose", "parsing"})))
-        garment_key = (hashes.get("cloth"), hashes.get("cloth_mask"))
+                      tuple(sorted(needs & {"pose", "parsing"})), frame)
+        garment_key = (hashes.get("cloth"), hashes.get("cloth_mask"), frame)
         person_side = self._person_cache.get(person_key) if cacheable else None
         garment_side = self._garment_cache.get(garment_key) if cacheable else None
         cached: set[str] = set()
 
         if person_side is None:
-            person_side = self._person_side(person, trace, needs, pose, parsing, body_mask, card)
+            person_side = self._person_side(person, trace, needs, pose, parsing, body_mask, card, frame)
             if cacheable:
                 self._person_cache.put(person_key, person_side)
         else:
@@ -438,7 +443,7 @@ class Preprocessor:
                     trace.cached(step)
                     cached.add(step)
         if garment_side is None:
-            garment_side = self._garment_side(cloth, trace, cloth_mask)
+            garment_side = self._garment_side(cloth, trace, cloth_mask, frame)
             if cacheable:
                 self._garment_cache.put(garment_key, garment_side)
         else:
@@ -456,7 +461,7 @@ class Preprocessor:
             person_side["transform"], sources, timings, frozenset(cached), person_side["photo_pose"], hashes)
 
     def _person_side(self, person: Any, trace: Trace, needs: frozenset[str], pose: Any, parsing: Any,
-                     body_mask: Any, card: MethodCard | None) -> dict[str, Any]:
+                     body_mask: Any, card: MethodCard | None, frame: tuple[int, int]) -> dict[str, Any]:
         from .formats import read_openpose_json, read_parse_png
         from .preprocess.framing import frame_labels, frame_person
 
@@ -473,7 +478,7 @@ class Preprocessor:
 
             photo_pose = trace.step("pose", get_pose)
             _check_pose_for(card, photo_pose, photo.size)
-        framed, transform = trace.step("framing", lambda: frame_person(photo, photo_pose, size=FRAME_SIZE))
+        framed, transform = trace.step("framing", lambda: frame_person(photo, photo_pose, size=frame))
         sources["framing"] = "pose-driven (neck-centred, VITON-like scale)" if photo_pose is not None else \
             "letterbox (whole photo, no pose)"
         frame_pose = transform.frame_pose(photo_pose) if photo_pose is not None else None
@@ -523,7 +528,7 @@ class Preprocessor:
         return trace.step("body_mask", get_body_mask)
 
 
-    def _garment_side(self, cloth: Any, trace: Trace, cloth_mask: Any) -> dict[str, Any]:
+    def _garment_side(self, cloth: Any, trace: Trace, cloth_mask: Any, frame: tuple[int, int]) -> dict[str, Any]:
         from .formats import check_cloth_mask, read_mask_png
         from .preprocess.cloth_mask import compute_cloth_mask
         from .preprocess.framing import frame_labels, frame_person
@@ -546,7 +551,7 @@ class Preprocessor:
 
         def frame_cloth() -> tuple[Image.Image, np.ndarray]:
             on_white = load_image(garment, "garment photo")  # transparency composited on white
-            framed_cloth, ctf = frame_person(on_white, None, size=FRAME_SIZE, what="garment photo")
+            framed_cloth, ctf = frame_person(on_white, None, size=frame, what="garment photo")
             return framed_cloth, frame_labels(garment_mask.astype(np.uint8), ctf) > 0
 
         framed_cloth, frame_mask = trace.step("cloth_framing", frame_cloth)

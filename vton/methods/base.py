@@ -87,7 +87,7 @@ class PointTable:
     title: str
 
 
-TRYON_STAGE = StageSpec("tryon", "Try-on (frame)", "The method's output in its 256 × 192 frame.", "composition",
+TRYON_STAGE = StageSpec("tryon", "Try-on (frame)", "The method's output in its frame.", "composition",
                         "composition")
 PASTED_STAGE = StageSpec("pasted", "Try-on in the photo",
                          "The try-on pasted back into the photo at its own resolution, only where the method "

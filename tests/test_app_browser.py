@@ -65,7 +65,10 @@ def _upload_example(page) -> None:
         wait_uploaded(page, elem_id, EXAMPLE[key])
 
 
-def _click_example(page, label: str = "person + cloth_tshirt · 5 methods") -> None:
+ALL = f"{len(methods.cards())} methods"  # the test app has (RANDOM) weights for every method
+
+
+def _click_example(page, label: str = f"person + cloth_tshirt · {ALL}") -> None:
     """Click an example (fills the photos, pose, parse map and garment mask at once)."""
     page.locator("#examples").get_by_text(label, exact=True).click()
     wait_image(page, "person-input")
@@ -120,7 +123,7 @@ def test_every_registered_method_runs_and_shows_its_stages(page, method_id):
 
 def test_example_runs_out_of_the_box_and_is_pasted_back_at_photo_size(page):
     # the photo-like example: 768 × 1024 person with its shipped pose, parse map and garment mask
-    page.locator("#examples").get_by_text("person_photo + cloth_longsleeve · 5 methods").click()
+    page.locator("#examples").get_by_text(f"person_photo + cloth_longsleeve · {ALL}").click()
     wait_image(page, "person-input")
     click_and_wait(page, "#run", "Done")
     result = page.locator("#result img").first
@@ -216,7 +219,7 @@ def test_garment_swap_reuses_the_cached_person_stages(page):
     _click_example(page)
     _choose_method(page, "cp-vton+")
     click_and_wait(page, "#run", "Done")
-    _click_example(page, "person + cloth_longsleeve · 5 methods")  # the same person, pose and parse map
+    _click_example(page, f"person + cloth_longsleeve · {ALL}")  # the same person, pose and parse map
     click_and_wait(page, "#run", "Done")
     page.wait_for_function("() => document.querySelectorAll('#section-inputs .caption-label').length >= 6")
     caps = {c.split(" — ")[0]: c for c in _captions(page, "inputs")}

@@ -164,8 +164,9 @@ def _status(result: Any, head: str = "Done") -> str:
     if prov["unverified_weights"]:
         notes += f" — **unverified weights: {', '.join(prov['unverified_weights'])}**"
     cached = f"; cached: {', '.join(prov['cached_steps'])}" if prov["cached_steps"] else ""
+    warnings = "".join(f"\n\n⚠ **Warning:** {w}" for w in prov.get("warnings", ()))
     return (f"**{head}** with {result.card.title} in {total:.2f} s on {prov['device']}; "
-            + ", ".join(f"{k}: {v}" for k, v in result.sources.items()) + cached + notes)
+            + ", ".join(f"{k}: {v}" for k, v in result.sources.items()) + cached + notes + warnings)
 
 
 def _card_title(method_id: str) -> str:

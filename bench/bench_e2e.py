@@ -26,9 +26,9 @@ import torch
 from PIL import Image
 
 from vton import methods
-from vton.convert import write_random_weights
 from vton.errors import InputError
 from vton.pipeline import Preprocessor, TryOnPipeline
+from vton.tools.random_weights import write_random_weights
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from vton import methods
-from vton.convert import write_random_weights
 from vton.pipeline import Preprocessor, TryOnPipeline
+from vton.tools.random_weights import write_random_weights
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 

@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         weights_dir = args.weights_dir
         if weights_dir is None:  # written here, so that the try-on's peak is the try-on's
-            from vton.convert import write_random_weights
+            from vton.tools.random_weights import write_random_weights
 
             weights_dir = str(write_random_weights(tmp, methods=[METHOD], seed=0))
         rows = []

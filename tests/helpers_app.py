@@ -163,7 +163,7 @@ class AppServer:
 def make_app_weights(folder: Path) -> Path:
     """RANDOM full-size weights of every method with networks in ``folder`` (the examples supply pose and parse,
     so no estimator weights)."""
-    from vton.convert import write_random_weights
+    from vton.tools.random_weights import write_random_weights
 
     write_random_weights(folder, seed=0)
     return folder

@@ -77,6 +77,15 @@ def test_tryon_endpoint_returns_a_method_independent_value(client):
         assert any("pose" in n and n.endswith(".json") for n in zf.namelist())
 
 
+def test_annotations_a_method_ignores_are_a_visible_warning_in_the_page_and_the_summary(client):
+    status, _, _, summary, _, _ = _tryon(client, method="pf-afn")  # pose and parse given; PF-AFN reads neither
+    assert summary["warnings"] and all("ignored" in w for w in summary["warnings"])
+    for w in summary["warnings"]:
+        assert f"⚠ **Warning:** {w}" in status
+    assert any("a pose was given" in w for w in summary["warnings"])
+    assert any("a parse map was given" in w for w in summary["warnings"])
+
+
 def test_preprocess_endpoint_returns_the_preprocessing_stages(client):
     out = client.predict(_f(EXAMPLE["person"]), _f(EXAMPLE["cloth"]), "cp-vton", _f(EXAMPLE["pose"]),
                          _f(EXAMPLE["parse"]), _f(EXAMPLE["cloth_mask"]), api_name="/preprocess")

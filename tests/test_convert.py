@@ -14,8 +14,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from vton import convert, weights
+from vton import weights
 from vton.errors import InputError, WeightsError
+from vton.tools import cli as tools_cli
+from vton.tools import convert, publish, random_weights
 
 BODY_REV = "982e7edaec38759d914a963c48c4726685de7d96"
 # Any weights do for the converter (not the golden fixtures' weights): an arbitrary seed of the fixtures' generator.
@@ -211,7 +213,7 @@ def test_openpose_pth_is_converted_once_and_cached_beside_it(tmp_path, monkeypat
     def _no_reconvert(*a, **k):
         raise AssertionError("converted twice")
 
-    monkeypatch.setattr(convert, "convert_pth_file", _no_reconvert)
+    monkeypatch.setattr("vton.checkpoints.convert_pth_file", _no_reconvert)  # what vton.weights calls
     again = weights.load_state_dict("openpose/body", tmp_path / "w")
     assert all(torch.equal(again[k], sd[k]) for k in sd)
 
@@ -244,8 +246,8 @@ def test_convert_pth_file_records_the_original_sha256(tmp_path):
 def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
-    convert.add_convert_parser(sub)
-    convert.add_random_weights_parser(sub)
+    tools_cli.add_convert_parser(sub)
+    tools_cli.add_random_weights_parser(sub)
     return parser.parse_args(argv)
 
 
@@ -278,13 +280,13 @@ def test_onnx_entries_are_not_converted(tmp_path):
 
 def test_convert_command_rejects_incomplete_arguments(tmp_path):
     with pytest.raises(InputError, match="needs --gmm PATH and/or --tom PATH"):
-        convert.run_convert(_parse("convert", "--method", "cp-vton", "--out", str(tmp_path)))
+        tools_cli.run_convert(_parse("convert", "--method", "cp-vton", "--out", str(tmp_path)))
     with pytest.raises(InputError, match="needs --checkpoint"):
-        convert.run_convert(_parse("convert", "--key", "cp-vton/gmm", "--out", str(tmp_path)))
+        tools_cli.run_convert(_parse("convert", "--key", "cp-vton/gmm", "--out", str(tmp_path)))
     with pytest.raises(InputError, match="Nothing to convert"):
-        convert.run_convert(_parse("convert", "--out", str(tmp_path)))
+        tools_cli.run_convert(_parse("convert", "--out", str(tmp_path)))
     with pytest.raises(InputError, match="--out DIR"):
-        convert.run_convert(_parse("convert", "--key", "cp-vton/gmm", "--checkpoint", "x.pth"))
+        tools_cli.run_convert(_parse("convert", "--key", "cp-vton/gmm", "--checkpoint", "x.pth"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -296,11 +298,11 @@ def test_upload_folder_validates_arguments_and_refuses_offline(tmp_path):
     torch.save({"w": torch.ones(1)}, pth)
     out = convert.convert_checkpoint(pth, "cp-vton/gmm", tmp_path / "w", expected_keys=["w"])
     with pytest.raises(InputError, match="owner/name"):
-        convert.upload_folder(out.parent, "not a repo")
+        publish.upload_folder(out.parent, "not a repo")
     with pytest.raises(InputError, match="not a converted weights folder"):
-        convert.upload_folder(tmp_path, "vton-lab/cp-vton")
+        publish.upload_folder(tmp_path, "vton-lab/cp-vton")
     with pytest.raises(WeightsError, match="HF_HUB_OFFLINE=1"):
-        convert.upload_folder(out.parent, "vton-lab/cp-vton")
+        publish.upload_folder(out.parent, "vton-lab/cp-vton")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -309,9 +311,9 @@ def test_upload_folder_validates_arguments_and_refuses_offline(tmp_path):
 
 def test_reinit_is_deterministic_per_seed():
     sd = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3)).state_dict()
-    a = convert._reinit(sd, torch.Generator().manual_seed(5))
-    b = convert._reinit(sd, torch.Generator().manual_seed(5))
-    c = convert._reinit(sd, torch.Generator().manual_seed(6))
+    a = random_weights._reinit(sd, torch.Generator().manual_seed(5))
+    b = random_weights._reinit(sd, torch.Generator().manual_seed(5))
+    c = random_weights._reinit(sd, torch.Generator().manual_seed(6))
     # the same draws from the same seed: bit-identical
     assert all(torch.equal(a[k], b[k]) for k in sd) and not torch.equal(a["0.weight"], c["0.weight"])
     assert (a["1.running_var"] >= 0.75).all() and a["1.num_batches_tracked"].dtype == torch.int64
@@ -332,7 +334,7 @@ def test_random_weights_folder_loads_and_says_it_is_random(tmp_path, capsys):
     m = weights.method_availability("cp-vton+", tmp_path / "w")
     assert m.ready and m.synthetic
     with pytest.raises(InputError, match="RANDOM"):
-        convert.upload_folder(folder, "vton-lab/cp-vton-plus")
+        publish.upload_folder(folder, "vton-lab/cp-vton-plus")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -440,7 +442,7 @@ def test_random_weights_estimators_only(tmp_path, capsys):
     assert "RANDOM weights for testing only" in printed.err
     assert not (tmp_path / "w" / "cp-vton").exists()
     with pytest.raises(InputError, match="Nothing to write"):
-        convert.run_random_weights(_parse("random-weights", str(tmp_path / "x"), "--methods"))
+        tools_cli.run_random_weights(_parse("random-weights", str(tmp_path / "x"), "--methods"))
 
 
 @pytest.mark.slow

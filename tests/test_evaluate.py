@@ -390,7 +390,7 @@ def test_evaluate_command_explains_bad_arguments(tmp_path, capsys):
 
 def test_a_learned_method_on_random_weights_is_flagged_random_in_its_record(tmp_path, random_backbones):
     from vton import methods
-    from vton.convert import write_random_weights
+    from vton.tools.random_weights import write_random_weights
 
     card = next(c for c in methods.cards() if c.weights)
     weights = tmp_path / "w"

@@ -227,3 +227,57 @@ def test_head_top_is_above_the_face_or_above_the_neck_by_the_shoulders():
 def test_photos_no_frame_can_hold_are_refused(size):
     with pytest.raises(InputError, match="MAX_ASPECT|MIN_SIDE"):
         frame_transform(size)
+
+
+def _paste_whole_photo(result, t, photo, mask, feather):
+    """Paste-back computed over the whole photo (resample, feather and blend every pixel): the reference."""
+    from PIL import ImageFilter
+
+    s, (ox, oy) = t.scale, t.offset
+    data = (s, 0.0, ox, 0.0, s, oy)
+    up = result.transform(photo.size, Image.Transform.AFFINE, data, resample=Image.Resampling.BICUBIC)
+    cover = Image.new("L", result.size, 255).transform(photo.size, Image.Transform.AFFINE, data,
+                                                       resample=Image.Resampling.BILINEAR, fillcolor=0)
+    alpha = np.asarray(cover, np.float32) / 255.0
+    if mask is not None:
+        m = np.clip(np.asarray(mask, np.float32), 0, 1)
+        if m.shape == (FRAME_SIZE[1], FRAME_SIZE[0]):
+            m_photo = Image.fromarray(m * 255.0).convert("L").transform(
+                photo.size, Image.Transform.AFFINE, data, resample=Image.Resampling.BILINEAR, fillcolor=0)
+        else:
+            m_photo = Image.fromarray((m * 255.0 + 0.5).astype(np.uint8))
+        if feather > 0:
+            m_photo = m_photo.filter(ImageFilter.GaussianBlur(feather / s))
+        alpha = alpha * (np.asarray(m_photo, np.float32) / 255.0)
+    out = np.asarray(photo, np.float32) * (1 - alpha[..., None]) + np.asarray(up, np.float32) * alpha[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _paste_mask(kind: str, photo_size, rng):
+    m = np.zeros((256, 192), np.float32)
+    if kind == "none":
+        return None
+    if kind == "blob":
+        m[80:170, 50:140] = 1
+    elif kind == "edges":
+        m[:20, :] = 1
+        m[200:, 180:] = 1
+    elif kind == "soft specks":
+        m[:] = rng.random((256, 192)) * (rng.random((256, 192)) > 0.97)
+    elif kind == "photo-sized":
+        m = np.zeros((photo_size[1], photo_size[0]), np.float32)
+        m[photo_size[1] // 3 : photo_size[1] // 2, photo_size[0] // 4 : photo_size[0] // 2] = 0.7
+    return m
+
+
+@pytest.mark.parametrize("size", [(768, 1024), (150, 200), (1000, 700), (192, 256)])
+@pytest.mark.parametrize("kind", ["none", "blob", "edges", "soft specks", "photo-sized", "empty"])
+@pytest.mark.parametrize("feather", [0.0, 1.5, 4.0])
+def test_paste_back_of_the_changed_region_equals_pasting_over_the_whole_photo(size, kind, feather):
+    rng = np.random.default_rng(7)
+    photo = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    _, t = frame_person(photo)
+    result = Image.fromarray(rng.integers(0, 256, (256, 192, 3), dtype=np.uint8))
+    mask = _paste_mask(kind, size, rng)
+    got = np.asarray(paste_back(result, t, photo, mask=mask, feather=feather))
+    np.testing.assert_array_equal(got, _paste_whole_photo(result, t, photo, mask, feather))

@@ -191,6 +191,23 @@ def test_local_correlation_equals_naive_per_pixel_reference(d):
     torch.testing.assert_close(local_correlation(a, b, d), _naive_correlation(a, b, d), atol=1e-6, rtol=1e-5)
 
 
+def _shifted_correlation(a: torch.Tensor, b: torch.Tensor, d: int) -> torch.Tensor:
+    """The correlation as (2d+1)² shifted products (the formulation of the authors' kernel), in float64."""
+    a, b = a.double(), b.double()
+    h, w = a.shape[2:]
+    k = 2 * d + 1
+    padded = F.pad(b, (d, d, d, d))
+    return torch.stack([(a * padded[:, :, i : i + h, j : j + w]).mean(1) for i in range(k) for j in range(k)], 1)
+
+
+@pytest.mark.parametrize("shape, d", [((2, 3, 19, 11), 3), ((1, 8, 16, 24), 2), ((1, 4, 8, 6), 3), ((3, 2, 1, 9), 1)])
+def test_local_correlation_over_several_and_partial_tiles_equals_the_shifted_products(shape, d):
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(2, *shape, generator=g).unbind(0)
+    torch.testing.assert_close(local_correlation(a, b, d).double(), _shifted_correlation(a, b, d), atol=1e-6,
+                               rtol=1e-5)
+
+
 def test_local_correlation_channel_is_the_displacement_of_the_second_map():
     g = torch.Generator().manual_seed(1)
     a = F.normalize(torch.randn(1, 16, 12, 10, generator=g), dim=1)  # unit vectors: a·b is largest where b = a
@@ -281,3 +298,19 @@ def test_config_rejects_a_frame_that_the_pyramid_cannot_halve():
     with pytest.raises(ValueError, match="multiple of 32"):
         PFAFNConfig(fine_height=250)
     assert PFAFNConfig().correlation_channels == 49
+
+
+def test_no_convolution_of_the_pfafn_networks_takes_the_slow_native_path():
+    """torch routes small batch-1 convolutions to ``_slow_conv2d_forward``; the networks' Conv2d takes oneDNN."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from vton.methods.pfafn.networks import PFAFNConfig, build_pfafn_network
+
+    cfg = PFAFNConfig(num_filters=(8, 16, 16, 16, 16), fpn_dim=16, ngf=4, fine_height=64, fine_width=32)
+    warp, gen = build_pfafn_network("warp", cfg), build_pfafn_network("gen", cfg)
+    x = torch.rand(1, 3, 64, 32) * 2 - 1
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        out = warp(x, x)
+        gen(torch.cat([x, out.warped_cloth, x[:, :1]], 1))
+    names = {e.key for e in prof.key_averages()}
+    assert "aten::mkldnn_convolution" in names and not any("slow_conv" in n or "thnn_conv" in n for n in names)

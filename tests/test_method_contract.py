@@ -23,7 +23,7 @@ CARDS = methods.cards()
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory) -> Path:
-    from vton.convert import write_random_weights
+    from vton.tools.random_weights import write_random_weights
 
     folder = tmp_path_factory.mktemp("tiny")
     for c in CARDS:

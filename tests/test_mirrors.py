@@ -343,11 +343,12 @@ def test_pf_afn_from_a_mirror_resolves_converts_loads_strictly_and_runs(hf_cache
 
 
 def test_converting_random_weights_keeps_them_random(offline_hub, tmp_path, monkeypatch, capsys):
-    from vton import convert, methods
+    from vton import methods
     from vton.cli import main
+    from vton.tools import convert, random_weights
 
     card = methods.card("cp-vton")
-    rw = convert.write_random_weights(tmp_path / "rw", methods=["cp-vton"], seed=3, **card.test_overrides)
+    rw = random_weights.write_random_weights(tmp_path / "rw", methods=["cp-vton"], seed=3, **card.test_overrides)
     tiny = {k: {n: tuple(v.shape) for n, v in methods.build_network("cp-vton", name, **card.test_overrides)
                 .state_dict().items()} for name, k in card.weights}
     monkeypatch.setattr(convert, "_expected_shapes", lambda e, notes: tiny[e.key])
@@ -365,7 +366,7 @@ def test_converting_random_weights_keeps_them_random(offline_hub, tmp_path, monk
 
 
 def test_converting_a_random_pth_declared_by_its_folder_keeps_it_random(offline_hub, tmp_path):
-    from vton import convert
+    from vton.tools import convert
 
     pth = tmp_path / "rw" / "cp-vton" / "tom_final.pth"
     pth.parent.mkdir(parents=True)
@@ -379,8 +380,8 @@ def test_converting_a_random_pth_declared_by_its_folder_keeps_it_random(offline_
 
 @pytest.mark.slow
 def test_a_cp_vton_plus_tom_is_named_by_its_shapes_and_refused_as_cp_vton(offline_hub, tmp_path):
-    from vton import convert
     from vton.methods import build_network
+    from vton.tools import convert
 
     pth = tmp_path / "tom_final.pth"
     torch.save({"module." + k: v for k, v in build_network("cp-vton+", "tom").state_dict().items()}, pth)

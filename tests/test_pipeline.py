@@ -22,7 +22,7 @@ EX = ROOT / "examples"
 
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory) -> Path:
-    from vton.convert import write_random_weights
+    from vton.tools.random_weights import write_random_weights
 
     return write_random_weights(tmp_path_factory.mktemp("weights"), methods=["cp-vton", "cp-vton+"], seed=0)
 

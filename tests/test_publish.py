@@ -16,8 +16,10 @@ from huggingface_hub import CommitInfo, HfApi
 from huggingface_hub.hf_api import RepoUrl
 from huggingface_hub.repocard import metadata_load
 
-from vton import convert, publish, weights
+from vton import weights
 from vton.errors import InputError, WeightsError
+from vton.tools import cli as tools_cli
+from vton.tools import convert, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 OID = "3f1c0de5a1b2c3d4e5f60718293a4b5c6d7e8f90"
@@ -78,7 +80,7 @@ def stand_ins(tmp_path, monkeypatch) -> dict[str, Path]:
 
 def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    publish.add_publish_parser(parser.add_subparsers(dest="command"))
+    tools_cli.add_publish_parser(parser.add_subparsers(dest="command"))
     return parser.parse_args(argv)
 
 
@@ -149,11 +151,11 @@ def test_publish_cli_takes_network_equals_path_and_another_owner(hub, manifest_c
     assert (tmp_path / "kept" / "cp-vton" / "tom_final.safetensors").is_file()
     assert row["sha256"] == _sha(tmp_path / "kept" / "cp-vton" / "tom_final.safetensors")
     with pytest.raises(InputError, match="not NETWORK=PATH"):
-        publish.run_publish(_parse("publish", "--method", "cp-vton", "--checkpoint", "tom"))
+        tools_cli.run_publish(_parse("publish", "--method", "cp-vton", "--checkpoint", "tom"))
     with pytest.raises(InputError, match="given twice"):
-        publish.run_publish(_parse("publish", "--method", "cp-vton", "--tom", "a.pth", "--checkpoint", "tom=b.pth"))
+        tools_cli.run_publish(_parse("publish", "--method", "cp-vton", "--tom", "a.pth", "--checkpoint", "tom=b.pth"))
     with pytest.raises(InputError, match="gen is not one of them"):
-        publish.run_publish(_parse("publish", "--method", "cp-vton", "--checkpoint", "gen=b.pth"))
+        tools_cli.run_publish(_parse("publish", "--method", "cp-vton", "--checkpoint", "gen=b.pth"))
 
 
 def test_offline_publish_stops_before_anything_and_leaves_the_manifest_byte_for_byte(manifest_copy, stand_ins,

@@ -63,7 +63,7 @@ def test_the_card_requires_the_points_the_agnostic_image_reads():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    from vton.convert import write_random_weights
+    from vton.tools.random_weights import write_random_weights
 
     return write_random_weights(tmp_path_factory.mktemp("vhd"), methods=[CARD.id], seed=3, **CARD.test_overrides)
 

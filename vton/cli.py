@@ -88,8 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-download", action="store_true", help="use only local or cached files")
     p.set_defaults(func=_cmd_prepare)
 
-    from .convert import add_convert_parser, add_random_weights_parser
-    from .publish import add_publish_parser
+    from .tools.cli import add_convert_parser, add_publish_parser, add_random_weights_parser
 
     add_convert_parser(sub)
     add_publish_parser(sub)
@@ -122,6 +121,7 @@ def _weights_warning(result) -> str:
     if prov.get("unverified_weights"):
         parts.append("WARNING: unverified weights (no sha256 declared in any manifest) for "
                      + ", ".join(prov["unverified_weights"]))
+    parts += [f"WARNING: {w}" for w in prov.get("warnings", ())]
     return "\n".join(parts)
 
 
@@ -134,6 +134,9 @@ def _weights_sources(result) -> str:
 def _out_folder(path: str) -> Path:
     from .errors import InputError
 
+    if not path.strip():
+        raise InputError("--out is empty; give the folder to write into (it is created if missing), e.g. "
+                         "--out outputs/run1")
     out = Path(path)
     try:
         is_file = out.exists() and not out.is_dir()
@@ -186,6 +189,8 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
     pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
     save_stages(pre.stages(), out)
+    for w in pre.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
     (out / "keypoints.json").write_text(json.dumps(pre.keypoint_table(), indent=2))
     if pre.pose is not None and pre.parsing is not None:
         (out / "dataset.zip").write_bytes(pre.dataset_zip())
@@ -195,21 +200,42 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_prepare(args: argparse.Namespace) -> int:
-    from .weights import prepare_converted
+def _weights_folder(path: str | None) -> None:
+    """Refuse a ``--weights-dir`` that is a file or does not exist (it would silently mean "no local weights")."""
+    from .errors import InputError
 
-    done = prepare_converted(args.weights_dir, download=not args.no_download)
+    if path is None:
+        return
+    p = Path(path)
+    if not path.strip() or p.is_file() or not p.is_dir():
+        what = "is empty" if not path.strip() else ("is a file" if p.is_file() else "does not exist")
+        raise InputError(f"--weights-dir {path[:200]!r} {what}; give the folder that holds the weights "
+                         "(<dir>/<method folder>/<file>, see weights/README.md), or leave it out to use the Hub")
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from .weights import manifest, prepare_converted
+
+    _weights_folder(args.weights_dir)
+    done = prepare_converted(args.weights_dir, download=not args.no_download, strict=True)
     for p in done:
         print(f"ready: {p}")
     if not done:
-        print("nothing to convert (no .pth weights found locally or on the Hub)")
+        wanted = ", ".join(f"{e.folder}/{e.filename}" for e in manifest().values() if e.format == "pth")
+        where = f"in {args.weights_dir}" if args.weights_dir else "in $VTON_WEIGHTS_DIR or the cache"
+        hub = " (--no-download: the Hub was not asked)" if args.no_download else " nor on the Hub"
+        print(f"error: nothing to convert: no {wanted} {where}{hub}", file=sys.stderr)
+        return 1
     return 0
 
 
 def _cmd_dataset(args: argparse.Namespace) -> int:
     from .datasets import VitonFolder
+    from .errors import InputError
     from .pipeline import TryOnPipeline
 
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be at least 1 (the number of pairs to run), got {args.limit}")
     folder = VitonFolder(args.root, args.pairs, split=args.split)
     _compile_note(args)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed,
@@ -233,8 +259,10 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         if args.all_stages:
             result.save(out / stem)
         rows.append({"person": item.person_name, "cloth": item.cloth_name, "tryon": f"{stem}.png",
-                     "seconds": round(sum(result.timings.values()), 6)})
+                     "seconds": round(sum(result.timings.values()), 6), "warnings": list(result.pre.warnings)})
         print(f"  [{i + 1}/{n}] {item.person_name} + {item.cloth_name}", file=sys.stderr)
+        for w in result.pre.warnings:
+            print(f"  WARNING: {w}", file=sys.stderr)
     (out / "results.json").write_text(json.dumps({"method": args.method, **provenance, "pairs": rows}, indent=2))
     print(f"{n} try-ons written to {out}")
     return 0
@@ -333,6 +361,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_methods(args: argparse.Namespace) -> int:
     from . import methods
 
+    _weights_folder(args.weights_dir)
     rows = [methods.describe(c.id, args.weights_dir) for c in methods.cards()]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -348,6 +377,8 @@ def _cmd_methods(args: argparse.Namespace) -> int:
               f"{'':11s}needs: {', '.join(r['needs'])}; weights: {weights}")
         for name, n in r["weights"].items():
             print(f"{'':11s}{name}: {n['source']}")
+        if r["cost_text"]:
+            print(f"{'':11s}cost: {r['cost_text']}")
         if r["how_to"]:
             print(f"{'':11s}how to get them: {r['how_to']}")
     return 0

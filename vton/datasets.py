@@ -8,8 +8,10 @@ mask PNGs) are read and written by ``vton.formats``; their names are re-exported
 
 A dataset zip is unpacked only when every member is safe: no path leaving the folder, no symlink, no encrypted
 member, only stored/deflate/bzip2/LZMA compression, no file and folder of the same name, at most
-``MAX_ZIP_MEMBERS`` members and ``MAX_UNZIPPED_BYTES`` in all, and every member's CRC intact. Names in the pairs
-list are plain file names of at most ``MAX_NAME_BYTES`` bytes. Every failure is an ``InputError`` naming the file.
+``MAX_ZIP_MEMBERS`` members, no member larger than ``MAX_MEMBER_BYTES`` (the largest file vton reads: an
+image of ``vton.images.MAX_FILE_BYTES``), ``MAX_UNZIPPED_BYTES`` in all, and every member's CRC intact. Names in
+the pairs list are plain file names of at most ``MAX_NAME_BYTES`` bytes. Every failure is an ``InputError`` naming
+the file.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from PIL import Image
 
 from .annotations import Parsing, Pose
 from .errors import InputError
+from .errors import short_reason as _reason
 from .formats import (
     FRAME,
     MIN_GARMENT_FRACTION,
@@ -47,7 +50,7 @@ from .images import load_image
 from .labels import LIP, LabelSet
 
 __all__ = [
-    "MAX_UNZIPPED_BYTES", "MAX_ZIP_MEMBERS", "MAX_NAME_BYTES", "MAX_PAIRS_BYTES",
+    "MAX_UNZIPPED_BYTES", "MAX_MEMBER_BYTES", "MAX_ZIP_MEMBERS", "MAX_NAME_BYTES", "MAX_PAIRS_BYTES",
     "read_openpose_json", "write_openpose_json", "read_parse_png", "write_parse_png", "read_mask_png",
     "write_mask_png", "VitonItem", "VitonFolder", "export_dataset_zip", "check_output_file", "check_output_dir",
 ]
@@ -58,7 +61,8 @@ _IMAGE_DIR, _CLOTH_DIR, _CLOTH_MASK_DIR = "image", "cloth", "cloth-mask"
 _PARSE_DIR, _PARSE_NEW_DIR, _BODY_MASK_DIR, _POSE_DIR = "image-parse", "image-parse-new", "image-mask", "pose"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-MAX_UNZIPPED_BYTES = 4 * 1024**3
+MAX_UNZIPPED_BYTES = 2 * 1024**3  # a test split at 1024 × 768 (VITON-HD's size) fits; 256 × 192 ones are far smaller
+MAX_MEMBER_BYTES = 100 * 1024**2  # = vton.images.MAX_FILE_BYTES: a larger member is nothing vton could read
 MAX_ZIP_MEMBERS = 200_000  # VITON's train split is about 100,000 files
 MAX_NAME_BYTES = 255  # the longest file name most file systems allow
 MAX_PAIRS_BYTES = 16 * 1024**2
@@ -70,14 +74,6 @@ _ZIP_METHODS = {
 
 # ----------------------------------------------------------------------------------------------------------------
 # VITON / CP-VTON folders
-
-
-def _reason(e: BaseException) -> str:
-    """A short reason for an OS or library error, without echoing a (possibly huge) file name."""
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    text = str(e)
-    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def _parse_name(person_name: str) -> str:
@@ -109,6 +105,11 @@ def _zip_problem(members: list[zipfile.ZipInfo], dest: Path) -> str | None:
     """What makes these members unsafe or impossible to unpack into ``dest``, or None."""
     if len(members) > MAX_ZIP_MEMBERS:
         return f"holds {len(members):,} members, more than the {MAX_ZIP_MEMBERS:,} vton unpacks (MAX_ZIP_MEMBERS)"
+    big = max(members, key=lambda m: m.file_size, default=None)
+    if big is not None and big.file_size > MAX_MEMBER_BYTES:
+        return (f"holds {big.filename[:200]!r}, which unpacks to {big.file_size:,} bytes, more than the "
+                f"{MAX_MEMBER_BYTES:,} of any file vton reads (MAX_MEMBER_BYTES); it is not a dataset image or "
+                "annotation")
     total = sum(m.file_size for m in members)
     if total > MAX_UNZIPPED_BYTES:
         return f"unpacks to {total:,} bytes, more than the {MAX_UNZIPPED_BYTES:,} vton accepts (MAX_UNZIPPED_BYTES)"

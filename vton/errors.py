@@ -6,7 +6,7 @@ none of them prints a traceback for a ``VtonError``.
 
 from __future__ import annotations
 
-__all__ = ["VtonError", "InputError", "WeightsError", "PersonNotFoundError"]
+__all__ = ["VtonError", "InputError", "WeightsError", "PersonNotFoundError", "short_reason"]
 
 
 class VtonError(Exception):
@@ -30,3 +30,11 @@ class PersonNotFoundError(InputError):
 
 class WeightsError(VtonError):
     """Weights are missing, unverifiable or incompatible; the message says how to get them."""
+
+
+def short_reason(e: BaseException) -> str:
+    """A short reason for an OS or library error, for a message, without echoing a (possibly huge) file name."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e)
+    return text if len(text) <= 200 else text[:200] + "…"

@@ -28,6 +28,7 @@ from PIL import Image
 
 from .annotations import Parsing, Pose, check_pose
 from .errors import InputError, PersonNotFoundError
+from .errors import short_reason as _reason
 from .images import check_file_size, check_image_size, decode_image, open_image, read_path_bytes
 from .labels import COCO18, LIP, LabelSet, palette
 
@@ -43,14 +44,6 @@ MAX_POSE_JSON_BYTES = 1_000_000  # an OpenPose file of a few people is a few kB
 MAX_JSON_DEPTH = 32  # OpenPose files nest 4 or 5 levels
 MAX_JSON_INT_DIGITS = 30  # no pixel coordinate has more digits; Python refuses over 4300 anyway
 MIN_GARMENT_FRACTION = 0.01  # a garment mask must cover at least 1 % of its image
-
-
-def _reason(e: BaseException) -> str:
-    """A short reason for an OS or library error, without echoing a (possibly huge) file name."""
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    text = str(e)
-    return text if len(text) <= 200 else text[:200] + "…"
 
 
 # ----------------------------------------------------------------------------------------------------------------

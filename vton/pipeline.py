@@ -105,6 +105,10 @@ class Preprocessed:
         cached: the steps reused from an earlier run.
         photo_pose: the pose in photo pixels, or None.
         input_sha256: sha256 of each input as given (file bytes, or the pixels of an in-memory image).
+        person_cache: garment-independent values methods derive from the person (features, drawings), kept with
+            the cached person side (``Method.person_cached``).
+        warnings: what was unusual but accepted, or given but not used (shown in the page, the CLI and
+            ``result.json``); see ``vton.consistency``.
     """
 
     photo: Image.Image
@@ -121,6 +125,8 @@ class Preprocessed:
     cached: frozenset[str] = frozenset()
     photo_pose: Pose | None = None
     input_sha256: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    person_cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def keypoint_table(self) -> list[dict[str, Any]]:
         """One row per COCO-18 keypoint: name, x, y (frame pixels), score, present; empty without a pose."""
@@ -141,11 +147,16 @@ class Preprocessed:
         trace.record("person", np.asarray(self.person),
                      f"The photo scaled into the {self.person.size[0]} × {self.person.size[1]} frame "
                      f"({src.get('framing', 'framed')}).")
+        drawn = self.person_cache.setdefault(("preprocess", "drawings"), {})  # drawn once per cached person
         if self.pose is not None:
-            trace.record("pose", vis.draw_pose(self.person, self.pose),
+            if "pose" not in drawn:
+                drawn["pose"] = _frozen(vis.draw_pose(self.person, self.pose))
+            trace.record("pose", drawn["pose"],
                          f"OpenPose body keypoints ({src['pose']}); {int(self.pose.present.sum())} of 18 found.")
         if self.parsing is not None:
-            trace.record("parsing", vis.parse_with_legend(self.parsing),
+            if "parsing" not in drawn:
+                drawn["parsing"] = _frozen(vis.parse_with_legend(self.parsing))
+            trace.record("parsing", drawn["parsing"],
                          f"SCHP LIP labels ({src['parsing']}), coloured, with the legend of labels present.")
         if self.body_mask is not None:
             trace.record("body_mask", vis.mask_image(self.body_mask),
@@ -173,6 +184,13 @@ class Preprocessed:
         export_dataset_zip(buf, name, self.person, self.cloth, self.cloth_mask, self.parsing, self.pose,
                            body_mask=self.body_mask)
         return buf.getvalue()
+
+
+def _frozen(image: np.ndarray) -> np.ndarray:
+    """A drawing shared by every result of a cached person: read-only, so no result can change another's."""
+    image = np.asarray(image)
+    image.flags.writeable = False
+    return image
 
 
 _WHAT = {"person": "person photo", "cloth": "garment photo", "pose": "pose file", "parsing": "parse map",
@@ -329,6 +347,19 @@ class _LRU:
                 _, (_, m) = self._d.popitem(last=False)
                 self._bytes -= m
 
+    def remeasure(self, match: Any) -> None:
+        """Measure again the entries for which ``match(value)`` holds (values that grew after their ``put``) and
+        evict down to the bounds."""
+        with self._lock:
+            for key, (value, n) in list(self._d.items()):
+                if match(value):
+                    m = _nbytes(value)
+                    self._d[key] = (value, m)
+                    self._bytes += m - n
+            while self._d and (len(self._d) > self._size or self._bytes > self._max_bytes):
+                _, (_, m) = self._d.popitem(last=False)
+                self._bytes -= m
+
     def clear(self) -> None:
         with self._lock:
             self._d.clear()
@@ -455,18 +486,28 @@ class Preprocessor:
         if body is None:
             sources.pop("body_mask", None)
         timings = {k: trace.timings.get(k, 0.0) for k in preprocess_steps(needs)}
+        notes = [*person_side.get("warnings", ()), *garment_side.get("warnings", ()),
+                 *_unused_annotations(card, needs, pose=pose, parsing=parsing, body_mask=body_mask)]
         return Preprocessed(
             person_side["photo"], garment_side["garment"], person_side["framed"], garment_side["framed"],
             person_side["pose"], person_side["parsing"], garment_side["mask"], body,
-            person_side["transform"], sources, timings, frozenset(cached), person_side["photo_pose"], hashes)
+            person_side["transform"], sources, timings, frozenset(cached), person_side["photo_pose"], hashes,
+            tuple(dict.fromkeys(notes)), person_side.setdefault("derived", {}))
+
+    def account(self, pre: Preprocessed) -> None:
+        """Count what methods added to a cached person side (``pre.person_cache``: features, drawings) in the
+        person cache's byte bound."""
+        self._person_cache.remeasure(lambda side: side.get("derived") is pre.person_cache)
 
     def _person_side(self, person: Any, trace: Trace, needs: frozenset[str], pose: Any, parsing: Any,
                      body_mask: Any, card: MethodCard | None, frame: tuple[int, int]) -> dict[str, Any]:
+        from .consistency import check_parsing, check_pose_on_parsing, check_pose_scores
         from .formats import read_openpose_json, read_parse_png
         from .preprocess.framing import frame_labels, frame_person
 
         photo = load_image(person, "person photo")
         sources: dict[str, str] = {}
+        notes: list[str] = []
         photo_pose = None
         if "pose" in needs:
             def get_pose() -> Pose:
@@ -474,7 +515,9 @@ class Preprocessor:
                     sources["pose"] = "estimated"
                     return self._estimate_pose(photo)
                 sources["pose"] = "supplied"
-                return pose if isinstance(pose, Pose) else read_openpose_json(pose, size=photo.size)
+                p = pose if isinstance(pose, Pose) else read_openpose_json(pose, size=photo.size)
+                notes.extend(check_pose_scores(p))
+                return p
 
             photo_pose = trace.step("pose", get_pose)
             _check_pose_for(card, photo_pose, photo.size)
@@ -493,19 +536,24 @@ class Preprocessor:
                     sources["parsing"] = "supplied"
                     p = parsing if isinstance(parsing, Parsing) else read_parse_png(parsing)
                 _same_size(p.size, photo.size, "parse map", "person photo")
+                if parsing is not None:
+                    check_parsing(p)
+                if photo_pose is not None and (pose is not None or parsing is not None):
+                    notes.extend(check_pose_on_parsing(photo_pose, p, refuse=pose is not None and parsing is not None))
                 return Parsing(frame_labels(p.labels, transform), p.label_set)
 
             frame_parsing = trace.step("parsing", get_parsing)
 
         side = {"photo": photo, "framed": framed, "transform": transform, "pose": frame_pose, "photo_pose": photo_pose,
-                "parsing": frame_parsing, "body": None, "sources": sources}
+                "parsing": frame_parsing, "body": None, "sources": sources, "warnings": notes}
         if "body_mask" in needs:
             side["body"] = self._body_mask(side, trace, body_mask)
         return side
 
     def _body_mask(self, side: dict[str, Any], trace: Trace, body_mask: Any) -> np.ndarray:
         """The body mask in the frame: the supplied one, else the parse's foreground (the step ``body_mask``)."""
-        from .formats import read_mask_png
+        from .consistency import check_body_mask
+        from .formats import mask_array, read_mask_png
         from .preprocess.framing import frame_labels
 
         sources = side["sources"]
@@ -517,24 +565,29 @@ class Preprocessor:
                 sources["body_mask"] = "parsing"
                 return side["parsing"].labels > 0
             sources["body_mask"] = "supplied"
-            if isinstance(body_mask, np.ndarray):
-                m = body_mask
+            if isinstance(body_mask, np.ndarray):  # NaN, out-of-range values refused; 0/1, 0..255, [0, 1] read
+                m = mask_array(body_mask, "body mask", threshold=1)
             else:  # CP-VTON+ counts every non-zero pixel of image-mask as body
                 m = read_mask_png(body_mask, what="body mask", threshold=1)
             photo = side["photo"]
             _same_size((m.shape[1], m.shape[0]), photo.size, "body mask", "person photo")
-            return frame_labels(m.astype(np.uint8), side["transform"]) > 0
+            framed = frame_labels(m.astype(np.uint8), side["transform"]) > 0
+            side.setdefault("warnings", []).extend(
+                check_body_mask(framed, side["parsing"], refuse=sources.get("parsing") == "supplied"))
+            return framed
 
         return trace.step("body_mask", get_body_mask)
 
 
     def _garment_side(self, cloth: Any, trace: Trace, cloth_mask: Any, frame: tuple[int, int]) -> dict[str, Any]:
+        from .consistency import check_garment_mask
         from .formats import check_cloth_mask, read_mask_png
         from .preprocess.cloth_mask import compute_cloth_mask
         from .preprocess.framing import frame_labels, frame_person
 
         garment = load_image(cloth, "garment photo", keep_alpha=True)
         sources: dict[str, str] = {}
+        notes: list[str] = []
 
         def get_cloth_mask() -> np.ndarray:
             if cloth_mask is None:
@@ -545,7 +598,16 @@ class Preprocessor:
                 mask = cloth_mask if isinstance(cloth_mask, np.ndarray) else read_mask_png(cloth_mask)
             mask = np.asarray(mask)
             _same_size((mask.shape[1], mask.shape[0]), garment.size, "garment mask", "garment photo")
-            return check_cloth_mask(mask)
+            mask = check_cloth_mask(mask)
+            if cloth_mask is not None:
+                try:
+                    seen = compute_cloth_mask(garment)
+                    photo_mask, how = seen.mask, ("its transparency" if seen.source == "alpha"
+                                                  else "separated from its background")
+                except InputError:  # no separable garment: only the mask's coverage can be checked
+                    photo_mask, how = None, ""
+                notes.extend(check_garment_mask(mask, photo_mask, estimated_from=how))
+            return mask
 
         garment_mask = trace.step("cloth_mask", get_cloth_mask)
 
@@ -555,7 +617,17 @@ class Preprocessor:
             return framed_cloth, frame_labels(garment_mask.astype(np.uint8), ctf) > 0
 
         framed_cloth, frame_mask = trace.step("cloth_framing", frame_cloth)
-        return {"garment": garment, "framed": framed_cloth, "mask": frame_mask, "sources": sources}
+        return {"garment": garment, "framed": framed_cloth, "mask": frame_mask, "sources": sources, "warnings": notes}
+
+
+_ANNOTATION_NAMES = {"pose": "pose", "parsing": "parse map", "body_mask": "body mask"}
+
+
+def _unused_annotations(card: MethodCard | None, needs: frozenset[str], **given: Any) -> list[str]:
+    """Warnings for annotations given to a method that does not read them (they are neither read nor checked)."""
+    who = card.title if card is not None else "this method"
+    return [f"a {_ANNOTATION_NAMES[k]} was given, but {who} does not use one; it was ignored (neither read nor checked)"
+            for k, v in given.items() if v is not None and k not in needs]
 
 
 def _check_pose_for(card: MethodCard | None, pose: Pose, size: tuple[int, int]) -> None:
@@ -676,12 +748,9 @@ def _jsonable(x: Any) -> Any:
 
 
 def _pick_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise InputError(f"unknown torch device {device!r} ({e}); use 'cpu', 'cuda' or 'cuda:N'") from None
+    from .devices import pick_device
+
+    return pick_device(device)
 
 
 class TryOnPipeline:
@@ -792,6 +861,7 @@ class TryOnPipeline:
         except VtonError as e:  # a refusal keeps the stages computed so far, so the user sees why
             e.stages = tuple(trace.stages(PREPROCESS_STAGES + self.card.stages))
             raise
+        self.preprocessor.account(pre)  # person features the method kept now count in the cache's byte bound
         _check_output(self.card, out)
         pasted = trace.step("paste_back", lambda: _paste(out, pre))
         trace.record("pasted", np.asarray(pasted.convert("RGB")))
@@ -833,7 +903,8 @@ def _provenance(pipe: TryOnPipeline, pre: Preprocessed, supplied: set[str]) -> d
         "method": card.id,
         "method_title": card.title,
         "licence": card.licence,
-        "device": str(pipe.device),
+        "device": _device_used(pipe),
+        "device_requested": str(pipe.device),
         "seed": pipe.seed,
         "compiled": pipe.compile_networks,
         **({"compile_note": card.compile_note} if pipe.compile_networks and card.compile_note else {}),
@@ -844,8 +915,18 @@ def _provenance(pipe: TryOnPipeline, pre: Preprocessed, supplied: set[str]) -> d
         "inputs_sha256": dict(pre.input_sha256),
         "sources": dict(pre.sources),
         "cached_steps": sorted(pre.cached),
+        "warnings": list(pre.warnings),
         "photo_size": list(pre.photo.size),
     }
+
+
+def _device_used(pipe: TryOnPipeline) -> str:
+    """The device the method's networks ran on; a method without networks computes on the CPU."""
+    from .devices import device_used
+
+    nets = getattr(pipe.method, "nets", {}) or {}
+    params = (next(iter(net.parameters()), None) for net in nets.values())
+    return device_used(p.device for p in params if p is not None)
 
 
 def _same_size(a: tuple[int, int], b: tuple[int, int], what_a: str, what_b: str) -> None:

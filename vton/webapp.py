@@ -240,6 +240,10 @@ def method_choices(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
             state += " (RANDOM test weights)"
         if r["unverified"]:
             state += " (UNVERIFIED weights)"
+        cost = r.get("cost") or {}
+        seconds = [row["tryon_s"] for row in (cost.get("devices") or {}).values()]
+        if seconds:
+            state += f" · ~{min(seconds):.2g} s"
         out.append((f"{r['title']} · {r['licence']} · {state}", r["id"]))
     return out
 
@@ -346,8 +350,9 @@ def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -
     from .weights import hub_mode
 
     folder = f"`{_md(str(weights_dir))}`" if weights_dir else "none (set `--weights-dir` or `VTON_WEIGHTS_DIR`)"
-    lines = [f"**Local weights folder:** {folder} · **Hub:** {'online' if hub_mode() == 'online' else 'offline'}",
-             "", "| method | licence | weights | estimators it runs (licence) | status |", "|---|---|---|---|---|"]
+    lines = [f"**Local weights folder:** {folder} · **Hub:** {'online' if hub_mode() == 'online' else 'offline'}", "",
+             "| method | licence | weights | estimators it runs (licence) | cost (bench/bench_costs.py) | status |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         nets = ", ".join(f"{n}: {v['status']}" + ("" if v["verified"] else " (unverified)")
                          for n, v in r["weights"].items()) or "none"
@@ -355,7 +360,9 @@ def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -
         status = r.get("readiness", "ready") if r["ready"] else "**missing**"
         if r["random"]:
             status += " (RANDOM test weights: output is noise)"
-        lines.append(f"| {_md(r['title'])} | {_md(_short_licence(r['licence']))} | {nets} | {est} | {status} |")
+        cost = _md(r.get("cost_text") or "not measured")
+        licence = _md(_short_licence(r["licence"]))
+        lines.append(f"| {_md(r['title'])} | {licence} | {nets} | {est} | {cost} | {status} |")
     return "\n".join(lines)
 
 

@@ -76,6 +76,9 @@ __all__ = [
     "load_state_dict",
     "load_network",
     "check_state_dict",
+    "check_tensor_values",
+    "check_tensor_dtypes",
+    "MAX_ABS_WEIGHT",
     "availability",
     "method_availability",
     "licence_text",
@@ -106,6 +109,8 @@ HUB_OWNER_ENV = "VTON_HUB_OWNER"  # replaces DEFAULT_HUB_OWNER in the manifest's
 DEFAULT_HUB_OWNER = "vton-lab"  # the owner of the project's own Hub repos (converted weights)
 _OWNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 LOCAL_MANIFEST = "manifest.json"
+MAX_ABS_WEIGHT = 65504.0  # the largest float16 value: no trained weight or BatchNorm statistic of these networks
+# comes near it (the authors' checkpoints stay below 1e3), and a network holding more cannot run in half precision
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _REQUIRED = ("method", "network", "folder", "repo", "file", "revision", "sha256", "format", "bytes", "licence",
@@ -910,7 +915,7 @@ def _fetch_mirror(e: WeightEntry, m: Mirror, root: Path | None, download: bool) 
 
 def _convert_mirror(e: WeightEntry, m: Mirror, original: Path) -> Path:
     """The verified original converted by the method's converter into ``mirror_target``; its sha256 recorded."""
-    from vton import convert
+    from vton.tools import convert  # the converter sits above this module: imported only when a mirror is used
 
     target = mirror_target(e, m)
     _say(f"converting {_original_name(e)} to safetensors (once; torch.load weights_only=True)", 0, 1)
@@ -1057,10 +1062,15 @@ def _pth_as_safetensors(r: ResolvedWeights) -> Path:
                            f"Set {CACHE_ENV} to a writable folder.") from None
 
 
-def prepare_converted(weights_dir: str | os.PathLike | None = None, *, download: bool = True) -> list[Path]:
+def prepare_converted(weights_dir: str | os.PathLike | None = None, *, download: bool = True,
+                      strict: bool = False) -> list[Path]:
     """Convert every available ``pth`` entry, and fetch and convert every mirror-only network, ahead of time
     (``python -m vton prepare``; the Space runs it at start so no request waits for a download); the files made
-    ready."""
+    ready.
+
+    An entry that cannot be had is logged and skipped; with ``strict`` a local file that is present but refused
+    (a wrong sha256, an unreadable checkpoint) raises its ``WeightsError`` instead (the CLI's exit status).
+    """
     out = []
     for key, e in manifest().items():
         if e.format != "pth" and not e.mirrors:
@@ -1069,6 +1079,9 @@ def prepare_converted(weights_dir: str | os.PathLike | None = None, *, download:
             r = resolve(key, weights_dir, download=download)
             out.append(_pth_as_safetensors(r) if r.entry.format == "pth" else r.path)
         except WeightsError as exc:
+            local = local_path(key, weights_dir)
+            if strict and local is not None and local.is_file():
+                raise
             log.warning("%s", exc)
     return out
 
@@ -1084,10 +1097,51 @@ def load_state_dict(key: str, weights_dir: str | os.PathLike | None = None) -> d
                            "resolve_file(), it has no PyTorch state dict.")
     path = _pth_as_safetensors(r) if fmt == "pth" else r.path
     try:
-        return load_file(str(path))
+        sd = load_file(str(path))
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
         raise WeightsError(f"{_head(r.entry)}: {path} is not a readable safetensors file ({_first_line(exc)}). "
                            f"Re-create it with `{convert_command(key)}`.") from None
+    problem = check_tensor_values(sd)
+    if problem:
+        raise WeightsError(f"{_head(r.entry)}: {path} {problem}. The file is damaged or not a trained checkpoint "
+                           f"(a matching sha256 only proves it is the file declared); re-create it with "
+                           f"`{convert_command(key)}` from the authors' original.")
+    return sd
+
+
+def check_tensor_values(sd: Mapping[str, torch.Tensor], limit: float = MAX_ABS_WEIGHT) -> str:
+    """'' when every floating-point tensor is finite and within ``±limit`` and every BatchNorm ``running_var`` is
+    non-negative; else what is wrong with the first bad tensor, naming it (NaN/inf counts, largest magnitude)."""
+    for name, t in sd.items():
+        if not t.is_floating_point() or t.numel() == 0:
+            continue
+        x = t.detach()
+        finite = torch.isfinite(x)
+        if not bool(finite.all()):
+            nan = int(torch.isnan(x).sum())
+            inf = int(x.numel() - int(finite.sum()) - nan)
+            what = " and ".join(p for p in (f"{nan} NaN" if nan else "", f"{inf} infinite" if inf else "") if p)
+            return f"holds {what} value(s) of {x.numel():,} in tensor {name!r}; weights must be finite numbers"
+        big = float(x.abs().amax())
+        if big > limit:
+            return (f"holds values up to {big:.3g} in tensor {name!r}, beyond ±{limit:g} (MAX_ABS_WEIGHT, the largest "
+                    "float16 value; trained weights stay far below it)")
+        if name.endswith("running_var") and float(x.amin()) < 0:
+            return f"holds a negative variance ({float(x.amin()):.3g}) in tensor {name!r}"
+    return ""
+
+
+def check_tensor_dtypes(expected: Mapping[str, torch.dtype], got: Mapping[str, torch.Tensor], limit: int = 5) -> str:
+    """'' when every tensor in ``got`` has the dtype the network declares for it, else one line naming them."""
+    def name(dtype: torch.dtype) -> str:
+        return str(dtype).removeprefix("torch.")
+
+    bad = [f"{k} is {name(v.dtype)}, the network declares {name(expected[k])}"
+           for k, v in got.items() if k in expected and v.dtype != expected[k]]
+    if not bad:
+        return ""
+    more = f", … ({len(bad) - limit} more)" if len(bad) > limit else ""
+    return f"{len(bad)} tensor(s) of another dtype: " + ", ".join(bad[:limit]) + more
 
 
 def check_state_dict(
@@ -1146,11 +1200,16 @@ def load_into(
     sd = load_state_dict(key, weights_dir)
     if rename is not None:
         sd = rename(sd)
-    expected = {k: v.shape for k, v in module.state_dict().items()}
+    own = module.state_dict()
+    expected = {k: v.shape for k, v in own.items()}
     diff = check_state_dict(expected, sd)
     if diff:
         raise WeightsError(f"{_head(r.entry)} from {r.path} do not fit {type(module).__name__}: {diff}. The file is "
                            f"not a {r.entry.method} {r.entry.network} checkpoint, or it needs a key rename.")
+    wrong = check_tensor_dtypes({k: v.dtype for k, v in own.items()}, sd)
+    if wrong:  # load_state_dict would cast them silently (int8 or float16 weights run as if they were the trained ones)
+        raise WeightsError(f"{_head(r.entry)} from {r.path} do not fit {type(module).__name__}: {wrong}. Re-create "
+                           f"the file with `{convert_command(key)}` from the authors' float32 original.")
     try:
         module.load_state_dict(sd, strict=True)
     except RuntimeError as exc:

@@ -9,8 +9,10 @@ package names its id: the pipeline, the app, the CLI and the API iterate over :f
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from vton.errors import InputError
@@ -72,6 +74,34 @@ def build_network(method_id: str, name: str, **overrides: Any):
     return create(method_id).build_network(name, **overrides)
 
 
+COSTS_FILE = Path(__file__).with_name("costs.json")  # written by bench/bench_costs.py, read here only
+
+
+def cost(method_id: str) -> dict[str, Any] | None:
+    """What a run of ``method_id`` cost when ``bench/bench_costs.py`` last measured it (``costs.json``): seconds for
+    a try-on with the person's annotations supplied (``tryon_s``) and for a garment swap on a cached person
+    (``swap_s``), per device, with the machine they were measured on; None when never measured."""
+    try:
+        data = json.loads(COSTS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    row = data.get("methods", {}).get(method_id) if isinstance(data, dict) else None
+    if not isinstance(row, dict):
+        return None
+    return {**row, "machine": data.get("machine", ""), "measured": data.get("measured", "")}
+
+
+def cost_text(method_id: str) -> str:
+    """``cost`` as one line ("~0.9 s a try-on, ~0.3 s a garment swap (CPU, 2 threads, …)"), or ''."""
+    c = cost(method_id)
+    if not c:
+        return ""
+    parts = []
+    for device, row in sorted((c.get("devices") or {}).items()):
+        parts.append(f"~{row['tryon_s']:.2g} s a try-on, ~{row['swap_s']:.2g} s a garment swap on {device}")
+    return "; ".join(parts) + (f" (measured on {c['machine']})" if c.get("machine") else "")
+
+
 def describe(method_id: str, weights_dir: Any = None) -> dict[str, Any]:
     """The card as JSON plus, per network, where its weights are and whether the method is ready to run.
 
@@ -108,7 +138,7 @@ def describe(method_id: str, weights_dir: Any = None) -> dict[str, Any]:
             "random": any(n["random"] for n in nets.values()),
             "unverified": [name for name, n in nets.items() if n["status"] == "local" and not n["verified"]],
             "download_bytes": download, "readiness": _readiness(bool(nets), ready, download, offline and downloadable),
-            "how_to": how_to}
+            "how_to": how_to, "cost": cost(method_id), "cost_text": cost_text(method_id)}
 
 
 def _readiness(has_weights: bool, ready: bool, download: int, blocked_offline: bool) -> str:

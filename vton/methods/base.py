@@ -388,6 +388,20 @@ class Method:
                                               info.entry.licence, info.mirror.as_dict() if info.mirror else None)
         return dict(self.loaded)
 
+    def person_cached(self, pre: Any, key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
+        """``fn()`` computed once per person: garment-independent values (person features, their drawings) are
+        kept with the cached person side (``pre.person_cache``), so a garment swap on the same person reuses them.
+
+        ``key`` must name everything besides the person that the value depends on (the network's weights digest).
+        """
+        store = getattr(pre, "person_cache", None)
+        if store is None:
+            return fn()
+        k = (self.card.id, *key)
+        if k not in store:
+            store[k] = fn()
+        return store[k]
+
     def compile(self) -> None:
         """The fast path: every loaded network wrapped by ``torch.compile`` (Inductor, weights frozen as constants).
 

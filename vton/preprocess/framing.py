@@ -263,6 +263,10 @@ def paste_back(result_frame: Image.Image, transform: FrameTransform, original: I
                mask: np.ndarray | None = None, feather: float = 1.0) -> Image.Image:
     """Put a result frame back into the photo, at the photo's resolution.
 
+    Only the photo's box around the mask (or the frame, without a mask) is resampled, feathered and blended
+    (grown by the feathering's reach and the bicubic kernel); the rest of the photo is copied as it is, so the
+    cost follows the changed region, not the photo's size.
+
     Args:
         result_frame: the frame-sized RGB result.
         transform: the transform that made the frame from ``original``.
@@ -281,28 +285,49 @@ def paste_back(result_frame: Image.Image, transform: FrameTransform, original: I
         raise InputError(f"the result is {res.size[0]} × {res.size[1]}, the frame is "
                          f"{transform.frame_size[0]} × {transform.frame_size[1]}")
     s, (ox, oy) = transform.scale, transform.offset
-    data = (s, 0.0, ox, 0.0, s, oy)  # photo pixel → frame
-    up = res.transform(photo.size, Image.Transform.AFFINE, data, resample=Image.Resampling.BICUBIC)
-    cover = Image.new("L", res.size, 255).transform(photo.size, Image.Transform.AFFINE, data,
+    fw, fh = transform.frame_size
+    pw, ph = photo.size
+    m = None if mask is None else np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+    if m is not None and m.ndim != 2:
+        raise InputError(f"a mask must be 2-D (H, W), got shape {m.shape}")
+    if m is not None and m.shape not in ((fh, fw), (ph, pw)):
+        raise InputError(f"the mask is {m.shape[1]} × {m.shape[0]}; it must be frame-sized ({fw} × {fh}) or "
+                         f"photo-sized ({pw} × {ph})")
+    # the photo box to work on: the mask's (or frame's) extent, grown by the blur's reach and 2 px of kernel
+    if m is None or m.shape == (fh, fw):
+        ys, xs = np.nonzero(m > 0) if m is not None else (np.array([0, fh - 1]), np.array([0, fw - 1]))
+        if xs.size == 0:
+            return photo.copy()
+        corners = transform.to_photo(np.array([[xs.min(), ys.min()], [xs.max() + 1.0, ys.max() + 1.0]]))
+    else:
+        ys, xs = np.nonzero(m > 0)
+        if xs.size == 0:
+            return photo.copy()
+        corners = np.array([[xs.min(), ys.min()], [xs.max() + 1.0, ys.max() + 1.0]], np.float64)
+    grow = 3.0 * feather / s + 4.0 if (m is not None and feather > 0) else 2.0 / s + 2.0
+    x0, y0 = (max(int(np.floor(v - grow)), 0) for v in corners[0])
+    x1, y1 = min(int(np.ceil(corners[1, 0] + grow)), pw), min(int(np.ceil(corners[1, 1] + grow)), ph)
+    if x1 <= x0 or y1 <= y0:
+        return photo.copy()
+    box = (x1 - x0, y1 - y0)
+    data = (s, 0.0, ox + s * x0, 0.0, s, oy + s * y0)  # box pixel → frame
+    up = res.transform(box, Image.Transform.AFFINE, data, resample=Image.Resampling.BICUBIC)
+    cover = Image.new("L", res.size, 255).transform(box, Image.Transform.AFFINE, data,
                                                     resample=Image.Resampling.BILINEAR, fillcolor=0)
     alpha = np.asarray(cover, np.float32) / 255.0
-    if mask is not None:
-        m = np.asarray(mask, np.float32)
-        if m.ndim != 2:
-            raise InputError(f"a mask must be 2-D (H, W), got shape {m.shape}")
-        fw, fh = transform.frame_size
+    if m is not None:
         if m.shape == (fh, fw):
-            m_img = Image.fromarray(np.clip(m, 0, 1) * 255.0).convert("L")
-            m_photo = m_img.transform(photo.size, Image.Transform.AFFINE, data, resample=Image.Resampling.BILINEAR,
-                                      fillcolor=0)
-        elif m.shape == (photo.size[1], photo.size[0]):
-            m_photo = Image.fromarray((np.clip(m, 0, 1) * 255.0 + 0.5).astype(np.uint8))
+            m_img = Image.fromarray(m * 255.0).convert("L")
+            m_box = m_img.transform(box, Image.Transform.AFFINE, data, resample=Image.Resampling.BILINEAR,
+                                    fillcolor=0)
         else:
-            raise InputError(f"the mask is {m.shape[1]} × {m.shape[0]}; it must be frame-sized ({fw} × {fh}) or "
-                             f"photo-sized ({photo.size[0]} × {photo.size[1]})")
+            m_box = Image.fromarray((m[y0:y1, x0:x1] * 255.0 + 0.5).astype(np.uint8))
         if feather > 0:
-            m_photo = m_photo.filter(ImageFilter.GaussianBlur(feather / s))
-        alpha = alpha * (np.asarray(m_photo, np.float32) / 255.0)
+            m_box = m_box.filter(ImageFilter.GaussianBlur(feather / s))
+        alpha = alpha * (np.asarray(m_box, np.float32) / 255.0)
     a = alpha[..., None]
-    out = np.asarray(photo, np.float32) * (1.0 - a) + np.asarray(up, np.float32) * a
-    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
+    crop = photo.crop((x0, y0, x1, y1))
+    blended = np.asarray(crop, np.float32) * (1.0 - a) + np.asarray(up, np.float32) * a
+    out = photo.copy()
+    out.paste(Image.fromarray(np.clip(blended + 0.5, 0, 255).astype(np.uint8)), (x0, y0))
+    return out

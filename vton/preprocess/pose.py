@@ -482,7 +482,11 @@ class PoseEstimator:
         state = weights.load_state_dict("openpose/body", weights_dir=weights_dir)
         with torch.device("meta"):  # no random initialisation of 52 M parameters that are overwritten at once
             model = build_body_model()
-        model.load_state_dict(convert_openpose_state_dict(state, model), strict=True, assign=True)
+        state = convert_openpose_state_dict(state, model)
+        wrong = weights.check_tensor_dtypes({k: v.dtype for k, v in model.state_dict().items()}, state)
+        if wrong:
+            raise WeightsError(f"the OpenPose body weights do not fit the network: {wrong}")
+        model.load_state_dict(state, strict=True, assign=True)
         return cls(model, device)
 
     def forward(self, image: ImageSource) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:

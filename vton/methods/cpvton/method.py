@@ -45,19 +45,32 @@ class _CPVTONBase(Method):
         dev = next(gmm.parameters()).device
         plus = self.variant == "plus"
 
-        def representation():
+        def representation():  # the person's side: computed once per person, drawings included
             kw = dict(variant=self.variant, body_mask=pre.body_mask)
-            return (build_representation(pre.person, pre.parsing, pre.pose, stage="gmm", **kw),
-                    build_representation(pre.person, pre.parsing, pre.pose, stage="tom", **kw))
+            rep_gmm = build_representation(pre.person, pre.parsing, pre.pose, stage="gmm", **kw)
+            drawings = {"representation_shape": vis.shape_image(rep_gmm.shape),
+                        "representation_head": vis.tensor_image(rep_gmm.head),
+                        "representation_pose": vis.pose_map_image(rep_gmm.pose)}
+            for image in drawings.values():  # shared by every result of this person: read-only
+                image.flags.writeable = False
+            return (rep_gmm, build_representation(pre.person, pre.parsing, pre.pose, stage="tom", **kw), drawings)
 
-        rep_gmm, rep_tom = trace.step("representation", representation)
-        trace.record("representation_shape", vis.shape_image(rep_gmm.shape))
-        trace.record("representation_head", vis.tensor_image(rep_gmm.head))
-        trace.record("representation_pose", vis.pose_map_image(rep_gmm.pose))
+        rep_gmm, rep_tom, drawings = trace.step("representation",
+                                                lambda: self.person_cached(pre, ("representation",), representation))
+        for key, image in drawings.items():
+            trace.record(key, image)
 
         c, cm = cloth_tensors(pre.cloth, pre.cloth_mask)
         c, cm = c.to(dev), cm.to(dev)
-        grid, theta = trace.step("gmm", lambda: gmm(rep_gmm.tensor().to(dev), cm if plus else c))
+        agnostic = rep_gmm.tensor().to(dev)
+
+        def run_gmm():
+            weights_id = (self.loaded["gmm"].sha256 if "gmm" in self.loaded else id(gmm), str(dev))
+            features = self.person_cached(pre, ("gmm_person_features", *weights_id),
+                                          lambda: gmm.person_features(agnostic))
+            return gmm(agnostic, cm if plus else c, person_features=features)
+
+        grid, theta = trace.step("gmm", run_gmm)
         source = warped_control_points(theta, 5)[0].cpu().numpy()  # (25, 2): where each point samples the garment
         trace.record("tps_control_points", vis.control_points_image(c.cpu(), source))
         warped_c, warped_m = trace.step("warp", lambda: (warp_cloth(c, grid), warp_mask(cm, grid)))

@@ -185,15 +185,23 @@ class GMM(nn.Module):
         self.regression = FeatureRegression(fh * fw, (fh, fw), cfg.theta_dim, cfg.ngf)
         self.grid_gen = TpsGridGen(cfg.fine_height, cfg.fine_width, cfg.grid_size)
 
-    def correlation(self, agnostic: torch.Tensor, cloth_in: torch.Tensor) -> torch.Tensor:
+    def person_features(self, agnostic: torch.Tensor) -> torch.Tensor:
+        """The normalised person features ``(B, C, h, w)``; they do not depend on the garment (a garment swap on
+        the same person can pass them back in)."""
+        return feature_l2norm(self.extractionA(agnostic))
+
+    def correlation(self, agnostic: torch.Tensor, cloth_in: torch.Tensor,
+                    person_features: torch.Tensor | None = None) -> torch.Tensor:
         """The normalised feature correlation ``(B, h·w, h, w)`` (for display and analysis)."""
         self._check(agnostic, cloth_in)
-        fa = feature_l2norm(self.extractionA(agnostic))  # (B, C, h, w)
+        fa = self.person_features(agnostic) if person_features is None else person_features  # (B, C, h, w)
         fb = feature_l2norm(self.extractionB(cloth_in))  # (B, C, h, w)
         return feature_correlation(fa, fb)  # (B, h*w, h, w)
 
-    def forward(self, agnostic: torch.Tensor, cloth_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        theta = self.regression(self.correlation(agnostic, cloth_in))  # (B, 2N): x offsets then y offsets
+    def forward(self, agnostic: torch.Tensor, cloth_in: torch.Tensor,
+                person_features: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``person_features``: ``self.person_features(agnostic)`` computed before, or None to compute them."""
+        theta = self.regression(self.correlation(agnostic, cloth_in, person_features))  # (B, 2N)
         return self.grid_gen(theta), theta
 
     def _check(self, agnostic: torch.Tensor, cloth_in: torch.Tensor) -> None:

@@ -51,7 +51,12 @@ class PFAFN(Method):
 
         clothes, edge = trace.step("inputs", inputs)
         trace.record("edge", vis.mask_image(edge))
-        out = trace.step("warp", lambda: warp_net(person, clothes))
+        def warp():
+            weights_id = (self.loaded["warp"].sha256 if "warp" in self.loaded else id(warp_net), str(dev))
+            pyramid = self.person_cached(pre, ("person_pyramid", *weights_id), lambda: warp_net.person_pyramid(person))
+            return warp_net(person, clothes, person_pyramid=pyramid)
+
+        out = trace.step("warp", warp)
         garment = vis.tensor_image(clothes)
         for i, level in enumerate(out.level_flows[:LEVELS]):
             grid = level.permute(0, 2, 3, 1)  # (1, h, w, 2): a normalised sampling grid

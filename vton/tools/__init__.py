@@ -1,0 +1,12 @@
+"""Tools above the try-on: converting the authors' checkpoints, publishing them to the Hub, writing random weights.
+
+They sit above :mod:`vton.methods` and :mod:`vton.preprocess` (which they read through the registry's cards) and
+nothing below imports them. One job per module:
+
+- :mod:`~vton.tools.networks`: what the registry says about networks (which method owns a manifest key);
+- :mod:`~vton.tools.folder`: a local weights folder: its ``manifest.json`` and its Hub model card;
+- :mod:`~vton.tools.convert`: the authors' ``.pth`` files recognised, checked against the network and converted;
+- :mod:`~vton.tools.publish`: a converted folder uploaded to a Hub model repo and pinned in the manifest;
+- :mod:`~vton.tools.random_weights`: deterministic RANDOM weights for tests of the plumbing;
+- :mod:`~vton.tools.cli`: their ``python -m vton`` sub-commands (``convert``, ``publish``, ``random-weights``).
+"""

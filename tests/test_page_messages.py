@@ -152,7 +152,7 @@ def test_geometric_declares_its_point_table_and_its_run_lists_the_pairs():
 def test_study_on_random_weights_says_so(tmp_path):
     import importlib.util
 
-    from vton.convert import write_random_weights
+    from vton.tools.random_weights import write_random_weights
 
     write_random_weights(tmp_path, methods=["pf-afn"], seed=0, **methods.card("pf-afn").test_overrides)
     spec = importlib.util.spec_from_file_location("vton_app", ROOT / "app.py")

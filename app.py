@@ -17,7 +17,7 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -36,32 +36,111 @@ QUEUE_SIZE = 16  # waiting requests beyond this are refused with "queue full" in
 MAX_FILE_SIZE = "25mb"  # Gradio refuses larger uploads before they reach vton
 CSS = """
 .section-head p { margin: 0.2em 0 0 0; color: var(--body-text-color-subdued); }
-#readiness { border-left: 4px solid var(--color-accent); padding-left: 0.8em; }
-.stage-gallery .caption-label { white-space: normal !important; font-size: 0.85em; }
-.file-preview .file-name, .file-preview-holder td, .file-preview .stem, .file-preview .ext {
-  white-space: normal !important; word-break: normal !important; overflow-wrap: anywhere; overflow: visible !important;
-  text-overflow: clip !important; max-width: none !important; }
+#readiness { border-left: 4px solid var(--color-accent); padding-left: 0.8em; font-size: 0.92em; }
+#readiness ul { margin: 0.2em 0; padding-left: 1.1em; }
+#readiness li { margin: 0.1em 0; overflow-wrap: anywhere; }
+#status { overflow-wrap: anywhere; }
+#status code, #compare-status code { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* galleries: captions under their images, never over them; as many columns as fit, never wider than the page */
+.stage-gallery .grid-wrap { overflow: visible !important; height: auto !important; max-height: none !important;
+  min-height: 0 !important; }
+.stage-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(100%, 190px), 1fr)) !important;
+  grid-template-rows: none !important; grid-auto-rows: auto !important; }
+.stage-gallery .gallery-item { height: auto !important; min-width: 0; }
+.stage-gallery .thumbnail-item { aspect-ratio: auto !important; height: auto !important; display: flex !important;
+  flex-direction: column; align-items: stretch; overflow: visible !important; }
+.stage-gallery .thumbnail-item > img { width: 100% !important; height: auto !important; max-height: 300px;
+  object-fit: contain; flex: none; }
+.stage-gallery .caption-label { position: static !important; max-width: none !important; width: auto;
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; opacity: 1 !important;
+  border: none !important; border-top: 1px solid var(--border-color-primary) !important; border-radius: 0 !important;
+  font-size: 0.8em; line-height: 1.3; overflow-wrap: anywhere; }
+/* before / after: both pictures in one box, the same scale, nothing cut */
+#before-after .slider-wrap { height: 380px !important; max-height: 380px; }
+#before-after .slider-wrap .wrap, #before-after .slider-wrap .content { position: relative; height: 100% !important; }
+#before-after .slider-wrap img { position: absolute !important; inset: 0 !important; width: 100% !important;
+  height: 100% !important; max-height: none !important; object-fit: contain !important; margin: 0 !important;
+  transform: none !important; }
+/* file names whole: name and extension side by side (Gradio's row is a flex box, so no space between them), wrapped
+   as one text only when the box is too narrow; the size column takes only what it needs */
+.file-preview td.filename { display: flex !important; flex-wrap: wrap; overflow: visible !important; min-width: 0; }
+.file-preview td.filename .stem { flex: 0 1 auto; min-width: 0; white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; max-width: none !important; }
+.file-preview td.filename .ext { flex: none; white-space: nowrap !important; }
+.file-preview td.download { white-space: nowrap; text-align: right; min-width: 0 !important; width: auto !important; }
+#weights-notice table { display: block; overflow-x: auto; max-width: 100%; }
+#weights-notice td, #weights-notice th { word-break: normal !important; overflow-wrap: normal !important;
+  white-space: normal; min-width: 6em; }
+#keypoints table { table-layout: auto !important; }
+#keypoints .table-wrap, #control-points .table-wrap { overflow-x: auto; max-width: 100%; }
 .parse-legend { display: flex; flex-wrap: wrap; gap: 0.3em 1em; font-size: 0.95em; }
 .legend-item { display: inline-flex; align-items: center; gap: 0.35em; white-space: nowrap; }
 .legend-swatch { display: inline-block; width: 1.1em; height: 1.1em; border: 1px solid #555; }
 #examples { max-width: 100%; overflow-x: auto; }
+#examples button { white-space: normal !important; max-width: 100%; }
 @media (max-width: 640px) {
-  .gallery-container { overflow-x: auto; }
-  table { display: block; overflow-x: auto; max-width: 100%; }
-  #examples button { white-space: normal !important; max-width: 100%; }
+  .gradio-container { overflow-x: hidden; }
+  table { max-width: 100%; }
+  #tabs .tab-container, #tabs [role=tablist] { flex-wrap: wrap; }
 }
 """
 INTRO = """# vton · classic virtual try-on, every stage
-Upload a **person photo** and a **garment photo** (or click an example), pick a method and press **Run try-on**.
-The page then shows what the method computes at each step — the shared preprocessing, then the method's own
-representation, garment warp, rendering and composition — each with what it is and how long it took.
-**Compare methods** runs several methods on the same preprocessing side by side; **Edit & re-run** lets you move
-keypoints, paint the parse map or the garment mask and run again from there."""
+Upload a **person photo** and a **garment photo** (or click an example), pick a method and press **Run try-on**:
+the page shows every stage in between. **Compare methods** runs several on the same preprocessing; **Edit & re-run**
+lets you move keypoints or paint the parse map and garment mask."""
 EDIT_HELP = """Edit in the 192 × 256 frame the methods read, then press **Re-run from my edits**: only what follows
 the edit runs again (unchanged preprocessing is reused and says *cached, 0 s*). Keypoints: change x / y (frame
 pixels) or set *present* to `no`. Parse map: paint with the label colours (the brush colours are the LIP palette,
 in label order; the legend below names them). Garment mask: paint white (garment) or black. Edits are mapped back
 to the photo's pixels, so the result is still pasted into the photo at its own size."""
+
+
+class RunOutputs(NamedTuple):
+    """What ``/tryon`` returns, in the order of its outputs."""
+
+    status: Any
+    result: Any
+    stages: Any
+    summary: Any
+    zip_stages: Any
+    zip_dataset: Any
+
+
+class PreprocessOutputs(NamedTuple):
+    """What ``/preprocess`` returns."""
+
+    status: Any
+    stages: Any
+    summary: Any
+
+
+class CompareOutputs(NamedTuple):
+    """What ``/compare`` returns."""
+
+    status: Any
+    stages: Any
+    summary: Any
+
+
+class _Failures:
+    """The last error message of each browser session, for the status line after a failed run (the API client gets
+    the error itself)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._by_session: dict[str, str] = {}
+        self._size = size
+
+    def put(self, request: Any, message: str) -> None:
+        key = getattr(request, "session_hash", None)
+        if key is None:
+            return
+        self._by_session.pop(key, None)
+        self._by_session[key] = message
+        while len(self._by_session) > self._size:
+            self._by_session.pop(next(iter(self._by_session)))
+
+    def take(self, request: Any) -> str:
+        return self._by_session.pop(getattr(request, "session_hash", None), "") or "the run failed (see the log)"
 
 
 def _uploads(person: Any, cloth: Any, pose: Any, parse: Any, mask: Any) -> webapp.Uploads:
@@ -74,10 +153,6 @@ def _reporter(progress: gr.Progress):
         progress((done, total), desc=webapp.progress_desc(key, done, total), unit="steps")
 
     return report
-
-
-def _fail(exc: BaseException) -> gr.Error:
-    return gr.Error(webapp.user_message(exc), title="vton could not run", duration=None, print_exception=False)
 
 
 def _status(result: Any, head: str = "Done") -> str:
@@ -106,21 +181,30 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
     from vton import webapp_report
 
     downloads = webapp.DownloadFolder()
+    failures = _Failures()
     rows = webapp.method_table(weights_dir)
     section_ids = [s.id for s in webapp.SECTIONS]
     method_ids = [c.id for c in registry.cards()]
 
-    def _outputs(method: str, result: Any, head: str = "Done") -> tuple:
+    def _fail(exc: BaseException, request: Any) -> gr.Error:
+        """The error for the API client; the page shows it in the status line (``show_failure``), not a pop-up."""
+        message = webapp.user_message(exc)
+        failures.put(request, message)
+        return gr.Error(message.replace("`", ""), title="vton could not run", duration=None, visible=False,
+                        print_exception=False)
+
+    def _outputs(method: str, result: Any, head: str = "Done") -> RunOutputs:
         summary = result.summary()
         stages_zip = downloads.write(f"vton_{_safe(method)}_stages.zip", result.stages_zip())
         dataset_zip = (downloads.write("vton_dataset.zip", result.dataset_zip())
                        if result.pre.pose is not None and result.pre.parsing is not None else None)
         pasted = downloads.write(f"vton_{_safe(method)}_tryon.png", webapp.png_bytes(result.pasted_image))
-        return (_status(result, head), str(pasted), webapp.gallery_items(result.stages(), downloads), summary,
-                str(stages_zip), str(dataset_zip) if dataset_zip else None)
+        return RunOutputs(_status(result, head), str(pasted), webapp.gallery_items(result.stages(), downloads),
+                          summary, str(stages_zip), str(dataset_zip) if dataset_zip else None)
 
     @webapp.gpu()
-    def tryon(person, cloth, method, pose_json, parse_png, cloth_mask_png, progress=gr.Progress()):  # noqa: B008
+    def tryon(person, cloth, method, pose_json, parse_png, cloth_mask_png, progress=gr.Progress(),  # noqa: B008
+              request: gr.Request = None):
         """Run the try-on; returns status, the pasted result, every stage as (image, caption) in card order, a JSON
         summary (provenance, stage keys, timings, method data) and two zips (stages; dataset layout, when the
         method has a pose and a parse map)."""
@@ -129,26 +213,29 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
             result = webapp.run_tryon(method, up, weights_dir, _reporter(progress))
             return _outputs(method, result)
         except Exception as e:  # every failure becomes a message in the page, never a traceback
-            raise _fail(e) from None
+            raise _fail(e, request) from None
 
     @webapp.gpu()
     def rerun(person, cloth, method, pose_json, parse_png, cloth_mask_png, keypoint_table, parse_edit, mask_edit,
-              progress=gr.Progress()):  # noqa: B008
-        """Run again with the page's edits (keypoints, parse map, garment mask) in place of what they replace."""
+              progress=gr.Progress(), request: gr.Request = None):  # noqa: B008
+        """Run again with the page's edits (keypoints, parse map, garment mask) in place of what they replace; with
+        no edit, says so and keeps the result on the page."""
         try:
             up = _uploads(person, cloth, pose_json, parse_png, cloth_mask_png)
             pre = webapp.run_preprocess(up, weights_dir, method=method)  # the unedited preprocessing (cached)
             edits, what = views.edits_against(pre, keypoint_table, parse_edit, mask_edit)
             if not what:
-                raise InputError("nothing was edited: change a keypoint, paint the parse map or the garment "
-                                        "mask first (a plain run is *Run try-on*)")
+                return RunOutputs("**Nothing was edited**: change a keypoint, paint the parse map or the garment "
+                                  "mask first (a plain run is *Run try-on*). The result below is unchanged.",
+                                  *([gr.skip()] * 5))
             result = webapp.run_tryon(method, up, weights_dir, _reporter(progress), **edits)
             return _outputs(method, result, head=f"Re-ran from your edits ({', '.join(what)})")
         except Exception as e:
-            raise _fail(e) from None
+            raise _fail(e, request) from None
 
     @webapp.gpu(duration=300)
-    def compare(person, cloth, method_list, pose_json, parse_png, cloth_mask_png, progress=gr.Progress()):  # noqa: B008
+    def compare(person, cloth, method_list, pose_json, parse_png, cloth_mask_png, progress=gr.Progress(),  # noqa: B008
+                request: gr.Request = None):
         """Run several methods on the same pair and the same preprocessing; returns status, every method's stages as
         (image, "method · caption") one method after another, and a JSON summary (per method its run summary or
         error; per section each method's stage keys)."""
@@ -165,20 +252,22 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
                 for path, caption in webapp.gallery_items(r.stages(), downloads):
                     items.append((path, f"{r.card.title} · {caption}"))
         except Exception as e:
-            raise _fail(e) from None
-        parts = []
+            raise _fail(e, request) from None
+        done, failed = [], []
         for m, r in results:
             if isinstance(r, BaseException):
-                parts.append(f"{_card_title(m)}: failed ({webapp.user_message(r)})")
+                failed.append(f"{_card_title(m)} ({webapp.short_reason(webapp.user_message(r))})")
             else:
                 cached = f", cached: {', '.join(r.provenance['cached_steps'])}" if r.provenance["cached_steps"] else ""
-                parts.append(f"{r.card.title}: {sum(r.timings.values()):.2f} s{cached}")
-        ok = sum(not isinstance(r, BaseException) for _, r in results)
-        status = f"**Compared** {ok} of {len(results)} methods on the same preprocessing — " + "; ".join(parts)
-        return status, items, summary
+                done.append(f"{r.card.title}: {sum(r.timings.values()):.2f} s{cached}")
+        status = f"**Compared** {len(done)} of {len(results)} methods on the same preprocessing"
+        status += (" — " + "; ".join(done)) if done else ""
+        status += ("\n\n**Not run:** " + "; ".join(failed)) if failed else ""
+        return CompareOutputs(status, items, summary)
 
     @webapp.gpu()
-    def preprocess(person, cloth, method, pose_json, parse_png, cloth_mask_png, progress=gr.Progress()):  # noqa: B008
+    def preprocess(person, cloth, method, pose_json, parse_png, cloth_mask_png, progress=gr.Progress(),  # noqa: B008
+                   request: gr.Request = None):
         """The preprocessing the chosen method needs: status, the stages as (image, caption), a JSON summary."""
         try:
             up = _uploads(person, cloth, pose_json, parse_png, cloth_mask_png)
@@ -188,10 +277,10 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
                        "keypoints": pre.keypoint_table(), "stages": webapp.stage_summaries(stages),
                        "inputs_sha256": pre.input_sha256}
         except Exception as e:
-            raise _fail(e) from None
+            raise _fail(e, request) from None
         status = ("**Preprocessing done**; " + ", ".join(f"{k}: {v}" for k, v in pre.sources.items())
                   + ". Press *Run try-on* for the method's stages.")
-        return status, webapp.gallery_items(stages, downloads), summary
+        return PreprocessOutputs(status, webapp.gallery_items(stages, downloads), summary)
 
     def methods() -> list[dict]:
         """The method cards with weight status: id, title, licence, needs, weights, stages, ready, how_to."""
@@ -201,10 +290,37 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
         table = webapp.method_table(weights_dir)
         return (webapp.readiness_banner(table), webapp.weights_notice(table, weights_dir))
 
+    def running(method):
+        return f"Running {_card_title(method)}…" if method in method_ids else "Running…"
+
+    def show_failure(result, request: gr.Request):
+        """The status after a failed run: the error, and whether what is still shown is an earlier run's."""
+        message = failures.take(request)
+        earlier = ("\n\n*The result and stages below are from the earlier run.*" if result else "")
+        return f"**Failed:** {message}{earlier}"
+
+    def show_compare_failure(summary, request: gr.Request):
+        earlier = ("\n\n*The comparison below is from the earlier run.*" if summary else "")
+        return f"**Failed:** {failures.take(request)}{earlier}"
+
+    def method_layout(method):
+        """Per section: its heading (with the method's note) and whether it is shown (a method without a stage in a
+        section, e.g. no rendering network, does not show it); the card's point table under the warp."""
+        c = registry.card(method)
+        has = {st.section for st in c.stages} | {"inputs"}
+        heads_ = [gr.update(value=f"## {webapp.section_title(sid)}\n{c.section_notes.get(sid, '')}",
+                            visible=sid in has) for sid in section_ids]
+        gals = [gr.update(visible=sid in has) for sid in section_ids]
+        table = c.point_table
+        box = gr.update(label=table.title if table else "", visible=table is not None)
+        return (*heads_, *gals, box)
+
     def show_views(items, summary, person, result_path):
-        """Sections, control points, the before/after slider and the overlay of a run (the page only)."""
+        """Sections, the card's point table, the before/after slider and the overlay of a run (the page only)."""
         groups = webapp.split_by_section(items, summary)
-        cp_headers, cp_rows = views.control_point_rows(summary)
+        method_id = (summary or {}).get("method")
+        table = registry.card(method_id).point_table if method_id in method_ids else None
+        cp_headers, cp_rows = views.control_point_rows(summary, table.key) if table else ([], [])
         paths = {row["key"]: (item[0] if isinstance(item, (list, tuple)) else item)
                  for item, row in zip(items or [], (summary or {}).get("stages", []), strict=False)}
         overlay = views.overlay_from_files(paths)
@@ -214,13 +330,17 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
                 gr.update(value=cp_rows or None, headers=cp_headers or ["point"]),
                 slider, overlay)
 
+    def clear_result():
+        """After a preprocessing-only run: no try-on result (it would belong to another run)."""
+        return None, None, None
+
     def fill_editors(person, cloth, method, pose_json, parse_png, cloth_mask_png):
         """The editors, filled from the run's (unedited, cached) preprocessing."""
         try:
             up = _uploads(person, cloth, pose_json, parse_png, cloth_mask_png)
             pre = webapp.run_preprocess(up, weights_dir, method=method)
         except Exception:  # the run itself has already reported any problem
-            return [], None, None
+            return gr.skip(), gr.skip(), gr.skip()
         parse = None
         if pre.parsing is not None:
             parse = str(downloads.write("parse_frame.png", webapp.png_bytes(views.parse_editor_image(pre.parsing))))
@@ -228,88 +348,78 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
         return views.keypoint_rows(pre.keypoint_table()), parse, mask
 
     def show_compare(items, summary):
+        """One column per method that ran (its time), a row per section with only the cells that have stages."""
         groups = webapp.split_compare(items, summary)
-        chosen = (summary or {}).get("methods", [])
         results = (summary or {}).get("results", {})
-        heads, cells = [], []
+        ran = [m for m in method_ids if m in results and "error" not in results[m]]
+        heads = []
         for m in method_ids:
-            res = results.get(m)
-            if res is None:
-                heads.append(gr.update(value="", visible=False))
-            elif "error" in res:
-                heads.append(gr.update(value=f"### {_card_title(m)}\n**Failed:** {res['error']}", visible=True))
-            else:
+            if m in ran:
+                res = results[m]
                 cached = ", ".join(res.get("cached_steps", [])) or "none"
                 heads.append(gr.update(value=f"### {res['method_title']}\n{res['total_s']:.2f} s · cached: {cached}",
                                        visible=True))
+            else:
+                heads.append(gr.update(value="", visible=False))
+        rows_, cols, cells, notes = [], [], [], []
         for sid in section_ids:
-            for m in method_ids:
-                cells.append(gr.update(value=groups.get((m, sid), []), visible=m in chosen))
-        return (*heads, *cells)
-
-    def clear_run():
-        return ("Running…", None, [], None, None, None, *([[]] * len(section_ids)),
-                gr.update(value=None), None, None)
-
-    def clear_all():
-        return (*clear_run(), [], None, None)
-
-    def clear_compare():
-        return ("Running…", [], None, *([gr.update(value="", visible=False)] * len(method_ids)),
-                *([gr.update(value=[], visible=False)] * (len(method_ids) * len(section_ids))))
-
-    def section_heads(method):
-        c = registry.card(method)
-        return tuple(f"## {webapp.section_title(sid)}\n{c.section_notes.get(sid, '')}" for sid in section_ids)
+            filled = [m for m in ran if groups.get((m, sid))]
+            rows_.append(gr.update(visible=bool(filled)))
+            for m in method_ids:  # a method that ran keeps its column in every shown row, so columns stay aligned
+                cols.append(gr.update(visible=m in ran))
+                cells.append(gr.update(value=groups.get((m, sid), []), visible=m in filled))
+                notes.append(gr.update(visible=m in ran and m not in filled))
+        return (*heads, *rows_, *cols, *cells, *notes)
 
     examples = webapp.example_rows()
+    first_method = webapp.default_method(rows)
     with gr.Blocks(title="vton · virtual try-on, every stage", delete_cache=(3600, 7200)) as demo:
-        gr.Markdown(INTRO)
-        readiness = gr.Markdown(webapp.readiness_banner(rows), elem_id="readiness")
+        gr.Markdown(INTRO, elem_id="intro")
         with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
+            with gr.Column(scale=3, min_width=300):
                 with gr.Row():
                     person = gr.Image(label="Person photo", type="filepath", sources=["upload", "clipboard"],
-                                      height=320, elem_id="person-input")
+                                      height=260, elem_id="person-input")
                     cloth = gr.Image(label="Garment photo", type="filepath", sources=["upload", "clipboard"],
-                                     height=320, elem_id="cloth-input")
-                method = gr.Dropdown(webapp.method_choices(rows), value=webapp.default_method(rows), label="Method",
-                                     info="Each method with its licence and whether its weights are available.",
+                                     height=260, elem_id="cloth-input")
+                pose_json = gr.File(label="Pose: OpenPose JSON (COCO-18)", file_types=[".json"],
+                                    elem_id="pose-input", render=False)
+                parse_png = gr.File(label="Parse map: LIP PNG (P or L mode)", file_types=[".png"],
+                                    elem_id="parse-input", render=False)
+                mask_png = gr.File(label="Garment mask PNG", file_types=[".png", ".jpg"], elem_id="mask-input",
+                                   render=False)
+                gr.Examples(examples, inputs=[person, cloth, pose_json, parse_png, mask_png],
+                            example_labels=webapp.example_labels(rows, examples) or None,
+                            label="Examples (made by the project, CC0; pose, parse and mask included, so no pose or "
+                                  "parsing weights are needed)", elem_id="examples")
+                method = gr.Dropdown(webapp.method_choices(rows), value=first_method, label="Method",
                                      elem_id="method")
-                with gr.Accordion("Your own annotations (pose JSON, parse PNG, garment mask) and the weights",
-                                  open=False, elem_id="overrides"):
-                    gr.Markdown("Annotations in the person photo's pixels, in the dataset formats (VITON / CP-VTON). "
-                                "Whatever is left empty is estimated (pose: OpenPose, parsing: SCHP LIP) or "
-                                "computed (garment mask), and only if the method needs it. Supplying a pose JSON and "
-                                "a parse PNG means no estimator weights are downloaded.")
-                    with gr.Row():
-                        pose_json = gr.File(label="Pose: OpenPose JSON (COCO-18)", file_types=[".json"],
-                                            elem_id="pose-input")
-                        parse_png = gr.File(label="Parse map: LIP PNG (P or L mode)", file_types=[".png"],
-                                            elem_id="parse-input")
-                        mask_png = gr.File(label="Garment mask PNG", file_types=[".png", ".jpg"],
-                                           elem_id="mask-input")
-                    notice = gr.Markdown(webapp.weights_notice(rows, weights_dir), elem_id="weights-notice")
                 with gr.Row():
                     run = gr.Button("Run try-on", variant="primary", elem_id="run")
                     run_pre = gr.Button("Preprocess only", elem_id="run-preprocess")
-            with gr.Column(scale=2):
-                status = gr.Markdown("Upload two photos or click an example below.", label="Status", elem_id="status")
+                readiness = gr.Markdown(webapp.readiness_banner(rows), elem_id="readiness")
+            with gr.Column(scale=2, min_width=300):
+                status = gr.Markdown("Upload two photos or click an example.", elem_id="status")
                 result = gr.Image(label="Try-on result (pasted into the photo)", type="filepath", format="png",
-                                  interactive=False, height=420, elem_id="result")
-                with gr.Column():
-                    zip_stages = gr.File(label="All stages (zip: PNGs + result.json)", interactive=False,
-                                         elem_id="zip-stages")
-                    zip_dataset = gr.File(label="Preprocessing in dataset layout (zip)", interactive=False,
-                                          elem_id="zip-dataset")
-
-        gr.Examples(examples, inputs=[person, cloth, pose_json, parse_png, mask_png],
-                    example_labels=webapp.example_labels(rows, examples) or None,
-                    label="Examples (made by the project, CC0; pose, parse and mask supplied so no pose/parsing "
-                          "weights are needed)", elem_id="examples")
-        gr.Markdown(webapp.examples_note(rows, examples), elem_id="examples-note")
+                                  interactive=False, height=360, elem_id="result")
+                zip_stages = gr.File(label="All stages (zip: PNGs + result.json)", interactive=False,
+                                     elem_id="zip-stages")
+                zip_dataset = gr.File(label="Preprocessing in dataset layout (zip)", interactive=False,
+                                      elem_id="zip-dataset")
+        with gr.Accordion("Your own annotations (pose JSON, parse PNG, garment mask) and the weights", open=False,
+                          elem_id="overrides"):
+            gr.Markdown("Annotations in the person photo's pixels, in the dataset formats (VITON / CP-VTON). "
+                        "Whatever is left empty is estimated (pose: OpenPose, parsing: SCHP LIP) or computed (garment "
+                        "mask), and only if the method needs it. Supplying a pose JSON and a parse PNG means no "
+                        "estimator weights are downloaded.")
+            with gr.Row():
+                pose_json.render()
+                parse_png.render()
+                mask_png.render()
+            notice = gr.Markdown(webapp.weights_notice(rows, weights_dir), elem_id="weights-notice")
 
         all_stages = gr.Gallery(visible=False, type="filepath", elem_id="all-stages")
+        layout0 = method_layout(first_method)
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("Stages", id="stages", elem_id="tab-stages"):
                 with gr.Row():
@@ -318,29 +428,30 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
                     overlay = gr.Image(label="Warped garment over the person (frame)", type="numpy", format="png",
                                        interactive=False, height=420, elem_id="overlay")
                 heads, galleries = [], []
-                first = section_heads(webapp.default_method(rows))
-                for sid, head in zip(section_ids, first, strict=True):
-                    heads.append(gr.Markdown(head, elem_classes=["section-head"], elem_id=f"head-{sid}"))
+                for i, sid in enumerate(section_ids):
+                    heads.append(gr.Markdown(layout0[i]["value"], visible=layout0[i]["visible"],
+                                             elem_classes=["section-head"], elem_id=f"head-{sid}"))
                     galleries.append(gr.Gallery(label=webapp.section_title(sid), show_label=False, columns=6,
                                                 height="auto", object_fit="contain", type="filepath",
+                                                visible=layout0[len(section_ids) + i]["visible"],
                                                 elem_id=f"section-{sid}", elem_classes=["stage-gallery"],
                                                 buttons=["download", "fullscreen"]))
                     if sid == "warp":
-                        with gr.Accordion("θ: the warp's control points, one row per point", open=False,
-                                          elem_id="control-points-box"):
-                            control_points = gr.Dataframe(label="Control points", headers=["point"],
-                                                          interactive=False, elem_id="control-points",
-                                                          wrap=True)
+                        with gr.Accordion(layout0[-1]["label"] or "Points", open=False, visible=layout0[-1]["visible"],
+                                          elem_id="control-points-box") as points_box:
+                            control_points = gr.Dataframe(label="Points", headers=["point"], interactive=False,
+                                                          elem_id="control-points", wrap=True)
             with gr.Tab("Edit & re-run", id="edit", elem_id="tab-edit"):
                 gr.Markdown(EDIT_HELP)
                 with gr.Row(equal_height=False):
-                    with gr.Column():
+                    with gr.Column(scale=5, min_width=320):
                         keypoints = gr.Dataframe(label="Keypoints (frame pixels, 192 × 256): edit x, y or present",
                                                  headers=views.KEYPOINT_HEADERS,
                                                  datatype=["str", "number", "number", "number", "str"],
                                                  interactive=True, type="array", elem_id="keypoints",
-                                                 static_columns=[0])
-                    with gr.Column():
+                                                 static_columns=[0],
+                                                 column_widths=["32%", "14%", "14%", "17%", "23%"])
+                    with gr.Column(scale=4, min_width=240):
                         parse_editor = gr.ImageEditor(
                             label="Parse map (frame): paint with the label colours", type="numpy", format="png",
                             image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420,
@@ -349,7 +460,7 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
                             brush=gr.Brush(colors=views.brush_colours(), default_color=views.brush_colours()[5],
                                            color_mode="fixed", default_size=10))
                         gr.HTML(views.legend_html(), elem_id="parse-legend")
-                    with gr.Column():
+                    with gr.Column(scale=4, min_width=240):
                         mask_editor = gr.ImageEditor(
                             label="Garment mask (frame): paint white (garment) or black", type="numpy",
                             format="png", image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420,
@@ -362,24 +473,36 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
                 gr.Markdown("Runs every chosen method on the same photos and the same preprocessing (the second "
                             "method reuses the first one's pose, parsing and framing: *cached, 0 s*). Stage rows are "
                             "aligned by section.")
-                compare_methods = gr.CheckboxGroup(
-                    [(c[0], c[1]) for c in webapp.method_choices(rows)], value=webapp.runnable_methods(rows),
-                    label="Methods to compare", elem_id="compare-methods")
+                ready = [r["id"] for r in rows if r["ready"]]
+                compare_methods = gr.CheckboxGroup([(r["title"], r["id"]) for r in rows], value=ready,
+                                                   label="Methods to compare", elem_id="compare-methods")
+                unready = webapp.unready_reasons(rows)
+                gr.Markdown(("**Not ready:** " + "; ".join(unready)) if unready else "", elem_id="compare-unready",
+                            visible=bool(unready))
                 compare_btn = gr.Button("Compare methods", variant="primary", elem_id="run-compare")
                 compare_status = gr.Markdown("", elem_id="compare-status")
                 compare_all = gr.Gallery(visible=False, type="filepath", elem_id="compare-all")
                 with gr.Row(equal_height=False):
                     compare_heads = [gr.Markdown("", visible=False, elem_id=f"compare-head-{_safe(m)}")
                                      for m in method_ids]
-                compare_cells = []
+                compare_rows, compare_cols, compare_cells, compare_notes = [], [], [], []
                 for sid in section_ids:
-                    gr.Markdown(f"#### {webapp.section_title(sid)}", elem_classes=["section-head"])
-                    with gr.Row(equal_height=False, elem_id=f"compare-row-{sid}"):
-                        for m in method_ids:
-                            compare_cells.append(gr.Gallery(
-                                show_label=False, columns=2, height="auto", object_fit="contain", type="filepath",
-                                visible=False, elem_id=f"compare-{sid}-{_safe(m)}", elem_classes=["stage-gallery"],
-                                label=f"{_card_title(m)} · {webapp.section_title(sid)}"))
+                    with gr.Column(visible=False, elem_id=f"compare-section-{sid}") as section_box:
+                        gr.Markdown(f"#### {webapp.section_title(sid)}", elem_classes=["section-head"])
+                        with gr.Row(equal_height=False, elem_id=f"compare-row-{sid}"):
+                            for m in method_ids:
+                                with gr.Column(visible=False, min_width=160,
+                                               elem_id=f"compare-cell-{sid}-{_safe(m)}") as col:
+                                    compare_cells.append(gr.Gallery(
+                                        show_label=False, columns=2, height="auto", object_fit="contain",
+                                        type="filepath", elem_id=f"compare-{sid}-{_safe(m)}",
+                                        elem_classes=["stage-gallery"],
+                                        label=f"{_card_title(m)} · {webapp.section_title(sid)}"))
+                                    compare_notes.append(gr.Markdown(
+                                        f"*{_card_title(m)} has no stage in this section.*", visible=False,
+                                        elem_classes=["compare-note"]))
+                                compare_cols.append(col)
+                    compare_rows.append(section_box)
                 compare_summary = gr.JSON(label="Comparison summary", visible=False, elem_id="compare-summary")
         with gr.Accordion("Run summary (JSON: provenance, timings, stages, method data)", open=False):
             summary = gr.JSON(label="Run summary", elem_id="summary")
@@ -391,35 +514,34 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
         run_outputs = [status, result, all_stages, summary, zip_stages, zip_dataset]
         view_outputs = [*galleries, control_points, slider, overlay]
         editor_outputs = [keypoints, parse_editor, mask_editor]
-        cleared = [*run_outputs, *galleries, control_points, slider, overlay]
-        run.click(clear_all, None, [*cleared, *editor_outputs], queue=False, api_visibility="private").then(
+        views_args = {"fn": show_views, "inputs": [all_stages, summary, person, result], "outputs": view_outputs,
+                      "queue": False, "api_visibility": "private", "show_progress": "hidden"}
+        private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+
+        ran = run.click(running, method, status, **private).then(
             tryon, inputs=inputs, outputs=run_outputs, api_name="tryon", preprocess=False, concurrency_limit=1,
-            concurrency_id="pipeline", show_progress_on=[status, result],
-        ).success(show_views, [all_stages, summary, person, result], view_outputs, queue=False,
-                  api_visibility="private", show_progress="hidden"
-        ).success(fill_editors, inputs, editor_outputs, queue=False, api_visibility="private",
-                  show_progress="hidden", preprocess=False)
-        rerun_btn.click(clear_run, None, cleared, queue=False, api_visibility="private").then(
+            concurrency_id="pipeline", show_progress_on=[status])
+        ran.success(**views_args).success(fill_editors, inputs, editor_outputs, preprocess=False, **private)
+        ran.failure(show_failure, result, status, **private)
+        reran = rerun_btn.click(running, method, status, **private).then(
             rerun, inputs=[*inputs, keypoints, parse_editor, mask_editor], outputs=run_outputs,
-            api_visibility="private", concurrency_limit=1, concurrency_id="pipeline",
-            show_progress_on=[status, result],
-        ).success(show_views, [all_stages, summary, person, result], view_outputs, queue=False,
-                  api_visibility="private", show_progress="hidden")
-        run_pre.click(clear_all, None, [*cleared, *editor_outputs], queue=False, api_visibility="private").then(
+            api_visibility="private", concurrency_limit=1, concurrency_id="pipeline", show_progress_on=[status])
+        reran.success(**views_args)
+        reran.failure(show_failure, result, status, **private)
+        pre_ran = run_pre.click(running, method, status, **private).then(
             preprocess, inputs=inputs, outputs=[status, all_stages, summary],
             api_name="preprocess", preprocess=False, concurrency_limit=1, concurrency_id="pipeline",
-            show_progress_on=[status],
-        ).success(show_views, [all_stages, summary, person, result], view_outputs, queue=False,
-                  api_visibility="private", show_progress="hidden")
-        compare_outputs = [*compare_heads, *compare_cells]
-        compare_btn.click(clear_compare, None, [compare_status, compare_all, compare_summary, *compare_outputs],
-                          queue=False, api_visibility="private").then(
+            show_progress_on=[status])
+        pre_ran.success(clear_result, None, [result, zip_stages, zip_dataset], **private).then(**views_args)
+        pre_ran.failure(show_failure, result, status, **private)
+        compare_outputs = [*compare_heads, *compare_rows, *compare_cols, *compare_cells, *compare_notes]
+        compared = compare_btn.click(lambda: "Running the comparison…", None, compare_status, **private).then(
             compare, inputs=[person, cloth, compare_methods, pose_json, parse_png, mask_png],
             outputs=[compare_status, compare_all, compare_summary], api_name="compare", preprocess=False,
-            concurrency_limit=1, concurrency_id="pipeline", show_progress_on=[compare_status],
-        ).success(show_compare, [compare_all, compare_summary], compare_outputs, queue=False,
-                  api_visibility="private", show_progress="hidden")
-        method.change(section_heads, method, heads, queue=False, api_visibility="private")
+            concurrency_limit=1, concurrency_id="pipeline", show_progress_on=[compare_status])
+        compared.success(show_compare, [compare_all, compare_summary], compare_outputs, **private)
+        compared.failure(show_compare_failure, compare_summary, compare_status, **private)
+        method.change(method_layout, method, [*heads, *galleries, points_box], **private)
         gr.api(methods, api_name="methods", concurrency_limit=None, queue=False)
         demo.load(refresh, None, [readiness, notice], queue=False, api_visibility="private")
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
@@ -447,6 +569,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def random_weights_notice(method_ids: Any, weights_dir: str | None) -> str:
+    """A warning when any of the study's methods runs on RANDOM test weights (its images are noise), else ''."""
+    from vton import methods as registry
+
+    noisy = [registry.card(m).title for m in method_ids if registry.describe(m, weights_dir)["random"]]
+    if not noisy:
+        return ""
+    return (f"this study runs on RANDOM test weights for {', '.join(noisy)}: those images are noise, so the study's "
+            "results say nothing about the methods. Use the real weights for a real study.")
+
+
 def run_study(args: argparse.Namespace) -> None:
     """``--study FILE``: render every (pair, method) once, print the participant link and the researcher token,
     then serve the study's pages (``vton.study_ui``)."""
@@ -465,6 +598,9 @@ def run_study(args: argparse.Namespace) -> None:
         prepared = prepare_study(study, render, folder)
     except VtonError as e:
         raise SystemExit(f"error: {webapp.user_message(e)}") from None
+    notice = random_weights_notice(study.methods, args.weights_dir)
+    if notice:
+        print(f"WARNING: {notice}", flush=True)
     token, generated = researcher_token()
     host = webapp.server_host(args.host)
     shown = "127.0.0.1" if host == "0.0.0.0" else host
@@ -474,10 +610,22 @@ def run_study(args: argparse.Namespace) -> None:
     else:
         print("Researcher token: from $VTON_STUDY_TOKEN (results at /?view=results)", flush=True)
     results_scheduler(prepared)
-    demo = build_study_app(prepared, token=token)
+    demo = build_study_app(prepared, token=token, notice=f"**Warning:** {notice}" if notice else "")
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.launch(server_name=host, server_port=args.port, share=args.share, footer_links=[],
                 max_file_size=MAX_FILE_SIZE, app_kwargs=webinputs.app_kwargs(demo))
+
+
+def print_readiness(weights_dir: str | None) -> list[dict]:
+    """At start, in the terminal: the Hub's state (one quick check that holds for the whole run) and one line per
+    method (ready or not, why, licence); returns the method table."""
+    rows = webapp.method_table(weights_dir)
+    print(f"vton: Hub {webapp.hub_state()}; weights folder: {weights_dir or 'none (Hub only)'}", flush=True)
+    for line in webapp.readiness_lines(rows):
+        print(f"  {line}", flush=True)
+    if not all(r["ready"] for r in rows):
+        print("  how to get the missing weights: weights/README.md or `python -m vton methods`", flush=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -492,6 +640,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.study:
         run_study(args)
         return
+    print_readiness(args.weights_dir)
     try:
         demo = build_demo(args.weights_dir, args.report)
     except InputError as e:  # e.g. --report DIR without a readable metrics.json

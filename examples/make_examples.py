@@ -7,8 +7,8 @@ OpenPose COCO-18 keypoints are the joints the figure is drawn from, the LIP pars
 label ids, and the garment masks are the garment shapes. The examples therefore run without pose or parsing weights.
 
 The ``geometric_*`` files are a second drawn pair made with :mod:`vton.synthetic` (the project's own drawing code for
-test people and garments) and written with the dataset writers of :mod:`vton.datasets`; they need no weights at all
-with the training-free geometric method.
+test people and garments) and written with the dataset-format writers of :mod:`vton.formats`; they need no weights
+at all with the training-free geometric method.
 
 Run ``python examples/make_examples.py`` to regenerate every file in this folder (the output is deterministic).
 """
@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's vton, not an installed one
 
 from vton import synthetic  # noqa: E402
-from vton.datasets import write_mask_png, write_openpose_json, write_parse_png  # noqa: E402
+from vton.formats import write_mask_png, write_openpose_json, write_parse_png  # noqa: E402
 from vton.labels import palette  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

@@ -71,6 +71,18 @@ def make_weights(golden_root):
     return module
 
 
+@pytest.fixture(autouse=True)
+def _one_hub_check_per_test(monkeypatch):
+    """``vton.weights.hub_mode`` decides once per process (and may switch huggingface_hub to offline); each test
+    starts undecided, and whatever a test decided is undone after it."""
+    import huggingface_hub.constants
+
+    from vton import weights
+
+    monkeypatch.setattr(weights, "_hub_mode", {"mode": None})
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", huggingface_hub.constants.HF_HUB_OFFLINE)
+
+
 @pytest.fixture
 def offline_hub(monkeypatch, tmp_path):
     """Offline Hub, an empty Hugging Face cache, no weights folder from the environment, a private vton cache."""

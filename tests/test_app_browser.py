@@ -65,7 +65,10 @@ def _upload_example(page) -> None:
         wait_uploaded(page, elem_id, EXAMPLE[key])
 
 
-def _click_example(page, label: str = "person + cloth_tshirt · 5 methods") -> None:
+ALL = f"{len(methods.cards())} methods"  # the test app has (RANDOM) weights for every method
+
+
+def _click_example(page, label: str = f"person + cloth_tshirt · {ALL}") -> None:
     """Click an example (fills the photos, pose, parse map and garment mask at once)."""
     page.locator("#examples").get_by_text(label, exact=True).click()
     wait_image(page, "person-input")
@@ -82,11 +85,12 @@ def _check_sections(page, method_id: str) -> int:
     for sid in ("inputs", "representation", "warp", "rendering", "composition"):
         expected = [s for s in specs if s.section == sid]
         gallery = page.locator(f"#section-{sid}")
-        gallery.scroll_into_view_if_needed()
         imgs = gallery.locator("img")
-        if not expected:
-            assert imgs.count() == 0, sid
+        if not expected:  # a section the method has no stage in is left out of the page
+            assert imgs.count() == 0 and not gallery.is_visible(), sid
+            assert not page.locator(f"#head-{sid}").is_visible(), sid
             continue
+        gallery.scroll_into_view_if_needed()
         page.wait_for_function(f"() => document.querySelectorAll('#section-{sid} img').length >= {len(expected)}")
         captions = gallery.locator(".caption-label")
         texts = [captions.nth(i).inner_text().strip() for i in range(captions.count())]
@@ -119,7 +123,7 @@ def test_every_registered_method_runs_and_shows_its_stages(page, method_id):
 
 def test_example_runs_out_of_the_box_and_is_pasted_back_at_photo_size(page):
     # the photo-like example: 768 × 1024 person with its shipped pose, parse map and garment mask
-    page.locator("#examples").get_by_text("person_photo + cloth_longsleeve · 5 methods").click()
+    page.locator("#examples").get_by_text(f"person_photo + cloth_longsleeve · {ALL}").click()
     wait_image(page, "person-input")
     click_and_wait(page, "#run", "Done")
     result = page.locator("#result img").first
@@ -130,16 +134,18 @@ def test_example_runs_out_of_the_box_and_is_pasted_back_at_photo_size(page):
     assert "supplied" in page.locator("#status").inner_text()
 
 
-def test_an_error_is_shown_as_a_readable_message_and_clears_the_last_run(page):
+def test_an_error_is_named_in_the_status_and_the_last_run_is_marked_as_earlier(page):
     _upload_example(page)
     click_and_wait(page, "#run", "Done")
     page.locator("#section-warp img").first.wait_for(state="visible")
     page.locator("#person-input button[aria-label='Remove Image']").first.click()
     page.locator("#run").click()  # no person photo now
-    page.get_by_text("Upload a person photo first").first.wait_for(state="visible")
+    page.locator("#status").get_by_text("Upload a person photo first").wait_for()
     assert "Traceback" not in page.content()
-    assert "Done" not in page.locator("#status").inner_text()
-    assert page.locator("#section-warp img").count() == 0  # the old stages are gone
+    status = page.locator("#status").inner_text()
+    assert status.startswith("Failed") and "Running" not in status and "Done" not in status
+    assert "from the earlier run" in status
+    assert page.locator("#section-warp img").count() > 0  # the earlier stages stay, marked as such
 
 
 def _shot(page, name: str) -> Path:
@@ -168,13 +174,11 @@ def test_first_open_without_weights_tells_the_truth_and_the_geometric_example_ru
         pg.goto(server.url, wait_until="domcontentloaded")
         pg.wait_for_selector("#run")
         top = pg.locator("#readiness").inner_text()
-        assert "Ready to run: Geometric" in top and "Hub: offline" in top
+        assert "Geometric TPS warp (training-free): ready" in top and "Hub: offline" in top
         for c in methods.cards():
             if c.weights:
-                assert f"{c.title} needs weights" in top, c.id
-        assert "--weights-dir" in top and "random-weights" in top
-        note = pg.locator("#examples-note").inner_text()
-        assert "every example with Geometric" in note and "CP-VTON" not in note
+                assert f"{c.title}: not ready" in top, c.id
+        assert "How to get the weights" in top and "--weights-dir" not in top  # commands live in weights/README
         pg.locator("#examples").get_by_text("geometric_person + geometric_cloth · 1 method").click()
         wait_image(pg, "person-input")
         assert "Geometric" in pg.locator("#method input").input_value()
@@ -191,7 +195,7 @@ def test_compare_two_methods_side_by_side_on_one_preprocessing(page):
     page.get_by_role("tab", name="Compare methods").click()
     group = page.locator("#compare-methods")
     for c in methods.cards():  # keep two with the same needs: geometric and CP-VTON
-        box = group.locator("label", has_text=c.title + " · ").first.locator("input")
+        box = group.get_by_label(c.title, exact=True)
         if box.is_checked() != (c.id in ("geometric", "cp-vton")):
             box.click()
     click_and_wait(page, "#run-compare", "Compared 2 of 2", "#compare-status")
@@ -215,7 +219,7 @@ def test_garment_swap_reuses_the_cached_person_stages(page):
     _click_example(page)
     _choose_method(page, "cp-vton+")
     click_and_wait(page, "#run", "Done")
-    _click_example(page, "person + cloth_longsleeve · 5 methods")  # the same person, pose and parse map
+    _click_example(page, f"person + cloth_longsleeve · {ALL}")  # the same person, pose and parse map
     click_and_wait(page, "#run", "Done")
     page.wait_for_function("() => document.querySelectorAll('#section-inputs .caption-label').length >= 6")
     caps = {c.split(" — ")[0]: c for c in _captions(page, "inputs")}
@@ -303,5 +307,13 @@ def test_app_py_study_serves_the_participant_page(browser, tmp_path):
         assert "Which looks more realistic?" in pg.locator("#study-question").inner_text()
         assert "Trial 1 of 1" in pg.locator("#study-progress").inner_text()
         assert "cp-vton" not in pg.content().lower()  # blind: no method names in the page
+        assert "random" not in pg.content().lower()
         _shot(pg, "study")
+        # the researcher is told, in the terminal and with the results, that the images come from RANDOM weights
+        assert "WARNING: this study runs on RANDOM test weights for CP-VTON+" in log
+        token = re.search(r"Researcher token \(results at /\?view=results\): (\S+)", log).group(1)
+        pg.goto(srv.url + "?view=results", wait_until="domcontentloaded")
+        pg.locator("#study-token input").fill(token)
+        pg.locator("#study-show").click()
+        pg.locator("#study-results-message").get_by_text("RANDOM test weights").wait_for()
         pg.close()

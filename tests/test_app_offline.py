@@ -37,8 +37,9 @@ def test_page_and_config_are_served_offline_without_weights(offline_app):
     assert {"tryon", "compare", "preprocess", "methods"} <= names
     markdown = " ".join(str(c.get("props", {}).get("value", "")) for c in config["components"]
                         if c.get("type") == "markdown")
-    assert "needs weights" in markdown and "VTON_WEIGHTS_DIR" in markdown and "random-weights" in markdown
-    assert "Hub: offline" in markdown
+    assert "not ready: weights gmm, tom missing" in markdown and "How to get the weights" in markdown
+    assert "python -m vton convert" not in markdown  # maintainer commands live in weights/README.md, not the page
+    assert "Hub: offline" in markdown and "**Hub:** offline" in markdown  # one check, said the same everywhere
 
 
 def test_methods_endpoint_reports_missing_weights_with_instructions(offline_app):
@@ -163,7 +164,7 @@ def test_offline_estimator_fails_at_once_and_says_how_to_avoid_the_download(offl
                        api_name="/tryon")
     assert time.monotonic() - t0 < 10
     msg = str(err.value)
-    assert "OpenPose body weights" in msg and "SCHP LIP parsing weights" in msg and "Hub is offline" in msg
+    assert "openpose/body" in msg and "schp/lip" in msg and "HF_HUB_OFFLINE=1 is set" in msg
     assert "pose JSON" in msg and "parse PNG" in msg and "avoid the download" in msg
     assert "/tmp/" not in msg
 
@@ -196,33 +197,31 @@ def test_examples_say_which_methods_run_them(monkeypatch, tmp_path):
     assert webapp.examples_note(no_method).startswith("**Cannot run yet:** every example")
 
 
-def test_hub_check_is_quick_and_cached(monkeypatch):
+def test_hub_check_is_one_quick_connect_that_decides_the_whole_run(monkeypatch):
     import socket
     import time
 
-    from vton import webapp
+    from vton import webapp, weights
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert webapp.hub_reachable() is False and webapp.hub_state().startswith("offline (HF_HUB_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(weights, "_hub_mode", {"mode": None})
     calls = []
 
     def slow_connect(addr, timeout=None):
         calls.append((addr, timeout))
-        time.sleep(0.5)
+        time.sleep(0.2)
         raise OSError("unreachable")
 
     monkeypatch.setattr(socket, "create_connection", slow_connect)
-    monkeypatch.setattr(webapp, "_hub", {"state": None, "at": 0.0, "thread": None})
     t0 = time.monotonic()
-    assert webapp.hub_reachable(wait_s=0.05) is None  # still being checked: the caller does not wait
-    assert time.monotonic() - t0 < 0.3
-    assert webapp.hub_state() in ("being checked", "offline (the Hub cannot be reached: nothing can be downloaded)")
-    webapp._hub["thread"].join(2) if webapp._hub["thread"] else None
     assert webapp.hub_reachable() is False
-    assert webapp.hub_reachable() is False and len(calls) == 1  # cached
-    assert calls[0][1] == webapp.HUB_CHECK_TIMEOUT_S
+    assert webapp.hub_state() == "offline (the Hub cannot be reached: nothing can be downloaded)"
+    assert weights.hub_offline() and "HF_HUB_OFFLINE" not in weights.offline_reason()  # never "unset" what is unset
+    assert len(calls) == 1 and calls[0][1] == weights.HUB_CHECK_TIMEOUT_S  # one connect for the whole run
+    assert time.monotonic() - t0 < 2.0
 
 
 def test_edits_become_pipeline_inputs_in_the_photos_pixels():

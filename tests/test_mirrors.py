@@ -258,7 +258,7 @@ def test_a_mirror_only_method_is_ready_online_and_says_what_it_downloads(offline
     label = dict((v, k) for k, v in webapp.method_choices(rows))["pf-afn"]
     assert "weights ready (downloads 293 MB on first use)" in label.split(" · ")  # its own part of the label
     banner = webapp.readiness_banner(rows)
-    assert "PF-AFN — ready (downloads 293 MB on first use)" in banner
+    assert "**PF-AFN**: ready (downloads 293 MB on first use)" in banner
     assert "third-party copy `Ravi21/smart12@7f0687b`" in banner and "Non-commercial research use only" in banner
 
 

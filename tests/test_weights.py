@@ -168,6 +168,7 @@ def test_hub_connection_failure_becomes_a_weights_error(monkeypatch, tmp_path):
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(weights, "_hub_mode", {"mode": "online"})  # the one reachability check said online
     calls = []
 
     def _fail(**kwargs):

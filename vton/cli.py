@@ -101,8 +101,16 @@ def _annotations(args: argparse.Namespace) -> dict:
     return {k: Path(v) if v else None for k, v in given.items()}
 
 
-def _progress(key: str, done: int, total: int) -> None:
-    print(f"  [{done:2d}/{total}] {key}", file=sys.stderr)
+class _Progress:
+    """Prints each step once, when it has finished (the pipeline reports a step when it starts and when it ends)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    def __call__(self, key: str, done: int, total: int) -> None:
+        if done > self.done:
+            self.done = done
+            print(f"  [{done:2d}/{total}] {key}", file=sys.stderr)
 
 
 def _weights_warning(result) -> str:
@@ -157,7 +165,7 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device, seed=args.seed,
                          compile_networks=args.compile)
     try:
-        result = pipe(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
+        result = pipe(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
     except VtonError as e:  # a refusal still writes the stages computed before it, so the user sees why
         if e.stages:
             from .pipeline import save_stages
@@ -179,7 +187,7 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
 
     out = _out_folder(args.out)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
-    pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_progress, **_annotations(args))
+    pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
     save_stages(pre.stages(), out)
     for w in pre.warnings:
         print(f"WARNING: {w}", file=sys.stderr)

@@ -795,9 +795,35 @@ class TryOnPipeline:
                     log.warning("--compile with %s: %s", self.card.title, self.card.compile_note)
                 self.method.compile()
 
+    def check_ready(self, person: Any, cloth: Any, *, pose: Any = None, parsing: Any = None,
+                    networks: bool = True) -> None:
+        """Fail early, inputs first: the two photos must be images (a text file is "not an image", whatever else is
+        missing), then every weight file the run needs and cannot get now is named in one ``WeightsError`` (the
+        method's networks unless ``networks`` is False, and the estimators of what is not supplied).
+
+        Raises:
+            InputError: a photo is not a readable image. WeightsError: weights missing (all of them, at once).
+        """
+        from .images import open_image
+        from .weights import missing_weights_error
+
+        for src, what in ((person, "person photo"), (cloth, "garment photo")):
+            if isinstance(src, (str, os.PathLike, bytes)):
+                img, _ = open_image(src, what)
+                img.close()
+        supplied = {k for k, v in (("pose", pose), ("parsing", parsing)) if v is not None}
+        keys = [key for _, key in self.card.weights] if networks and not self.method.loaded else []
+        estimators = self.preprocessor.estimator_weights(self.card.needs, supplied)
+        avoid = {"openpose/body": "a pose JSON (OpenPose COCO-18)", "schp/lip": "a parse PNG (LIP labels)"}
+        error = missing_weights_error([*keys, *estimators], self.card.title, self.weights_dir,
+                                      {k: v for k, v in avoid.items() if k in estimators})
+        if error is not None:
+            raise error
+
     def preprocess(self, person: Any, cloth: Any, *, pose: Any = None, parsing: Any = None, cloth_mask: Any = None,
                    body_mask: Any = None, progress: Progress | None = None) -> Preprocessed:
         """The method's preprocessing alone (see ``__call__`` for the arguments)."""
+        self.check_ready(person, cloth, pose=pose, parsing=parsing, networks=False)
         trace = Trace(progress, len(preprocess_steps(self.card.needs)))
         return self.preprocessor(person, cloth, trace, needs=self.card.needs, pose=pose, parsing=parsing,
                                  cloth_mask=cloth_mask, body_mask=body_mask, card=self.card)
@@ -821,6 +847,7 @@ class TryOnPipeline:
             body_mask: body mask (path, bytes, array); from the parsing when None.
             progress: ``progress(step, done, total)``.
         """
+        self.check_ready(person, cloth, pose=pose, parsing=parsing)
         trace = Trace(progress, len(self.plan()), self.card.stages)
         for name, _ in self.card.weights:  # a missing-weights error comes before minutes of preprocessing
             trace.step(f"load_{name}", self.load)

@@ -83,13 +83,16 @@ def summary_markdown(prepared: PreparedStudy, records: list[dict[str, Any]]) -> 
     return text, method_rows(s), pairwise_rows(s)
 
 
-def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | None = None) -> gr.Blocks:
+def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | None = None,
+                    notice: str = "") -> gr.Blocks:
     """The study's participant page and researcher view, in ``demo`` or in a new ``gr.Blocks``.
 
     Args:
         prepared: from :func:`vton.study.prepare_study` (all images rendered).
         token: the researcher token that opens the results view (see :func:`vton.study.researcher_token`).
         demo: a Blocks to add the components and the ``load`` event to; None makes one.
+        notice: a warning shown with the results, after the token (e.g. that the images come from RANDOM test
+            weights); never in the participant's page, which must not name a method.
 
     Returns:
         the Blocks (``demo`` if given).
@@ -185,7 +188,7 @@ def build_study_app(prepared: PreparedStudy, *, token: str, demo: gr.Blocks | No
                 shutil.copyfile(prepared.results_path, export)
             else:
                 export.write_bytes(b"")
-            return ["", text, gr.Dataframe(value=rows, visible=True), gr.Dataframe(value=pairs, visible=True),
+            return [notice, text, gr.Dataframe(value=rows, visible=True), gr.Dataframe(value=pairs, visible=True),
                     gr.DownloadButton(value=str(export), visible=True)]
 
         owner.load(on_load, None, [participant_col, researcher_col, *screen], api_visibility="private").then(

@@ -30,8 +30,9 @@ __all__ = [
     "user_message", "DownloadFolder", "run_tryon", "run_preprocess", "gpu", "server_host", "EXAMPLES_DIR",
     "example_rows", "section_title", "gallery_items", "split_by_section", "png_bytes", "hub_state", "hub_reachable",
     "check_estimators", "example_labels", "examples_note", "runnable_methods", "run_compare", "split_compare",
-    "compare_summary", "progress_desc", "weights_progress", "weights_sources", "release_memory", "MAX_PIPELINES",
-    "MAX_PIPELINE_BYTES", "MAX_PREPROCESSORS",
+    "compare_summary", "readiness_lines", "unready_reasons", "short_reason", "HOW_TO_URL", "progress_desc",
+    "weights_progress", "weights_sources", "release_memory", "MAX_PIPELINES", "MAX_PIPELINE_BYTES",
+    "MAX_PREPROCESSORS",
 ]
 
 log = logging.getLogger(__name__)
@@ -258,85 +259,79 @@ def _md(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# is the Hub reachable? (a quick check in the background, cached; page loads never wait for more than a moment)
+# is the Hub reachable? (one quick check per process, in vton.weights: the banner, the table, the runs and the
+# messages all read the same answer)
 
-HUB_CHECK_TIMEOUT_S = 1.5  # one TCP connect to the Hub's host; longer means "unreachable"
-HUB_CHECK_TTL_S = 300.0  # a result is reused this long
-_hub = {"state": None, "at": 0.0, "thread": None}
-_hub_lock = threading.Lock()
+HUB_CHECK_TIMEOUT_S = 1.5  # the longest a first page load can wait on the check (vton.weights.HUB_CHECK_TIMEOUT_S)
 
 
-def _hub_host() -> tuple[str, int]:
-    from urllib.parse import urlparse
+def hub_reachable(wait_s: float | None = None) -> bool:
+    """True when the Hub can be used by this process: ``HF_HUB_OFFLINE`` not set and the one reachability check
+    (``vton.weights.hub_mode``: a TCP connect with a 1.5 s timeout, done once per process) succeeded."""
+    from .weights import hub_mode
 
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
-
-
-def _check_hub() -> None:
-    import socket
-
-    try:
-        with socket.create_connection(_hub_host(), timeout=HUB_CHECK_TIMEOUT_S):
-            state = True
-    except OSError:
-        state = False
-    with _hub_lock:
-        _hub.update(state=state, at=time.monotonic(), thread=None)
-
-
-def hub_reachable(wait_s: float = 0.3) -> bool | None:
-    """True / False when known, None while the first check is still running.
-
-    ``HF_HUB_OFFLINE`` answers False at once. Otherwise one TCP connect to the Hub (``HF_ENDPOINT``) with a
-    1.5 s timeout runs in a background thread; its answer is cached for 5 minutes. A caller waits at most
-    ``wait_s`` for a check under way, so a page load is never held up for long.
-    """
-    from .weights import hub_offline
-
-    if hub_offline():
-        return False
-    with _hub_lock:
-        fresh = _hub["state"] is not None and time.monotonic() - _hub["at"] < HUB_CHECK_TTL_S
-        if not fresh and _hub["thread"] is None:
-            t = threading.Thread(target=_check_hub, name="vton-hub-check", daemon=True)
-            _hub["thread"] = t
-            t.start()
-        thread, state = _hub["thread"], _hub["state"]
-    if thread is not None and wait_s > 0:
-        thread.join(wait_s)
-        with _hub_lock:
-            state = _hub["state"]
-    return state
+    return hub_mode() == "online"
 
 
 def hub_state() -> str:
-    """The Hub line of the banner: offline by setting, reachable, unreachable, or still being checked."""
-    from .weights import hub_offline
+    """The Hub's state in words, from the one check (``vton.weights.hub_mode``)."""
+    from .weights import hub_mode
 
-    if hub_offline():
+    mode = hub_mode()
+    if mode == "set":
         return "offline (HF_HUB_OFFLINE is set: nothing is downloaded)"
-    state = hub_reachable()
-    if state is None:
-        return "being checked"
-    return "reachable" if state else "offline (the Hub cannot be reached: nothing can be downloaded)"
+    if mode == "unreachable":
+        return "offline (the Hub cannot be reached: nothing can be downloaded)"
+    return "online (weights that are not on this machine are downloaded on first use)"
+
+
+def readiness_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One plain line per method: ready or not, why, and its licence (the page's banner and the terminal)."""
+    out = []
+    for r in rows:
+        if not r["weights"]:
+            state = "ready (training-free, no weights)"
+        elif r["ready"]:
+            state = r.get("readiness") or "ready"
+            if r["random"]:
+                state += " (RANDOM test weights: the output is noise)"
+            if r["unverified"]:
+                state += f" (unverified weights: {', '.join(r['unverified'])})"
+        else:
+            reasons = {r["weights"][n]["status"] for n in r["missing"]}
+            why = ("the Hub is offline" if reasons <= {"hub", "mirror"}
+                   else "not on this machine and not on the Hub yet")
+            state = f"not ready: weights {', '.join(r['missing'])} missing ({why})"
+        out.append(f"{r['title']}: {state} · licence: {_short_licence(r['licence'])}")
+    return out
+
+
+def unready_reasons(rows: list[dict[str, Any]]) -> list[str]:
+    """"Title: why" for each method that cannot run now (its readiness line without the licence)."""
+    return [line.split(": not ready: ", 1)[0] + ": " + line.split(": not ready: ", 1)[1].rsplit(" · licence: ", 1)[0]
+            for r, line in zip(rows, readiness_lines(rows), strict=True) if not r["ready"]]
+
+
+def _short_licence(text: str) -> str:
+    """A licence in a few words: up to the first parenthesis or full stop."""
+    short = re.split(r"\s\(|\.\s|;", text.strip(), maxsplit=1)[0].rstrip(".")
+    return short if len(short) <= 60 else short[:57] + "…"
+
+
+HOW_TO_URL = "gradio_api/file=" + str(Path(__file__).resolve().parents[1] / "weights" / "README.md")
 
 
 def readiness_banner(rows: list[dict[str, Any]]) -> str:
-    """Markdown for the top of the page: which methods run now, which do not and the one fix for each."""
-    ready = [r for r in rows if r["ready"]]
+    """Markdown for the page: one line per method (ready or not, why, licence), the Hub state and a link to the
+    how-to (the commands live in ``weights/README.md`` and ``python -m vton methods``, not on the page)."""
     lines = []
-    if ready:
-        lines.append("**Ready to run:** " + ", ".join(
-            r["title"] + (" (RANDOM test weights)" if r["random"] else "")
-            + (" (unverified weights)" if r["unverified"] else "")
-            + (f" — {_md(r['readiness'])}" if r.get("download_bytes") else "") for r in ready))
-    lines += [line for r in ready if (line := weights_sources(r))]
-    for r in rows:
-        if not r["ready"]:
-            lines.append(f"- **{_md(r['title'])}** needs weights: {_md(r['how_to'])}")
-    lines.append(f"\nHub: {hub_state()}. Without pose/parsing weights, supply a pose JSON and a parse PNG (the "
-                 "examples ship them): nothing is downloaded then.")
+    for line in readiness_lines(rows):
+        title, rest = line.split(": ", 1)
+        lines.append(f"- **{_md(title)}**: {_md(rest)}")
+    lines += [line for r in rows if r["ready"] and (line := weights_sources(r))]  # where downloads come from
+    how = ("" if all(r["ready"] for r in rows) else
+           f" · [How to get the weights]({HOW_TO_URL}) (or `python -m vton methods`)")
+    lines.append(f"\nHub: {hub_state()}{how}")
     return "\n".join(lines)
 
 
@@ -352,21 +347,22 @@ def weights_sources(row: Mapping[str, Any]) -> str:
 
 def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -> str:
     """Markdown: the weights folder in use and, per method, its licence, weights and the estimators it runs."""
-    from .weights import hub_offline
+    from .weights import hub_mode
 
     folder = f"`{_md(str(weights_dir))}`" if weights_dir else "none (set `--weights-dir` or `VTON_WEIGHTS_DIR`)"
-    lines = [f"**Local weights folder:** {folder} · **Hub:** {'offline' if hub_offline() else 'online'}", "",
+    lines = [f"**Local weights folder:** {folder} · **Hub:** {'online' if hub_mode() == 'online' else 'offline'}", "",
              "| method | licence | weights | estimators it runs (licence) | cost (bench/bench_costs.py) | status |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         nets = ", ".join(f"{n}: {v['status']}" + ("" if v["verified"] else " (unverified)")
                          for n, v in r["weights"].items()) or "none"
-        est = "; ".join(f"{k}: {_md(v)}" for k, v in r["estimator_licences"].items()) or "none"
+        est = "; ".join(f"{k}: {_md(_short_licence(v))}" for k, v in r["estimator_licences"].items()) or "none"
         status = r.get("readiness", "ready") if r["ready"] else "**missing**"
         if r["random"]:
             status += " (RANDOM test weights: output is noise)"
         cost = _md(r.get("cost_text") or "not measured")
-        lines.append(f"| {_md(r['title'])} | {_md(r['licence'])} | {nets} | {est} | {cost} | {status} |")
+        licence = _md(_short_licence(r["licence"]))
+        lines.append(f"| {_md(r['title'])} | {licence} | {nets} | {est} | {cost} | {status} |")
     return "\n".join(lines)
 
 
@@ -425,21 +421,35 @@ def split_by_section(items: list[Any], summary: Mapping | None) -> dict[str, lis
 
 
 MAX_MESSAGE_CHARS = 1500  # the longest message the page or the API shows
-_PATHS = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s/'\"`]+){2,}/?")
+# an absolute server path (not part of a URL or of a Hub repo name): shown as its last part
+_PATHS = re.compile(r"(?<![\w:/.~-])(?:[A-Za-z]:)?/(?:[^\s/'\"`()<>]+/)+[^\s/'\"`()<>,;]*")
+_INTERNAL = re.compile(r"\s*\((?:MAX|MIN)_[A-Z_]+\)")
 
 
 def user_message(exc: BaseException) -> str:
-    """The message shown in the page: a ``VtonError`` as written, with server paths and markup removed; anything
-    else short (the traceback is logged)."""
+    """The message shown in the page (Markdown): a ``VtonError`` as written, with server paths cut to their last
+    part and internal constant names left out (URLs, repo names and commands stay whole); anything else short
+    (the traceback is logged)."""
     if isinstance(exc, VtonError):
         text = str(exc)
         if len(text) > MAX_MESSAGE_CHARS:  # no caller's value comes back unbounded
             text = text[:MAX_MESSAGE_CHARS] + " …"
-        text = _PATHS.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
-        return text.replace("`", "")
+
+        def short(m: re.Match) -> str:
+            name = m.group(0).rstrip("/").rsplit("/", 1)[-1]
+            return name or "the folder"
+
+        return _INTERNAL.sub("", _PATHS.sub(short, text))
     log.error("unexpected error in the app", exc_info=exc)
     return (f"Something went wrong inside vton ({type(exc).__name__}). The server log has the details; "
             "please report it with the inputs that caused it.")
+
+
+def short_reason(message: str, limit: int = 160) -> str:
+    """The first clause of a message (up to its first full stop or parenthesis), at most ``limit`` characters: the
+    one line a compare column or a readiness line shows."""
+    head = re.split(r"(?<=[a-z0-9)])\.\s|\s\(", message.strip(), maxsplit=1)[0]
+    return head if len(head) <= limit else head[: limit - 1] + "…"
 
 
 class DownloadFolder:
@@ -516,7 +526,7 @@ def check_estimators(method: str, supplied: set[str] | frozenset[str], weights_d
     status = availability(weights_dir)
     blocked = [(need, name, avoid) for need, key, name, avoid in ESTIMATORS
                if need in card.needs and need not in supplied and status.get(key) not in ("local", "cached")]
-    if not blocked or hub_reachable(wait_s=HUB_CHECK_TIMEOUT_S) is not False:
+    if not blocked or hub_reachable():
         return
     names = " and ".join(f"the {name} weights" for _, name, _ in blocked)
     avoids = " and ".join(avoid for _, _, avoid in blocked)
@@ -535,7 +545,6 @@ def run_tryon(method: str, uploads: Uploads, weights_dir: str | Path | None, pro
     uploads.require_photos()
     inputs = {"person": uploads.person, "cloth": uploads.cloth, **uploads.annotations()}
     inputs.update({k: v for k, v in edits.items() if v is not None})
-    check_estimators(method, {k for k in ("pose", "parsing") if inputs.get(k) is not None}, weights_dir)
     from .weights import progress_to
 
     try:
@@ -553,7 +562,6 @@ def run_preprocess(uploads: Uploads, weights_dir: str | Path | None, progress: P
     if method is None:
         method = max(methods.cards(), key=lambda c: len(c.needs)).id
     uploads.require_photos()
-    check_estimators(method, uploads.supplied() & {"pose", "parsing"}, weights_dir)
     try:
         return pipeline(method, weights_dir).preprocess(uploads.person, uploads.cloth, progress=progress,
                                                         **uploads.annotations())
@@ -576,7 +584,7 @@ def runnable_methods(rows: list[dict[str, Any]], supplied: set[str] | frozenset[
         for need, _, _, _ in ESTIMATORS:
             if need in r["needs"] and need not in supplied:
                 where = str(r.get("annotators", {}).get(need, ""))
-                if not where.startswith(("local", "cached")) and hub_reachable(wait_s=0) is False:
+                if not where.startswith(("local", "cached")) and not hub_reachable():
                     blocked = True
         if not blocked:
             out.append(r["id"])

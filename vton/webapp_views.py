@@ -166,10 +166,12 @@ def pose_from_table(rows: Any, transform: Any) -> Pose:
     return Pose(kp.astype(np.float32), scores.astype(np.float32), (w, h))
 
 
-def control_point_rows(summary: Mapping[str, Any] | None) -> tuple[list[str], list[list[Any]]]:
-    """θ / control points per point: headers and one row per point of ``summary["data"]["control_points"]``
-    (whatever columns the method wrote: target x, y, displacement, source x, y...); empty when it has none."""
-    points = ((summary or {}).get("data") or {}).get("control_points") or []
+def control_point_rows(summary: Mapping[str, Any] | None, key: str = "control_points"
+                       ) -> tuple[list[str], list[list[Any]]]:
+    """The point table a card declares (``MethodCard.point_table``): headers and one row per item of
+    ``summary["data"][key]`` (θ's control points, the matched pairs: whatever columns the method wrote); empty when
+    the run has none."""
+    points = ((summary or {}).get("data") or {}).get(key) or []
     if not isinstance(points, list) or not points:
         return [], []
     if isinstance(points[0], Mapping):

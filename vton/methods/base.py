@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "NEEDS", "SECTIONS", "Section", "StepSpec", "StageSpec", "MethodCard", "MethodOutput", "Stage", "Trace",
-    "Method", "LoadedNetwork", "TRYON_STAGE", "PASTED_STAGE", "Progress", "PublishedScore",
+    "Method", "LoadedNetwork", "TRYON_STAGE", "PASTED_STAGE", "Progress", "PointTable", "PublishedScore",
 ]
 
 Progress = Callable[[str, int, int], None]
@@ -78,6 +78,15 @@ class StageSpec:
     step: str
 
 
+@dataclass(frozen=True)
+class PointTable:
+    """A table of points the page shows beside a method's warp: one row per item of the run's ``data[key]`` (a list
+    of dicts with the same keys, or of ``[x, y]`` pairs); ``title`` heads it."""
+
+    key: str
+    title: str
+
+
 TRYON_STAGE = StageSpec("tryon", "Try-on (frame)", "The method's output in its frame.", "composition",
                         "composition")
 PASTED_STAGE = StageSpec("pasted", "Try-on in the photo",
@@ -127,6 +136,7 @@ class MethodCard:
         required_keypoints: COCO-18 names that must be present (when ``pose`` is needed).
         factory: ``"module:Class"`` of the :class:`Method` subclass, imported only when the method is created.
         order: position in lists (lower first).
+        point_table: the points the page lists under the warp (θ's control points, matched pairs), or None.
         test_overrides: network config overrides that make the networks tiny, for plumbing tests with random
             weights (``write_random_weights(..., **test_overrides)`` and ``TryOnPipeline(network_overrides=...)``).
         compile_note: what ``--compile`` costs for this method when that is notable (minutes of compile time);
@@ -151,6 +161,7 @@ class MethodCard:
     required_keypoints: tuple[str, ...] = ()
     order: int = 100
     test_overrides: Mapping[str, Any] = field(default_factory=dict)
+    point_table: PointTable | None = None
     compile_note: str = ""
     published: tuple[PublishedScore, ...] = ()
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -339,6 +340,18 @@ def write_local_manifest(file: str | Path, key: str, fmt: str, description: str 
     return mpath
 
 
+def require_onnx() -> None:
+    """Raise a clear ``InputError`` (before anything is written) when the ``onnx`` package is missing."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        from vton.errors import InputError
+
+        raise InputError("Writing the SCHP parser stand-ins needs the onnx package, which is not installed; "
+                         "`bash scripts/install.sh` installs it (or pip install onnx as pinned in requirements.txt). "
+                         "Nothing was written.") from None
+
+
 def write_random_estimators(weights_dir: str | Path, *, size: str = "tiny", seed: int = 0) -> dict[str, Path]:
     """RANDOM OpenPose body and SCHP LIP/ATR weights in a local weights folder, declared in its manifests.
 
@@ -354,15 +367,26 @@ def write_random_estimators(weights_dir: str | Path, *, size: str = "tiny", seed
         ``{manifest key: file}``.
     """
     _check_schp_args(size, "lip")
+    require_onnx()
+    import shutil
+    import tempfile
+
     root = Path(weights_dir)
-    out = {}
-    pose = write_random_openpose(root / "openpose" / OPENPOSE_FILE, seed=seed)
-    write_local_manifest(pose, "openpose/body", "safetensors",
-                         f"{RANDOM_NOTE} (OpenPose body, seed {int(seed)}).")
-    out["openpose/body"] = pose
-    for label_set, (key, file, _, _) in SCHP_SIGNATURES.items():
-        p = write_schp_onnx(root / "schp" / file, size=size, label_set=label_set, seed=seed)
-        write_local_manifest(p, key, "onnx", f"{RANDOM_NOTE} (SCHP {label_set.upper()} stand-in, {size}, seed "
-                                             f"{int(seed)}).")
-        out[key] = p
-    return out
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".vton-estimators-", dir=root))
+    try:  # everything is written beside the folder first, then moved in: a failure leaves nothing half-done
+        pose = write_random_openpose(staging / "openpose" / OPENPOSE_FILE, seed=seed)
+        written = {"openpose/body": (pose, "safetensors", f"{RANDOM_NOTE} (OpenPose body, seed {int(seed)}).")}
+        for label_set, (key, file, _, _) in SCHP_SIGNATURES.items():
+            p = write_schp_onnx(staging / "schp" / file, size=size, label_set=label_set, seed=seed)
+            written[key] = (p, "onnx", f"{RANDOM_NOTE} (SCHP {label_set.upper()} stand-in, {size}, seed {int(seed)}).")
+        out = {}
+        for key, (tmp, fmt, note) in written.items():
+            final = root / tmp.parent.name / tmp.name
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            write_local_manifest(final, key, fmt, note)
+            out[key] = final
+        return out
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -197,6 +197,10 @@ def run_random_weights(args: argparse.Namespace) -> int:
     backbones = bool(getattr(args, "eval_backbones", False))
     if not todo and not estimators and not backbones:
         raise InputError("Nothing to write: give --methods METHOD ..., --estimators and/or --eval-backbones.")
+    if estimators:
+        from vton.preprocess.standins import require_onnx
+
+        require_onnx()  # before anything is written (not even the folder): a failure leaves nothing behind
     from vton.datasets import check_output_dir
 
     out = check_output_dir(args.dir, "weights folder")  # a file, /proc or an overlong name: refused before writing

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PublishedScore, StageSpec, StepSpec
+from vton.methods.base import (
+    PASTED_STAGE,
+    TRYON_STAGE,
+    MethodCard,
+    PointTable,
+    PublishedScore,
+    StageSpec,
+    StepSpec,
+)
 
 # The published scores (``python -m vton evaluate`` shows them beside its own).
 _VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
@@ -61,7 +69,9 @@ CARDS = (
             "rendering": "The fused garment, skin colour and the hole image that G fills in.",
         },
         min_pose_points=4, required_keypoints=("neck",),
-        factory="vton.methods.acgpn.method:ACGPN", order=30, test_overrides={"ngf": 4},
+        factory="vton.methods.acgpn.method:ACGPN", order=30,
+        point_table=PointTable("control_points", "θ: the STN's control points, one row per point"),
+        test_overrides={"ngf": 4},
         published=(
             PublishedScore("ssim", 0.845, "paired", _VITON_TEST, _ACGPN_TABLE),
             PublishedScore("fid", 16.64, "unpaired", _VITON_TEST, _PFAFN_TABLE),

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PublishedScore, StageSpec, StepSpec
+from vton.methods.base import (
+    PASTED_STAGE,
+    TRYON_STAGE,
+    MethodCard,
+    PointTable,
+    PublishedScore,
+    StageSpec,
+    StepSpec,
+)
 
 # The published scores (``python -m vton evaluate`` shows them beside its own).
 _VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
@@ -54,6 +62,7 @@ def _stages(title: str, cloth_in: str, tom_in: str) -> tuple[StageSpec, ...]:
     )
 
 
+_THETA_TABLE = PointTable("control_points", "θ: the warp's control points, one row per point")
 _NOTES = {
     "representation": "What the networks see of the person (22 channels): a blurred body shape, the head, 18 pose "
                       "maps.",
@@ -72,7 +81,8 @@ CARDS = (
         weights=(("gmm", "cp-vton/gmm"), ("tom", "cp-vton/tom")),
         steps=STEPS, stages=_stages("CP-VTON", "garment RGB", "25 channels: representation + warped garment"),
         section_notes=_NOTES, min_pose_points=4, required_keypoints=("neck",),
-        factory="vton.methods.cpvton.method:CPVTON", order=20, test_overrides={"ngf": 8},
+        factory="vton.methods.cpvton.method:CPVTON", order=20, point_table=_THETA_TABLE,
+        test_overrides={"ngf": 8},
         published=(
             PublishedScore("ssim", 0.745, "paired", _VITON_TEST, _ACGPN_TABLE),
             PublishedScore("fid", 24.43, "unpaired", _VITON_TEST, _PFAFN_TABLE),
@@ -90,7 +100,8 @@ CARDS = (
         weights=(("gmm", "cp-vton+/gmm"), ("tom", "cp-vton+/tom")),
         steps=STEPS, stages=_stages("CP-VTON+", "garment mask", "26 channels: + the re-binarised warped mask"),
         section_notes=_NOTES, min_pose_points=4, required_keypoints=("neck",),
-        factory="vton.methods.cpvton.method:CPVTONPlus", order=21, test_overrides={"ngf": 8},
+        factory="vton.methods.cpvton.method:CPVTONPlus", order=21, point_table=_THETA_TABLE,
+        test_overrides={"ngf": 8},
         published=(
             PublishedScore("ssim", 0.816, "paired", _VITON_TEST, "Minar et al., CP-VTON+, CVPR-W 2020",
                            note="to be checked against the paper"),

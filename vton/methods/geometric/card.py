@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PublishedScore, StageSpec, StepSpec
+from vton.methods.base import (
+    PASTED_STAGE,
+    TRYON_STAGE,
+    MethodCard,
+    PointTable,
+    PublishedScore,
+    StageSpec,
+    StepSpec,
+)
 
 # The published scores (``python -m vton evaluate`` shows them beside its own).
 _VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
@@ -58,6 +66,8 @@ CARDS = (
         },
         min_pose_points=3, required_keypoints=("neck", "right_shoulder", "left_shoulder"),
         factory="vton.methods.geometric.method:Geometric", order=10,
+        point_table=PointTable("matched_pairs",
+                               "The matched pairs the TPS is fitted to: garment point → person point"),
         published=(  # VITON itself (learned): this method is only its training-free shape-context TPS step
             PublishedScore("ssim", 0.783, "paired", _VITON_TEST, _ACGPN_TABLE,
                            note="VITON (the full, learned method), not this training-free step"),

@@ -52,8 +52,11 @@ class Geometric(Method):
         changed = res.fill_mask | (res.composition_mask > 0)
         region = Image.fromarray((changed * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(5))
         m = res.matching
+        matched = [{"pair": i, "garment_x": round(float(g[0]), 2), "garment_y": round(float(g[1]), 2),
+                    "person_x": round(float(t[0]), 2), "person_y": round(float(t[1]), 2)}
+                   for i, (g, t) in enumerate(zip(m.garment_pairs, m.target_pairs, strict=True))]
         lam = {k: ["affine" if np.isinf(v) else float(v) for v in pair] for k, pair in res.fit.regularization.items()}
-        data = {"pairs": len(m.target_pairs),
+        data = {"pairs": len(m.target_pairs), "matched_pairs": matched,
                 "warp": {"pieces": sorted(lam), "regularization_xy": lam,
                          "residual_px": {k: round(v, 3) for k, v in res.fit.residual.items()},
                          "tolerance_px": round(res.fit.tolerance, 3)},

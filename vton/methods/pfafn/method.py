@@ -66,7 +66,7 @@ class PFAFN(Method):
             vp = np.asarray(Image.fromarray(flow[..., 1]).resize(pre.person.size, Image.Resampling.BILINEAR))
             scale = pre.person.size[0] / grid.shape[2]
             trace.record(f"flow_level_{i}", vis.flow_panel(np.stack([up, vp], -1) * scale, garment,
-                                                           legend=f"level {i + 1} ({grid.shape[1]}×{grid.shape[2]})"))
+                                                           legend=f"level {i + 1} ({grid.shape[1]}x{grid.shape[2]})"))
         final = out.flow.permute(0, 2, 3, 1)  # (1, H, W, 2)
         trace.record("flow", vis.flow_panel(vis.grid_to_pixel_flow(final), garment, legend="final"))
         trace.record("warped_cloth", vis.tensor_image(out.warped_cloth))

@@ -25,7 +25,7 @@ import gradio as gr  # noqa: E402
 
 from vton import (
     webapp,  # noqa: E402
-    webinputs,  # noqa: E402
+    weblaunch,  # noqa: E402
 )
 from vton import webapp_views as views  # noqa: E402
 from vton.errors import InputError  # noqa: E402
@@ -612,8 +612,8 @@ def run_study(args: argparse.Namespace) -> None:
     results_scheduler(prepared)
     demo = build_study_app(prepared, token=token, notice=f"**Warning:** {notice}" if notice else "")
     demo.queue(default_concurrency_limit=4, max_size=64)
-    demo.launch(server_name=host, server_port=args.port, share=args.share, footer_links=[],
-                max_file_size=MAX_FILE_SIZE, app_kwargs=webinputs.app_kwargs(demo))
+    weblaunch.launch(demo, server_name=host, server_port=args.port, share=args.share, footer_links=[],
+                     max_file_size=MAX_FILE_SIZE)
 
 
 def print_readiness(weights_dir: str | None) -> list[dict]:
@@ -645,9 +645,9 @@ def main(argv: list[str] | None = None) -> None:
         demo = build_demo(args.weights_dir, args.report)
     except InputError as e:  # e.g. --report DIR without a readable metrics.json
         raise SystemExit(f"error: {e}") from None
-    demo.launch(server_name=webapp.server_host(args.host), server_port=args.port, share=args.share,
-                allowed_paths=[str(webapp.EXAMPLES_DIR)], css=CSS, footer_links=["api", "gradio"],
-                max_file_size=MAX_FILE_SIZE, app_kwargs=webinputs.app_kwargs(demo))
+    weblaunch.launch(demo, server_name=webapp.server_host(args.host), server_port=args.port, share=args.share,
+                     allowed_paths=[str(webapp.EXAMPLES_DIR)], css=CSS, footer_links=["api", "gradio"],
+                     max_file_size=MAX_FILE_SIZE)
 
 
 if __name__ == "__main__":

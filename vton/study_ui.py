@@ -21,6 +21,7 @@ from typing import Any
 
 import gradio as gr
 
+from . import weblaunch
 from .errors import InputError, VtonError
 from .study import (
     PreparedStudy,
@@ -208,7 +209,8 @@ def launch_study(prepared: PreparedStudy, *, token: str, host: str = "127.0.0.1"
     ``block=False`` returns at once (``demo.close()`` stops it).
     """
     demo = build_study_app(prepared, token=token)
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=True, **launch_kwargs)
+    weblaunch.launch(demo, server_name=host, server_port=port, prevent_thread_lock=not block, quiet=True,
+                     **launch_kwargs)
     return demo
 
 

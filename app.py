@@ -197,7 +197,7 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
         summary = result.summary()
         stages_zip = downloads.write(f"vton_{_safe(method)}_stages.zip", result.stages_zip())
         dataset_zip = (downloads.write("vton_dataset.zip", result.dataset_zip())
-                       if result.pre.pose is not None and result.pre.parsing is not None else None)
+                       if result.pre.has_dataset_layout else None)
         pasted = downloads.write(f"vton_{_safe(method)}_tryon.png", webapp.png_bytes(result.pasted_image))
         return RunOutputs(_status(result, head), str(pasted), webapp.gallery_items(result.stages(), downloads),
                           summary, str(stages_zip), str(dataset_zip) if dataset_zip else None)

@@ -176,8 +176,19 @@ def shared_app() -> AppServer:
 
 # ------------------------------------------------------------------------------------------ waiting in the page
 
-# an error the app raised (gr.Error) is shown as an error toast
+# an error the app raised (gr.Error) is shown as an error toast; a failed run says so in its status line
 _ERROR_TOAST = ".toast-body.error"
+FAILED = "Failed:"
+
+
+def _failure(page, selector: str, text: str) -> str:
+    """The app's error shown in the page (a toast, or ``selector`` saying "Failed:" when ``text`` is not what the
+    caller waits for), or ''."""
+    toast = page.locator(_ERROR_TOAST)
+    if toast.count():
+        return toast.first.inner_text()
+    shown = page.locator(selector).inner_text()
+    return shown if FAILED in shown and not text.startswith("Failed") else ""
 
 
 def new_page(browser, **kwargs):
@@ -203,15 +214,16 @@ def wait_status(page, text: str, selector: str = "#status", timeout_ms: int = RU
     an error instead — a run that failed must not look like a slow one. After a click that starts a run, use
     :func:`click_and_wait`: a status left over from the previous run already shows ``text``."""
     page.wait_for_function(
-        """([sel, text, toast]) => {
+        """([sel, text, toast, failed]) => {
             const el = document.querySelector(sel);
-            return (el && el.innerText.includes(text)) || document.querySelector(toast) !== null;
+            const shown = el ? el.innerText : "";
+            return shown.includes(text) || document.querySelector(toast) !== null
+                || (!text.startsWith("Failed") && shown.includes(failed));
         }""",
-        arg=[selector, text, _ERROR_TOAST], timeout=timeout_ms, polling=250)
-    toast = page.locator(_ERROR_TOAST)
-    if toast.count():
-        raise AssertionError(f"the app showed an error while waiting for {text!r} in {selector}: "
-                             f"{toast.first.inner_text()}")
+        arg=[selector, text, _ERROR_TOAST, FAILED], timeout=timeout_ms, polling=250)
+    error = _failure(page, selector, text)
+    if error:
+        raise AssertionError(f"the app showed an error while waiting for {text!r} in {selector}: {error}")
 
 
 def click_and_wait(page, button: str, text: str, status: str = "#status", timeout_ms: int = RUN_WAIT_MS) -> None:
@@ -222,26 +234,29 @@ def click_and_wait(page, button: str, text: str, status: str = "#status", timeou
     the click (a MutationObserver records it: a fast run cannot slip between two polls). Fails at once on an error.
     """
     page.evaluate(
-        """([sel, text]) => {
+        """([sel, text, failed]) => {
             const el = document.querySelector(sel);
             if (window.__vtonStatusObserver) window.__vtonStatusObserver.disconnect();
             window.__vtonStatusCleared = !el.innerText.includes(text);
+            window.__vtonFailCleared = !el.innerText.includes(failed);
             window.__vtonStatusObserver = new MutationObserver(() => {
                 if (!el.innerText.includes(text)) window.__vtonStatusCleared = true;
+                if (!el.innerText.includes(failed)) window.__vtonFailCleared = true;
             });
             window.__vtonStatusObserver.observe(el, {subtree: true, childList: true, characterData: true});
         }""",
-        [status, text])
+        [status, text, FAILED])
     page.locator(button).click()
     page.wait_for_function(
-        """([sel, text, toast]) => {
+        """([sel, text, toast, failed]) => {
             const el = document.querySelector(sel);
             const done = window.__vtonStatusCleared && el.innerText.includes(text);
-            return done || document.querySelector(toast) !== null;
+            const fail = !text.startsWith("Failed") && window.__vtonFailCleared && el.innerText.includes(failed);
+            return done || fail || document.querySelector(toast) !== null;
         }""",
-        arg=[status, text, _ERROR_TOAST], timeout=timeout_ms, polling=250)
+        arg=[status, text, _ERROR_TOAST, FAILED], timeout=timeout_ms, polling=250)
     page.evaluate("() => window.__vtonStatusObserver && window.__vtonStatusObserver.disconnect()")
-    toast = page.locator(_ERROR_TOAST)
-    if toast.count():
+    error = _failure(page, status, text)
+    if error:
         raise AssertionError(f"the app showed an error after clicking {button} (waiting for {text!r} in {status}): "
-                             f"{toast.first.inner_text()}")
+                             f"{error}")

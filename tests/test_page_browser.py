@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers_app import ARTIFACTS, GEOMETRIC, AppServer, app_env, shared_app
+from helpers_app import ARTIFACTS, GEOMETRIC, AppServer, app_env, shared_app, wait_status
 
 from vton import methods, weights
 
@@ -64,7 +64,9 @@ def _choose_method(page, method_id: str) -> None:
 
 
 def _wait_status(page, selector: str, text: str, timeout: int = RUN_S) -> str:
-    page.locator(selector).get_by_text(text).first.wait_for(timeout=timeout)
+    """``selector``'s text once it shows ``text``; fails at once with the app's message when the run failed instead
+    (a failed run must not look like a slow one)."""
+    wait_status(page, text, selector, timeout_ms=timeout)
     return page.locator(selector).inner_text()
 
 

@@ -143,3 +143,18 @@ def test_mask_norm_with_an_empty_misalignment_is_plain_instance_norm():
     out = mask_norm(x, half)
     torch.testing.assert_close(out[..., :3], F.instance_norm(x[..., :3]), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(out[..., 3:], F.instance_norm(x[..., 3:]), atol=1e-4, rtol=1e-4)
+
+
+def test_preprocessing_at_its_own_frame_has_no_cp_vton_dataset_zip():
+    """The CP-VTON dataset layout holds only its own frame: a VITON-HD run offers no dataset zip (the page and the
+    CLI leave it out) instead of failing the run."""
+    from vton.datasets import FRAME
+
+    args = (EX / "geometric_person.png", EX / "geometric_cloth.png")
+    kw = dict(pose=EX / "geometric_person_keypoints.json", parsing=EX / "geometric_person_parse.png",
+              cloth_mask=EX / "geometric_cloth_mask.png")
+    pre = TryOnPipeline(CARD.id, device="cpu").preprocess(*args, **kw)  # preprocessing reads no network weights
+    assert tuple(pre.person.size) == tuple(CARD.frame) != tuple(FRAME)
+    assert pre.pose is not None and pre.parsing is not None and not pre.has_dataset_layout
+    own = TryOnPipeline("cp-vton", device="cpu").preprocess(*args, **kw)
+    assert own.has_dataset_layout and own.dataset_zip()[:2] == b"PK"

@@ -192,11 +192,15 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     for w in pre.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     (out / "keypoints.json").write_text(json.dumps(pre.keypoint_table(), indent=2))
-    if pre.pose is not None and pre.parsing is not None:
+    if pre.has_dataset_layout:
         (out / "dataset.zip").write_bytes(pre.dataset_zip())
         print(f"preprocessing written to {out} (dataset layout in {out / 'dataset.zip'})")
-    else:
+    elif pre.pose is None or pre.parsing is None:
         print(f"preprocessing written to {out} ({args.method} needs no pose/parsing, so no dataset zip)")
+    else:
+        w, h = pre.person.size
+        print(f"preprocessing written to {out} ({args.method}'s frame is {w} × {h}, which the CP-VTON dataset "
+              "layout does not hold, so no dataset zip)")
     return 0
 
 

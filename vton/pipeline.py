@@ -173,6 +173,14 @@ class Preprocessed:
         self.record_stages(trace)
         return trace.stages(PREPROCESS_STAGES)
 
+    @property
+    def has_dataset_layout(self) -> bool:
+        """Whether ``dataset_zip`` can write this preprocessing: the CP-VTON / VITON dataset layout holds a pose
+        and a parse map at that dataset's frame (a method with another frame, e.g. 1024 × 768, has none)."""
+        from .datasets import FRAME
+
+        return self.pose is not None and self.parsing is not None and tuple(self.person.size) == tuple(FRAME)
+
     def dataset_zip(self, name: str = "vton_000001") -> bytes:
         """The preprocessing in the CP-VTON / VITON dataset layout, as zip bytes (needs pose and parsing)."""
         from .datasets import export_dataset_zip

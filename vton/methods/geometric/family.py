@@ -20,12 +20,14 @@ a logo. Because the drawings come with their exact parse, the scores are measure
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
+from ...annotations import Pose
 from ...errors import InputError
+from ...labels import COCO18
 from ...synthetic import (
     FRAME,
     GarmentSpec,
@@ -38,7 +40,7 @@ from ...synthetic import (
 )
 from .warp import GeometricConfig, GeometricResult, geometric_tryon
 
-__all__ = ["BOUNDS", "Case", "Score", "family", "draw_case", "score", "run_case"]
+__all__ = ["ARM_KINDS", "BOUNDS", "Case", "Score", "family", "arm_family", "draw_case", "score", "run_case"]
 
 # The bounds every case must meet (issue 20): coverage, spill, keep (mean change of 0-255 values), straightness in
 # stripe heights, asymmetry in stripe heights (or logo radii).
@@ -58,6 +60,7 @@ class Case:
     origin: tuple[int, int]  # top-left corner of the figure in the canvas
     cloth_size: tuple[int, int]
     symmetric: bool
+    absent: tuple[str, ...] = ()  # keypoints given score 0 in the pose (an arm the estimator missed)
 
 
 @dataclass(frozen=True)
@@ -87,42 +90,89 @@ def family(n: int, seed: int = 0) -> list[Case]:
         symmetric = i % 3 == 0
         a = float(rng.uniform(-10, 60))
         angles = (a, a) if symmetric else (a, float(rng.uniform(-10, 60)))
-        sw = float(rng.uniform(21, 28))
-        person = PersonSpec(
-            sleeves=str(rng.choice(["short", "long"])), shoulder_half_width=sw,
-            waist_half_width=float(sw - rng.uniform(2, 7)), hem_y=float(rng.uniform(136, 156)),
-            centre_x=96.0 if symmetric else float(rng.uniform(84, 108)),
-            top_label=str(rng.choice(["upper_clothes", "coat"])),
-            shirt=tuple(int(v) for v in rng.integers(40, 200, 3)), arm_angles=angles)
         pattern = ["stripes", "vstripes", "logo"][i % 3 if not symmetric else (i // 3) % 2 * 2]
-        garment = GarmentSpec(
-            kind=str(rng.choice(["tshirt", "longsleeve"])), width=float(rng.uniform(0.85, 1.2)),
-            length=float(rng.uniform(0.85, 1.1)), colour=(200, 50, 50) if i % 2 else (30, 60, 150),
-            pattern=pattern, stripes=int(rng.integers(4, 9)) if pattern == "stripes" else int(rng.integers(3, 6)),
-            accent=(240, 200, 60) if i % 2 else (235, 235, 235))
-        f = float(np.exp(rng.uniform(np.log(0.5), np.log(4.0))))  # canvas scale
-        canvas = (max(96, round(FRAME[0] * f)), max(128, round(FRAME[1] * f)))
-        s = min(canvas[0] / FRAME[0], canvas[1] / FRAME[1]) * (1.0 if f < 1 else float(rng.uniform(0.5, 1.0)))
-        s = max(s, 0.5)
-        figure = (round(FRAME[0] * s), round(FRAME[1] * s))
-        if symmetric:  # centred on a whole pixel so the mirror image is a permutation of pixels
-            figure = (figure[0] // 2 * 2, figure[1])
-            origin = (0, int(rng.integers(0, canvas[1] - figure[1] + 1)))
-            canvas = (figure[0] + 2 * int(rng.integers(0, (canvas[0] - figure[0]) // 2 + 1)), canvas[1])
-            origin = ((canvas[0] - figure[0]) // 2, origin[1])
-        else:
-            origin = (int(rng.integers(0, canvas[0] - figure[0] + 1)), int(rng.integers(0, canvas[1] - figure[1] + 1)))
-        g = float(rng.choice([0.75, 1.0, 2.0]))
-        cloth = (round(FRAME[0] * g), round(FRAME[1] * g))
-        name = (f"{i:02d}{'-sym' if symmetric else ''}-{person.sleeves}-{garment.kind}-{pattern}-"
-                f"arms{angles[0]:.0f},{angles[1]:.0f}-{canvas[0]}x{canvas[1]}")
-        cases.append(Case(name, person, garment, figure, canvas, origin, cloth, symmetric))
+        cases.append(_case(rng, i, symmetric, angles, pattern))
     return cases
+
+
+ARM_KINDS = ("hanging", "out", "raised", "one-arm")
+
+
+def arm_family(n: int, seed: int = 0) -> list[Case]:
+    """``n`` cases around a sleeve hanging against the body (where the parse merges sleeve and torso), in turn:
+
+    - ``hanging``: both arms hanging at the same angle in −10…+10° (symmetric person and garment);
+    - ``out``: one arm hanging (−10…+10°), the other at −10…+60°;
+    - ``raised``: one arm hanging, the other raised (100…160°);
+    - ``one-arm``: one arm hanging, the other at −10…+60° but absent from the pose (its elbow and wrist with score
+      0, as when an estimator misses it).
+
+    The person wears long sleeves and the garment is a long-sleeved top in three of four cases (either otherwise);
+    off-centre, canvas 0.5–4 × the frame, as in :func:`family`.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        kind = ARM_KINDS[i % len(ARM_KINDS)]
+        hang = float(rng.uniform(-10, 10))
+        other = float(rng.uniform(100, 160)) if kind == "raised" else float(rng.uniform(-10, 60))
+        symmetric = kind == "hanging"
+        angles = (hang, hang) if symmetric else ((hang, other) if rng.uniform() < 0.5 else (other, hang))
+        pattern = ("stripes", "vstripes", "logo")[(i // len(ARM_KINDS)) % 3]
+        if symmetric and pattern == "vstripes":
+            pattern = "stripes"
+        case = _case(rng, i, symmetric, angles, pattern, long=(i // len(ARM_KINDS)) % 4 != 3)
+        if kind == "one-arm":  # the arm that is not hanging is missing from the pose (image-left: person's right)
+            arm = "right" if angles[0] == other else "left"
+            case = replace(case, absent=(f"{arm}_elbow", f"{arm}_wrist"), name=f"{case.name}-no-{arm}-arm")
+        cases.append(replace(case, name=f"{kind}-{case.name}"))
+    return cases
+
+
+def _case(rng: np.random.Generator, i: int, symmetric: bool, angles: tuple[float, float], pattern: str,
+          long: bool | None = None) -> Case:
+    """The rest of a case from ``rng`` (``long``: force long sleeves on person and garment, or leave them to
+    chance)."""
+    sw = float(rng.uniform(21, 28))
+    person = PersonSpec(
+        sleeves=str(rng.choice(["short", "long"])), shoulder_half_width=sw,
+        waist_half_width=float(sw - rng.uniform(2, 7)), hem_y=float(rng.uniform(136, 156)),
+        centre_x=96.0 if symmetric else float(rng.uniform(84, 108)),
+        top_label=str(rng.choice(["upper_clothes", "coat"])),
+        shirt=tuple(int(v) for v in rng.integers(40, 200, 3)), arm_angles=angles)
+    garment = GarmentSpec(
+        kind=str(rng.choice(["tshirt", "longsleeve"])), width=float(rng.uniform(0.85, 1.2)),
+        length=float(rng.uniform(0.85, 1.1)), colour=(200, 50, 50) if i % 2 else (30, 60, 150),
+        pattern=pattern, stripes=int(rng.integers(4, 9)) if pattern == "stripes" else int(rng.integers(3, 6)),
+        accent=(240, 200, 60) if i % 2 else (235, 235, 235))
+    if long:
+        person, garment = replace(person, sleeves="long"), replace(garment, kind="longsleeve")
+    f = float(np.exp(rng.uniform(np.log(0.5), np.log(4.0))))  # canvas scale
+    canvas = (max(96, round(FRAME[0] * f)), max(128, round(FRAME[1] * f)))
+    s = min(canvas[0] / FRAME[0], canvas[1] / FRAME[1]) * (1.0 if f < 1 else float(rng.uniform(0.5, 1.0)))
+    s = max(s, 0.5)
+    figure = (round(FRAME[0] * s), round(FRAME[1] * s))
+    if symmetric:  # centred on a whole pixel so the mirror image is a permutation of pixels
+        figure = (figure[0] // 2 * 2, figure[1])
+        origin = (0, int(rng.integers(0, canvas[1] - figure[1] + 1)))
+        canvas = (figure[0] + 2 * int(rng.integers(0, (canvas[0] - figure[0]) // 2 + 1)), canvas[1])
+        origin = ((canvas[0] - figure[0]) // 2, origin[1])
+    else:
+        origin = (int(rng.integers(0, canvas[0] - figure[0] + 1)), int(rng.integers(0, canvas[1] - figure[1] + 1)))
+    g = float(rng.choice([0.75, 1.0, 2.0]))
+    cloth = (round(FRAME[0] * g), round(FRAME[1] * g))
+    name = (f"{i:02d}{'-sym' if symmetric else ''}-{person.sleeves}-{garment.kind}-{pattern}-"
+            f"arms{angles[0]:.0f},{angles[1]:.0f}-{canvas[0]}x{canvas[1]}")
+    return Case(name, person, garment, figure, canvas, origin, cloth, symmetric)
 
 
 def draw_case(case: Case) -> tuple[SyntheticPerson, SyntheticGarment]:
     """The person (pasted into its canvas) and the garment of ``case``."""
     person = place_person(draw_person(case.figure, case.person), case.canvas, case.origin)
+    if case.absent:
+        scores = person.pose.scores.copy()
+        scores[[COCO18.index(k) for k in case.absent]] = 0.0
+        person = replace(person, pose=Pose(person.pose.keypoints, scores, person.pose.size))
     return person, draw_garment(case.cloth_size, case.garment)
 
 

@@ -73,12 +73,6 @@ class Outline:
         """``(2,)`` pixel (x, y) of the landmark called ``name``."""
         return self.landmarks[self.landmark_names.index(name)]
 
-    def restricted(self, names: tuple[str, ...]) -> Outline:
-        """The same outline keeping only the landmarks in ``names``."""
-        keep = [i for i, n in enumerate(self.landmark_names) if n in names]
-        return Outline(self.points, self.arc, tuple(self.landmark_names[i] for i in keep), self.landmarks[keep],
-                       self.landmark_arc[keep], self.contour)
-
 
 @dataclass(frozen=True)
 class Matching:

@@ -404,6 +404,19 @@ def test_straightness_measures_a_tilt_in_stripe_heights():
     assert family_module._straightness(b, height) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_straightness_leaves_out_columns_behind_an_arm():
+    p = draw_person(SMALL, dataclasses.replace(PEOPLE["short"], arm_angles=(-8.0, -8.0)))
+    cols = np.arange(SMALL[0])
+    crossed = family_module._crossed_by_arms(p, cols)
+    wrist = np.asarray(p.pose.point("right_wrist")) - 0.5  # the forearm lies over the shirt's side here
+    neck = np.asarray(p.pose.point("neck")) - 0.5
+    assert crossed[int(round(wrist[0]))] and not crossed[int(round(neck[0]))]
+    hem = np.flatnonzero(p.garment_region.any(1))[-1]
+    below_top = np.cumsum(p.garment_region, 0) > 0
+    arms_over_shirt = p.parsing.mask("left_arm", "right_arm") & below_top & (np.arange(SMALL[1]) <= hem)[:, None]
+    assert np.array_equal(crossed, arms_over_shirt.any(0))
+
+
 def test_a_poor_warp_fails_the_scores():
     case = TEST_FAMILY[0]
     person, garment = draw_case(case)

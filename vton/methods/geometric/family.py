@@ -13,6 +13,8 @@ a logo. Because the drawings come with their exact parse, the scores are measure
 - ``stripes_ok``: the number of stripes (or the logo as one blob) seen on the person equals the garment's;
 - ``straightness``: for horizontal stripes, the largest vertical spread of one stripe boundary across the central
   80 % of the torso, in stripe heights (sub-pixel, from the colour's position between the two fabric colours);
+  columns where an arm lies in front of the garment are left out (the stripes behind it are not seen), and fewer
+  than a third of the columns left counts as not straight;
 - ``asymmetry``: for a symmetric person and garment, how far the result is from its mirror image about the body's
   centre line: the largest height difference of a stripe boundary between mirror columns, in stripe heights, or
   the logo's centre off the centre line, in logo radii.
@@ -215,6 +217,16 @@ def _boundaries(t: np.ndarray, inside: np.ndarray, cols: np.ndarray, n: int) -> 
     return out, height
 
 
+def _crossed_by_arms(person: SyntheticPerson, cols: np.ndarray) -> np.ndarray:
+    """``(len(cols),) bool``: columns where an arm (skin) lies in front of the garment: below the garment's top in
+    that column and above its hem (its lowest row over ``cols``)."""
+    old, arms = person.garment_region[:, cols], person.parsing.mask("left_arm", "right_arm")[:, cols]
+    rows = np.arange(old.shape[0])[:, None]
+    top = np.where(old.any(0), old.argmax(0), old.shape[0])
+    hem = int(np.flatnonzero(old.any(1))[-1]) if old.any() else -1
+    return (arms & (rows >= top) & (rows <= hem)).any(0)
+
+
 def _straightness(b: np.ndarray, height: float) -> float:
     """Largest spread of one stripe boundary over the columns, in stripe heights; inf when a boundary is seen in
     fewer than half of the columns or fewer than 80 % of the columns show every stripe."""
@@ -255,9 +267,10 @@ def score(person: SyntheticPerson, garment: SyntheticGarment, result: GeometricR
         unit = (person.pose.point("left_shoulder")[0] - person.pose.point("right_shoulder")[0]) / (
             2 * person.spec.shoulder_half_width)
         half = 0.8 * person.spec.waist_half_width * unit
-        cols = np.arange(int(np.ceil(neck[0] - 0.5 - half)), int(np.floor(neck[0] - 0.5 + half)) + 1)
+        span = np.arange(int(np.ceil(neck[0] - 0.5 - half)), int(np.floor(neck[0] - 0.5 + half)) + 1)
+        cols = span[~_crossed_by_arms(person, span)]  # behind an arm no boundary is seen, straight or not
         bounds, height = _boundaries(t, comp & old, cols, spec.stripes)
-        straight = _straightness(bounds, height)
+        straight = _straightness(bounds, height) if len(cols) >= len(span) / 3 else float("inf")
     elif spec.pattern == "vstripes":
         hip = person.pose.point("right_hip")[1]
         y = int(round(sy + 0.7 * (hip - sy)))

@@ -5,7 +5,9 @@ was not tuned on, and the scores a try-on on them must reach.
 A case is drawn with :mod:`vton.synthetic` from a seeded random generator: arm angles in −10…+60° (the same on both
 sides for a symmetric case), a torso of varying width and length, off-centre in its frame, pasted off-centre into a
 canvas of 0.5–4 × the 192 × 256 frame; a T-shirt or a long-sleeved top with horizontal stripes, vertical stripes or
-a logo. Because the drawings come with their exact parse, the scores are measured against the truth:
+a logo. :func:`arm_family` draws cases around a sleeve hanging against the body, which the parse merges with the torso
+(both arms hanging, one out, one raised, one missing from the pose). Because the drawings come with their exact
+parse, the scores are measured against the truth:
 
 - ``coverage``: the share of the old garment's pixels the new one covers (warped mask and composition ≥ 0.5);
 - ``spill``: the share of the new garment outside the old region grown by 3 % of the figure's height;

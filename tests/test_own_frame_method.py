@@ -35,6 +35,7 @@ def toy(monkeypatch):
     methods._registry.cache_clear()
     for name in [m for m in sys.modules if m.startswith("vton.methods.framed_toy")]:
         del sys.modules[name]
+    vars(methods).pop("framed_toy", None)  # the import set it as an attribute of the package
 
 
 def test_the_toy_declares_another_frame(toy):

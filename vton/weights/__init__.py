@@ -38,14 +38,13 @@ One job per module, lowest first (nothing here imports the methods, the pipeline
 
 from __future__ import annotations
 
-from .checkpoint import RANDOM_FLAG, Converter, atomic_save, marked_random, read_checkpoint
+from .checkpoint import RANDOM_FLAG, marked_random, read_checkpoint
 from .hashing import file_sha256
 from .hub import HUB_CHECK_TIMEOUT_S, hub_mode, hub_offline, offline_reason, progress_to
 from .loading import (
     MAX_ABS_WEIGHT,
     check_state_dict,
     check_tensor_dtypes,
-    check_tensor_values,
     load_into,
     load_network,
     load_state_dict,
@@ -55,7 +54,6 @@ from .manifests import (
     HUB_OWNER_ENV,
     LOCAL_MANIFEST,
     WEIGHTS_DIR_ENV,
-    Mirror,
     WeightEntry,
     declare_local_file,
     entries_for,
@@ -68,30 +66,27 @@ from .manifests import (
     write_local_manifest,
 )
 from .messages import how_to_get, missing_weights_error, original_name
-from .resolving import ResolvedWeights, resolve, resolve_file, source_text
+from .resolving import resolve, resolve_file, source_text
 from .status import (
-    NetworkState,
     Readiness,
     availability,
     cache_dir,
-    download_bytes,
     local_status,
-    network_source,
     readiness,
     readiness_text,
 )
 
 __all__ = [
-    "RANDOM_FLAG", "Converter", "atomic_save", "marked_random", "read_checkpoint",
+    "RANDOM_FLAG", "marked_random", "read_checkpoint",
     "file_sha256",
     "HUB_CHECK_TIMEOUT_S", "hub_mode", "hub_offline", "offline_reason", "progress_to",
-    "MAX_ABS_WEIGHT", "check_state_dict", "check_tensor_dtypes", "check_tensor_values", "load_into", "load_network",
+    "MAX_ABS_WEIGHT", "check_state_dict", "check_tensor_dtypes", "load_into", "load_network",
     "load_state_dict", "prepare_files",
-    "HUB_OWNER_ENV", "LOCAL_MANIFEST", "WEIGHTS_DIR_ENV", "Mirror", "WeightEntry", "declare_local_file", "entries_for",
+    "HUB_OWNER_ENV", "LOCAL_MANIFEST", "WEIGHTS_DIR_ENV", "WeightEntry", "declare_local_file", "entries_for",
     "entry", "local_entry", "manifest", "manifest_path", "read_local_manifest", "weights_dir_from_env",
     "write_local_manifest",
     "how_to_get", "missing_weights_error", "original_name",
-    "ResolvedWeights", "resolve", "resolve_file", "source_text",
-    "availability", "cache_dir", "download_bytes", "local_status", "network_source", "NetworkState", "Readiness",
+    "resolve", "resolve_file", "source_text",
+    "availability", "cache_dir", "local_status", "Readiness",
     "readiness", "readiness_text",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 
 from vton.errors import InputError
 from vton.methods.base import Method, MethodCard
+from vton.run import NEEDS
 
 __all__ = ["cards", "card", "ids", "create", "build_network", "describe", "MethodCard", "Method"]
 
@@ -120,7 +121,6 @@ def describe(method_id: str, weights_dir: Any = None) -> dict[str, Any]:
     c = card(method_id)
     state = w.readiness(c.weights, weights_dir)
     how_to = "" if state.ready else w.how_to_get(c.weight_keys, weights_dir)
-    estimators = {key: w.entry(key).licence for need, key in (("pose", "openpose/body"), ("parsing", "schp/lip"))
-                  if need in c.needs}
+    estimators = {n.estimator: w.entry(n.estimator).licence for n in NEEDS.values() if n.estimator and n.key in c.needs}
     return {**c.as_dict(), **state.as_dict(), "state": state, "estimator_licences": estimators, "how_to": how_to,
             "cost": cost(method_id), "cost_text": cost_text(method_id)}

@@ -202,6 +202,49 @@ def test_conversion_happens_once_and_the_second_resolve_reads_only_the_safetenso
     assert weights.availability()[KEY] == "cached"
 
 
+def test_a_verified_original_without_its_methods_converter_is_refused_and_nothing_is_written(hf_cache, offline_hub,
+                                                                                          tmp_path, monkeypatch):
+    """vton.weights imports no method: converting a mirror's original needs the caller's converter."""
+    genuine = _pth_bytes(GENUINE)
+    _test_entry(tmp_path, monkeypatch, sha256=_sha(genuine), size=len(genuine))
+    put_in_hf_cache(hf_cache, "someone/copies", "space", REV, "ckpt/net.pth", genuine)
+    loads = []
+    monkeypatch.setattr("vton.weights.checkpoint._torch_load", lambda p: loads.append(p))
+    with pytest.raises(WeightsError) as err:
+        weights.resolve(KEY)
+    msg = str(err.value)
+    assert "must be converted by its method" in msg and "python -m vton prepare" in msg and REV in msg
+    assert loads == [] and _cache_files(offline_hub) == []
+
+
+def test_a_methods_network_is_converted_by_its_methods_converter_any_other_by_read_checkpoint(tmp_path, monkeypatch):
+    """``vton.tools.networks.converter``: the method's renames (``adapt_state_dict``) and shape checks apply."""
+    from vton import methods
+    from vton.tools.networks import converter
+
+    assert converter(KEY) is weights.read_checkpoint  # no registered method lists the test key
+    c = next(c for c in methods.cards() if c.weights)
+    name, key = c.weights[0]
+    cls = type(methods.create(c.id))
+    renamed = []
+
+    def adapt(self, net, sd):
+        renamed.append(net)
+        return {("weight" if k == "w" else k): v for k, v in sd.items()}, ["renamed w"]
+
+    monkeypatch.setattr(cls, "build_network", lambda self, net, **kw: torch.nn.Linear(2, 3))
+    monkeypatch.setattr(cls, "adapt_state_dict", adapt)
+    pth = tmp_path / "net.pth"
+    torch.save({"module.w": torch.ones(3, 2), "bias": torch.zeros(3)}, pth)
+    notes: list[str] = []
+    got = converter(key)(pth, notes=notes)
+    assert sorted(got) == ["bias", "weight"] and torch.equal(got["weight"], torch.ones(3, 2))
+    assert renamed == [name] and "renamed w" in notes
+    torch.save({"w": torch.ones(4, 2), "bias": torch.zeros(3)}, pth)
+    with pytest.raises(WeightsError, match=r"shape mismatch.*weight \(4, 2\) vs \(3, 2\)"):
+        converter(key)(pth)
+
+
 def test_a_damaged_conversion_is_not_trusted(hf_cache, offline_hub, tmp_path, monkeypatch):
     genuine = _pth_bytes(GENUINE)
     _test_entry(tmp_path, monkeypatch, sha256=_sha(genuine), size=len(genuine))

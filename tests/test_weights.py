@@ -404,3 +404,39 @@ def test_every_converted_network_records_its_authors_download_page_and_original(
             sha = e.original.get("sha256")
             assert sha is None or re.fullmatch(r"[0-9a-f]{64}", sha), key
             assert e.original.get("bytes") is None or e.original["bytes"] > 0, key
+
+
+def test_the_weights_package_sits_below_the_methods_the_pipeline_and_the_tools():
+    """Importing ``vton.weights`` (every module of it) loads no method, pipeline, preprocessing or tool module."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pkgutil, importlib, vton.weights as w\n"
+            "[importlib.import_module(f'vton.weights.{m.name}') for m in pkgutil.iter_modules(w.__path__)]\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('vton'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert "vton.weights.resolving" in loaded and "vton.weights.manifests" in loaded
+    assert [m for m in loaded if not m.startswith("vton.weights") and m not in ("vton", "vton.errors")] == []
+
+
+def test_readiness_is_one_value_with_one_wording():
+    def net(status: str, *, verified: bool = True, random: bool = False, size: int = 0) -> weights.NetworkState:
+        return weights.NetworkState("k", status, verified, random, "somewhere", size, "MIT")
+
+    text = weights.readiness_text
+    assert text(weights.Readiness({}, offline=True)) == "ready (training-free, no weights)"
+    online = weights.Readiness({"gmm": net("hub", size=2_000_000), "tom": net("cached")}, offline=False)
+    assert (online.ready, online.missing, online.download_bytes) == (True, ("gmm",), 2_000_000)
+    assert text(online) == "ready (downloads 2 MB on first use)"
+    offline = weights.Readiness(online.networks, offline=True)
+    assert (offline.ready, offline.blocked_offline, offline.download_bytes) == (False, True, 0)
+    assert text(offline) == "not ready (offline: the weights must be downloaded once)"
+    assert text(offline, why=True) == "not ready: weights gmm missing (the Hub is offline)"
+    unpublished = weights.Readiness({"gmm": net("unpublished"), "tom": net("local")}, offline=False)
+    assert text(unpublished) == "not ready" and not unpublished.blocked_offline
+    assert text(unpublished, why=True) == "not ready: weights gmm missing (not on this machine and not on the Hub yet)"
+    flagged = weights.Readiness({"gmm": net("local", random=True), "tom": net("local", verified=False)}, offline=True)
+    assert (flagged.random, flagged.unverified) == (True, ("tom",))
+    assert text(flagged) == "ready (RANDOM test weights: the output is noise) (unverified weights: tom)"
+    assert text(flagged, flags=False) == "ready" == flagged.as_dict()["readiness"]

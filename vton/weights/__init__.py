@@ -68,6 +68,7 @@ from .manifests import (
 from .messages import how_to_get, missing_weights_error, original_name
 from .resolving import resolve, resolve_file, source_text
 from .status import (
+    NetworkState,
     Readiness,
     availability,
     cache_dir,
@@ -87,6 +88,6 @@ __all__ = [
     "write_local_manifest",
     "how_to_get", "missing_weights_error", "original_name",
     "resolve", "resolve_file", "source_text",
-    "availability", "cache_dir", "local_status", "Readiness",
+    "availability", "cache_dir", "local_status", "NetworkState", "Readiness",
     "readiness", "readiness_text",
 ]

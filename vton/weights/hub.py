@@ -73,7 +73,6 @@ def offline_reason() -> str:
     return "the Hugging Face Hub cannot be reached from this machine (checked once at start)"
 
 
-
 _PROGRESS: contextvars.ContextVar[Callable[[str, float, float], None] | None] = contextvars.ContextVar(
     "vton_weights_progress", default=None)
 
@@ -114,7 +113,6 @@ def tqdm_class(text: str):
             return out
 
     return _Reporting
-
 
 
 def first_line(exc: BaseException) -> str:

@@ -49,7 +49,6 @@ def _converted_target(r: ResolvedWeights) -> Path:
     return cache_dir() / r.entry.folder / name
 
 
-
 def _pth_as_safetensors(r: ResolvedWeights) -> Path:
     target = _converted_target(r)
     if target.is_file() and converted_matches(target, r.sha256):

@@ -112,9 +112,8 @@ class WeightEntry:
         return f"https://huggingface.co/{self.repo}/blob/{rev}/{self.file}"
 
 
-
 # ----------------------------------------------------------------------------------------------------------------
-# manifest
+# the built-in manifest
 
 
 def manifest_path() -> Path:
@@ -306,8 +305,6 @@ def local_entry(key: str, weights_dir: str | os.PathLike | None = None) -> tuple
     merged = dataclasses.replace(base, **changes)
     _validate_entry(merged, where)
     return merged, True
-
-
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -182,7 +182,6 @@ def hash_error(e: WeightEntry, path: Path, expected: str, actual: str, declared_
     )
 
 
-
 def mirror_head(e: WeightEntry, m: Mirror) -> str:
     return (f"{head(e)}: the authors' {original_name(e)} from the third-party copy {m.repo} ({m.repo_type} repo) "
             f"at revision {m.revision}, file {m.path}")

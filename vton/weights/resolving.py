@@ -70,7 +70,6 @@ def _verify(e: WeightEntry, path: Path, origin: str, declared_in: str) -> Resolv
     return ResolvedWeights(e.key, path, origin, actual, True, e)
 
 
-
 def resolve(key: str, weights_dir: str | os.PathLike | None = None, *, download: bool = True,
             convert: Converter | None = None) -> ResolvedWeights:
     """Find, and sha256-verify, the weights of ``key``. The one resolution order:
@@ -143,7 +142,6 @@ def _resolve_published(base: WeightEntry, root: Path | None, download: bool) -> 
         raise missing_error(base, root, f"no connection to the Hub ({type(exc).__name__}: {first_line(exc)}; "
                                          "set HF_HUB_OFFLINE=1 to skip the attempt)") from None
     return _verify(base, Path(got), "hub", declared)
-
 
 
 def _fetch_mirror(e: WeightEntry, m: Mirror, root: Path | None, download: bool) -> Path:
@@ -243,7 +241,6 @@ def _resolve_mirror(e: WeightEntry, root: Path | None, download: bool, convert: 
     raise errors[0] if len(errors) == 1 else WeightsError(" ".join(str(x) for x in errors))
 
 
-
 def source_text(r: ResolvedWeights) -> str:
     """Where loaded weights came from, in words (page, CLI, ``result.json``)."""
     e = r.entry
@@ -254,7 +251,6 @@ def source_text(r: ResolvedWeights) -> str:
     random = " (RANDOM test weights)" if e.synthetic or marked_random(r.path) else ""
     check = "sha256 verified" if r.verified else "UNVERIFIED (no sha256 declared in any manifest)"
     return f"local file {r.path}{random}, {check}"
-
 
 
 def resolve_file(key: str, weights_dir: str | os.PathLike | None = None, *, download: bool = True) -> Path:

@@ -110,7 +110,6 @@ def availability(weights_dir: str | os.PathLike | None = None) -> dict[str, str]
     return out
 
 
-
 def local_status(key: str, weights_dir: str | os.PathLike | None = None) -> dict[str, bool]:
     """``{"verified", "random"}`` of ``key``'s local file without hashing it: verified = a manifest declares its
     sha256 (checked when it is loaded); random = generated test weights (local manifest or file metadata)."""
@@ -125,7 +124,6 @@ def local_status(key: str, weights_dir: str | os.PathLike | None = None) -> dict
     if not path.is_file():
         return {"verified": True, "random": False}
     return {"verified": e.sha256 is not None, "random": bool(e.synthetic) or marked_random(path)}
-
 
 
 def network_source(key: str, status: str) -> str:
@@ -153,7 +151,6 @@ def download_bytes(key: str, status: str) -> int:
     if status == "mirror" and e.mirrors:
         return int(e.mirrors[0].bytes)
     return 0
-
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -270,6 +270,20 @@ def _pieces(matching: Matching, ends: dict[str, np.ndarray]) -> dict[int, _Piece
                 if len(verts):
                     gcat[on] = verts[np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)]
                 gp = list(np.split(gcat, np.cumsum([len(x) for x in tp])[:-1]))
+            # a side with no sleeve (cut at the region's edge, or a sleeve hanging across the body) is paired the
+            # same way, by relative height between shoulder and hem corner, so both sides of the torso agree
+            for side in ("right", "left"):
+                if side in sleeves:
+                    continue
+                sh, hem = names.index(f"shoulder_{side}"), names.index(f"hem_{side}")
+                side_seg = sh if side == "right" else hem
+                tcat, gcat, on = np.vstack(tp), np.vstack(gp), np.concatenate(sseg) == side_seg
+                verts = np.vstack(vertices)[np.concatenate(vsegs) == side_seg]
+                (ty0, ty1), (gy0, gy1) = (t.landmarks[[sh, hem], 1], g.landmarks[[sh, hem], 1])
+                gy = gy0 + np.clip((tcat[on, 1] - ty0) / max(float(ty1 - ty0), 1e-9), 0, 1) * (gy1 - gy0)
+                if len(verts) and on.any():
+                    gcat[on] = verts[np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)]
+                gp = list(np.split(gcat, np.cumsum([len(x) for x in tp])[:-1]))
         n_slide = sum(len(a) for a in tp)
         tp.append(t.landmarks[fixed])
         gp.append(g.landmarks[fixed])

@@ -395,9 +395,16 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
     shape = (cv2.morphologyEx(shape.astype(np.uint8), cv2.MORPH_CLOSE, disc) > 0) | shape
     cx = float(neck[0])
 
+    hidden: list[np.ndarray | None] = [None]  # sleeves hanging across the body (in front of the torso)
+    across: set[str] = set()  # their sides: no sleeve or armpit landmark there
+
     def contour_of(m: np.ndarray, sleeves: np.ndarray | None = None) -> Contour:
         shoulders = (_top_in_column(m, right[0], what), _top_in_column(m, left[0], what))
-        return Contour(*_landmarks(outline_contour(m, what), m, cx, neck, shoulders, what, sleeves))
+        if hidden[0] is not None:
+            sleeves = hidden[0] if sleeves is None else sleeves | hidden[0]
+        c, found = _landmarks(outline_contour(m, what), m, cx, neck, shoulders, what, sleeves)
+        return Contour(c, {k: v for k, v in found.items() if k.rsplit("_", 1)[-1] not in across or k.startswith(
+            ("shoulder", "hem"))})
 
     out = contour_of(shape)
     # a sleeve hanging against the body merges with the torso: no concavity parts them. Where the pose shows that
@@ -416,8 +423,17 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
         if not outward:
             # an arm hanging across the body: its sleeve lies in front of the torso, which the torso's warp covers
             # (the garment's sleeve is cut at the region's edge); a concavity low on this side is the cuff's, not
-            # an armpit
-            out = Contour(out.c, {k: v for k, v in out.found.items() if k not in (f"sleeve_{side}", f"armpit_{side}")})
+            # an armpit, and the hem corner is the torso's, not the cuff's (a sleeve ending above the hem would pull
+            # the garment's hem up at the side and bow its lines)
+            inward = np.zeros(shape.shape, np.uint8)
+            cv2.fillPoly(inward, [np.round(polygon * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+            hidden[0] = inward > 0 if hidden[0] is None else hidden[0] | (inward > 0)
+            across.add(side)
+            try:
+                out = contour_of(shape, sleeves)
+            except InputError:
+                out = Contour(out.c, {k: v for k, v in out.found.items()
+                                      if k not in (f"sleeve_{side}", f"armpit_{side}")})
             continue
         cut = shape & ~_thin_line(line, shape.shape)
         sleeve = np.zeros(shape.shape, np.uint8)

@@ -346,12 +346,12 @@ def test_the_family_spans_what_the_issue_asks_for():
     assert any(c.symmetric for c in cases) and any(c.origin[0] > 0 for c in cases)
 
 
-# around a sleeve hanging against the body (the parse merges it with the torso): cases of family.arm_family. Those
-# with vertical stripes or a logo, and the symmetric ones, must meet every bound; horizontal stripes under two
-# different arms do not yet all keep straight (a raised arm at 150°, an arm missing from the pose: 2 of the 6 with
-# this seed; the bench prints them), so they are not asserted here.
+# around a sleeve hanging against the body (the parse merges it with the torso): cases of family.arm_family. Arms
+# within the issue's range (both hanging, one hanging and one out) must meet every bound with any pattern; so must
+# vertical stripes and logos under every arm. Horizontal stripes under a raised arm (beyond the issue's −10…+60°) or
+# an arm missing from the pose do not yet all keep straight (the bench prints them), so those are not asserted here.
 ARM_FAMILY = [c for c in family_module.arm_family(16, seed=2026)
-              if c.garment.pattern != "stripes" or c.symmetric]
+              if c.garment.pattern != "stripes" or c.name.startswith(("hanging-", "out-"))]
 
 
 @pytest.mark.parametrize("case", ARM_FAMILY, ids=[c.name for c in ARM_FAMILY])

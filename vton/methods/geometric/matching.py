@@ -397,12 +397,18 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
 
     hidden: list[np.ndarray | None] = [None]  # sleeves hanging across the body (in front of the torso)
     across: set[str] = set()  # their sides: no sleeve or armpit landmark there
+    cuffs: dict[str, np.ndarray] = {}  # side → the cuff of a sleeve parted along its arm
 
     def contour_of(m: np.ndarray, sleeves: np.ndarray | None = None) -> Contour:
         shoulders = (_top_in_column(m, right[0], what), _top_in_column(m, left[0], what))
         if hidden[0] is not None:
             sleeves = hidden[0] if sleeves is None else sleeves | hidden[0]
         c, found = _landmarks(outline_contour(m, what), m, cx, neck, shoulders, what, sleeves)
+        for side, cuff in cuffs.items():  # a sleeve parted earlier keeps its cuff (found down its arm, below)
+            if f"sleeve_{side}" in found and f"armpit_{side}" in found:
+                lo, hi = sorted((found[f"shoulder_{side}"], found[f"armpit_{side}"]))
+                found[f"sleeve_{side}"] = lo + 1 + _nearest(c[lo + 1:hi], cuff) if hi - lo > 1 else found[
+                    f"sleeve_{side}"]
         return Contour(c, {k: v for k, v in found.items() if k.rsplit("_", 1)[-1] not in across or k.startswith(
             ("shoulder", "hem"))})
 
@@ -458,6 +464,7 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
         if (np.hypot(*(candidate.c[f[f"armpit_{side}"]] - top[:2])) <= 2 * top[2] + 2
                 and np.hypot(*(candidate.c[f[f"sleeve_{side}"]] - end)) <= 2 * top[2] + 2):
             shape, sleeves, out = cut, sleeve, Contour(candidate.c, f)
+            cuffs[side] = candidate.c[f[f"sleeve_{side}"]]
     return out
 
 

@@ -461,8 +461,23 @@ def test_straightness_leaves_out_columns_behind_an_arm():
     assert crossed[int(round(wrist[0]))] and not crossed[int(round(neck[0]))]
     hem = np.flatnonzero(p.garment_region.any(1))[-1]
     below_top = np.cumsum(p.garment_region, 0) > 0
-    arms_over_shirt = p.parsing.mask("left_arm", "right_arm") & below_top & (np.arange(SMALL[1]) <= hem)[:, None]
+    arms = p.parsing.mask("left_arm", "right_arm") | (family_module._sleeves(p) & p.garment_region)
+    arms_over_shirt = arms & below_top & (np.arange(SMALL[1]) <= hem)[:, None]
     assert np.array_equal(crossed, arms_over_shirt.any(0))
+
+
+def test_straightness_leaves_out_columns_behind_a_sleeve():
+    """A long sleeve hanging in front of the body hides the body's stripes as a bare arm does: the sleeve's columns
+    are left out; its pixels are garment in the parse, and the sleeve drawn from the pose covers them."""
+    p = draw_person(SMALL, dataclasses.replace(PEOPLE["short"], sleeves="long", arm_angles=(-4.0, -4.0)))
+    sleeves = family_module._sleeves(p)
+    assert (sleeves & p.garment_region).sum() >= 0.9 * sleeves.sum()  # drawn where the sleeves are
+    assert (sleeves & p.parsing.mask("left_arm", "right_arm")).sum() <= 0.02 * sleeves.sum()  # long: no skin under
+    cols = np.arange(SMALL[0])
+    crossed = family_module._crossed_by_arms(p, cols)
+    wrist = np.asarray(p.pose.point("right_wrist")) - 0.5
+    neck = np.asarray(p.pose.point("neck")) - 0.5
+    assert crossed[int(round(wrist[0]))] and not crossed[int(round(neck[0]))]
 
 
 def test_a_poor_warp_fails_the_scores():

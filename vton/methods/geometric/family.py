@@ -15,7 +15,8 @@ parse, the scores are measured against the truth:
 - ``stripes_ok``: the number of stripes (or the logo as one blob) seen on the person equals the garment's;
 - ``straightness``: for horizontal stripes, the largest vertical spread of one stripe boundary across the central
   80 % of the torso, in stripe heights (sub-pixel, from the colour's position between the two fabric colours);
-  columns where an arm lies in front of the garment are left out (the stripes behind it are not seen), and fewer
+  columns where an arm or its sleeve lies in front of the garment's body are left out (the stripes behind it are
+  not seen; a sleeve's own stripes follow the sleeve), and fewer
   than a third of the columns left counts as not straight. A top or bottom boundary that the garment itself puts
   closer to its own edge than :data:`EDGE_GAP` pixels would lie on the result (its gap on the garment's centre
   column, scaled by the ratio of stripe heights) is not a visible boundary: even a perfect warp puts it within the
@@ -226,10 +227,33 @@ def _boundaries(t: np.ndarray, inside: np.ndarray, cols: np.ndarray, n: int) -> 
     return out, height
 
 
+def _sleeves(person: SyntheticPerson) -> np.ndarray:
+    """``(H, W) bool``: the drawn person's sleeves (as :func:`vton.synthetic.draw_person` draws them: 15 frame units
+    wide along the arm, the upper arm's first 55 % for short sleeves, down to near the wrist for long ones), from
+    the pose's joints as drawn (whatever their scores)."""
+    kp = person.pose.keypoints.astype(np.float64) - 0.5
+    at = {n: kp[COCO18.index(n)] for n in COCO18}
+    unit = (at["left_shoulder"][0] - at["right_shoulder"][0]) / (2 * person.spec.shoulder_half_width)
+    h, w = person.garment_region.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    out = np.zeros((h, w), bool)
+    for side in ("right", "left"):
+        sh, el, wr = (at[f"{side}_{k}"] for k in ("shoulder", "elbow", "wrist"))
+        pts = [sh, sh + 0.55 * (el - sh)] if person.spec.sleeves == "short" else [sh, el, wr - 0.12 * (wr - el)]
+        for a, b in zip(pts[:-1], pts[1:], strict=True):  # square ends, round inner joints, as drawn
+            d = b - a
+            t = ((xx - a[0]) * d[0] + (yy - a[1]) * d[1]) / max(float(d @ d), 1e-9)
+            out |= (t >= 0) & (t <= 1) & (np.hypot(xx - a[0] - t * d[0], yy - a[1] - t * d[1]) <= 7.5 * unit)
+        for p in pts[1:-1]:
+            out |= np.hypot(xx - p[0], yy - p[1]) <= 7.5 * unit
+    return out
+
+
 def _crossed_by_arms(person: SyntheticPerson, cols: np.ndarray) -> np.ndarray:
-    """``(len(cols),) bool``: columns where an arm (skin) lies in front of the garment: below the garment's top in
-    that column and above its hem (its lowest row over ``cols``)."""
-    old, arms = person.garment_region[:, cols], person.parsing.mask("left_arm", "right_arm")[:, cols]
+    """``(len(cols),) bool``: columns where an arm (skin, or its sleeve: :func:`_sleeves`) lies in front of the
+    garment's body: below the garment's top in that column and above its hem (its lowest row over ``cols``)."""
+    old = person.garment_region[:, cols]
+    arms = (person.parsing.mask("left_arm", "right_arm") | (_sleeves(person) & person.garment_region))[:, cols]
     rows = np.arange(old.shape[0])[:, None]
     top = np.where(old.any(0), old.argmax(0), old.shape[0])
     hem = int(np.flatnonzero(old.any(1))[-1]) if old.any() else -1

@@ -393,6 +393,21 @@ def test_a_sleeve_hanging_against_the_body_is_parted_from_the_torso_along_the_ar
     assert np.hypot(*(t.landmark("sleeve_left") - wrist)) < 0.25 * np.hypot(*(wrist - shoulder))
 
 
+def test_both_sleeves_hanging_against_a_symmetric_body_get_mirror_landmarks_and_straight_stripes():
+    """Both long-sleeved arms hanging at −2° against a symmetric body (the hanging-arm family's case 36, seed 5):
+    each sleeve is parted along its arm; the second parting must not move the first sleeve's cuff (it once went to
+    the elbow's bulge: asymmetric landmarks, stripes bowed by two stripe heights)."""
+    case = family_module.arm_family(37, seed=5)[36]
+    assert case.symmetric and case.garment.pattern == "stripes" and max(map(abs, case.person.arm_angles)) <= 10
+    s, r = run_case(case)
+    assert s.passed, s
+    t = r.matching.target
+    neck = np.asarray(draw_case(case)[0].pose.point("neck")) - 0.5
+    for name in ("sleeve", "armpit", "hem", "shoulder"):
+        a, b = t.landmark(f"{name}_right"), t.landmark(f"{name}_left")
+        assert abs((a[0] - neck[0]) + (b[0] - neck[0])) <= 2 and abs(a[1] - b[1]) <= 2, name
+
+
 def test_straightness_measures_a_tilt_in_stripe_heights():
     spec = GarmentSpec(colour=(200, 50, 50), accent=(240, 200, 60))
     h, w, period = 200, 60, 20.0

@@ -92,7 +92,7 @@ def test_page_messages_keep_urls_and_repo_names_and_cut_server_paths():
 def test_short_reason_is_the_first_clause():
     msg = ("CP-VTON needs 2 weight files that cannot be had now (cp-vton/gmm, cp-vton/tom; not in the local weights "
            "folder w). cp-vton/gmm: not on the Hub yet")
-    assert messages.short_reason(msg) == "CP-VTON needs 2 weight files that cannot be had now"
+    assert messages.first_clause(msg) == "CP-VTON needs 2 weight files that cannot be had now"
 
 
 def test_readiness_is_one_line_per_method_with_why_and_licence(offline_hub, tmp_path):

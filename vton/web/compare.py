@@ -16,7 +16,7 @@ import gradio as gr
 from vton.methods.base import SECTIONS
 from vton.web.galleries import DownloadFolder, compare_summary, write_stages
 from vton.web.held import HeldCompare, HeldRun, RunStore
-from vton.web.messages import Failures, short_reason, user_message
+from vton.web.messages import Failures, first_clause, user_message
 from vton.web.records import CompareRecord, CompareStartRecord, CompareView, Page
 from vton.web.running import Uploads, run_compare
 from vton.web.space import gpu
@@ -110,7 +110,7 @@ def _status(results: list[tuple[Any, Any]]) -> str:
     done, failed = [], []
     for c, r in results:
         if isinstance(r, BaseException):
-            failed.append(f"{c.title} ({short_reason(user_message(r))})")
+            failed.append(f"{c.title} ({first_clause(user_message(r))})")
         else:
             cached = f", cached: {', '.join(r.provenance['cached_steps'])}" if r.provenance["cached_steps"] else ""
             done.append(f"{c.title}: {sum(r.timings.values()):.2f} s{cached}")

@@ -13,7 +13,7 @@ from typing import Any
 from vton.errors import VtonError
 from vton.methods.base import Progress
 
-__all__ = ["step_name", "progress_desc", "weights_progress", "user_message", "short_reason", "run_status",
+__all__ = ["step_name", "progress_desc", "weights_progress", "user_message", "first_clause", "run_status",
            "Failures", "MAX_MESSAGE_CHARS", "WEIGHTS_STEP"]
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def user_message(exc: BaseException) -> str:
             "please report it with the inputs that caused it.")
 
 
-def short_reason(message: str, limit: int = 160) -> str:
+def first_clause(message: str, limit: int = 160) -> str:
     """The first clause of a message (up to its first full stop or parenthesis), at most ``limit`` characters: the
     one line a compare column or a readiness line shows."""
     head = re.split(r"(?<=[a-z0-9)])\.\s|\s\(", message.strip(), maxsplit=1)[0]

@@ -104,7 +104,7 @@ def test_views_editors_and_rerun_read_the_held_run_and_never_preprocess_again(pa
     assert np.array_equal(overlay[outside], person[outside])  # only the garment is laid over the person
     assert views[page.slider] == (str(held.uploads.person), held.pasted)
     table = views[page.control_points]
-    assert table["value"] and len(table["value"]) == len(held.result.output.data["matched_pairs"])
+    assert table["value"] and len(table["value"]) == len(held.summary["data"]["matched_pairs"])
     editors = h.fill_editors(token)
     rows = editors[page.keypoints]
     assert [r[0] for r in rows] == [r["name"] for r in held.pre.keypoint_table()]
@@ -114,4 +114,26 @@ def test_views_editors_and_rerun_read_the_held_run_and_never_preprocess_again(pa
     moved[4][1] = float(moved[4][1]) + 6  # the right wrist, 6 frame pixels to the side
     again = h.rerun(moved, None, None, token, progress=_no_progress)
     assert again[page.status].startswith("**Re-ran from your edits (keypoints)**")
-    assert h.store.get(token, "run").result is not held.result
+    assert h.store.get(token, "run").pasted != held.pasted
+
+
+def test_the_held_runs_are_bounded_by_count_and_by_bytes():
+    from vton import methods
+    from vton.web.galleries import StageFiles
+    from vton.web.held import HeldRun
+    from vton.web.running import Uploads
+
+    def run(nbytes: int) -> HeldRun:
+        return HeldRun(methods.card(METHOD), Uploads(None, None), StageFiles((), {}, {}, {}),
+                       {"person": np.zeros(nbytes, np.uint8)})
+
+    store = RunStore(size=3, max_bytes=1000)
+    for i in range(5):
+        store.put(f"t{i}", "run", run(100))
+    assert len(store) == 3 and store.get("t0", "run") is None and store.get("t4", "run") is not None
+    store.get("t2", "run")  # used: now the most recent
+    store.put("big", "run", run(850))  # 850 + 100 (t2) fits; t3 and t4 go
+    assert store.get("t2", "run") is not None and store.get("t3", "run") is None and len(store) == 2
+    store.put(None, "run", run(10))  # an API call carries no token: nothing held
+    assert len(store) == 2 and store.get(None, "run") is None
+    assert store.take("t2", "run") is not None and store.get("t2", "run") is None

@@ -65,8 +65,7 @@ class CompareHandlers:
                 if isinstance(r, BaseException):
                     continue
                 files = write_stages(r.stages(), self.downloads)
-                runs[card.id] = HeldRun(card, up, files, {s.key: s.image for s in r.stages()}, pre=r.pre, result=r,
-                                        summary=summary["results"][card.id])
+                runs[card.id] = HeldRun(card, up, files, {}, summary=summary["results"][card.id])
                 items += files.items(prefix=f"{card.title} · ")
         except Exception as e:
             message = user_message(e)
@@ -88,9 +87,9 @@ class CompareHandlers:
             if run is None:
                 heads[m] = gr.update(value="", visible=False)
                 continue
-            cached = ", ".join(run.result.provenance["cached_steps"]) or "none"
-            total = sum(run.result.timings.values())
-            heads[m] = gr.update(value=f"### {run.card.title}\n{total:.2f} s · cached: {cached}", visible=True)
+            cached = ", ".join(run.summary.get("cached_steps", [])) or "none"
+            heads[m] = gr.update(value=f"### {run.card.title}\n{run.summary['total_s']:.2f} s · cached: {cached}",
+                                 visible=True)
         for sec in SECTIONS:
             filled = [m for m, run in held.runs.items() if run.files.section(sec.id)]
             rows[sec.id] = gr.update(visible=bool(filled))

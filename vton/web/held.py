@@ -9,6 +9,7 @@ it by stage key: nothing is read back from the browser, matched by position or c
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections import OrderedDict
@@ -22,9 +23,10 @@ from vton.methods.base import MethodCard
 from vton.web.galleries import StageFiles
 from vton.web.running import Uploads
 
-__all__ = ["HeldRun", "HeldCompare", "RunStore", "MAX_HELD"]
+__all__ = ["HeldRun", "HeldCompare", "RunStore", "MAX_HELD", "MAX_HELD_BYTES", "light"]
 
 MAX_HELD = 32  # runs and comparisons kept at once (all visitors together), least recently used first out
+MAX_HELD_BYTES = 1024**3  # and at most this many bytes of stage images and photos among them
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,12 @@ class HeldRun:
         uploads: the files the run read (an edit re-runs on these).
         files: the stage PNGs shown, by stage key.
         stages: the stage images by key, in memory (the overlay and the quality readout read them).
-        pre: the run's ``Preprocessed`` (None when the method refused before handing it back).
-        result: the ``TryOnResult`` (None for preprocessing only, or a refusal).
-        pasted: the path of the pasted try-on PNG shown, or None.
+        pre: the run's ``Preprocessed`` without its person cache (None after a refusal, and in a comparison).
+        pasted: the path of the pasted try-on PNG shown; None for preprocessing only or a refusal.
         summary: the run summary shown (``TryOnResult.summary()``; the preprocessing's for preprocessing only).
+
+    The ``TryOnResult`` itself is not held (its tensors are not needed again), nor the person features cached with
+    the preprocessing (the preprocessor's cache bounds those).
         error: the refusal's message, when the method refused after computing ``stages``.
     """
 
@@ -48,7 +52,6 @@ class HeldRun:
     files: StageFiles
     stages: Mapping[str, np.ndarray]
     pre: Any = None
-    result: Any = None
     pasted: str | None = None
     summary: Mapping[str, Any] = field(default_factory=dict)
     error: str = ""
@@ -66,13 +69,14 @@ class HeldCompare:
 class RunStore:
     """Held runs by ``(token, kind)``: the token is the visitor's ``gr.State`` value, ``kind`` "run" or "compare".
 
-    Bounded: at most ``size`` entries, the least recently used dropped first (a visitor whose run was dropped is
-    asked to run again). An API call carries no token and holds nothing.
+    Bounded: at most ``size`` entries and ``max_bytes`` of images, the least recently used dropped first (a visitor
+    whose run was dropped is asked to run again). An API call carries no token and holds nothing.
     """
 
-    def __init__(self, size: int = MAX_HELD) -> None:
+    def __init__(self, size: int = MAX_HELD, max_bytes: int = MAX_HELD_BYTES) -> None:
         self._held: OrderedDict[tuple[str, str], Any] = OrderedDict()
-        self._size = size
+        self._bytes: dict[tuple[str, str], int] = {}
+        self._size, self._max_bytes = size, max_bytes
         self._lock = threading.Lock()
 
     @staticmethod
@@ -86,8 +90,10 @@ class RunStore:
         with self._lock:
             self._held.pop((token, kind), None)
             self._held[(token, kind)] = value
-            while len(self._held) > self._size:
-                self._held.popitem(last=False)
+            self._bytes[(token, kind)] = _nbytes(value)
+            while len(self._held) > 1 and (len(self._held) > self._size
+                                           or sum(self._bytes[k] for k in self._held) > self._max_bytes):
+                self._bytes.pop(self._held.popitem(last=False)[0], None)
 
     def get(self, token: str | None, kind: str) -> Any:
         if not token:
@@ -103,7 +109,29 @@ class RunStore:
         if not token:
             return None
         with self._lock:
+            self._bytes.pop((token, kind), None)
             return self._held.pop((token, kind), None)
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+def light(pre: Any) -> Any:
+    """``pre`` without the person features methods cached with it (``Preprocessed.person_cache``): the page's
+    edits need only the annotations, the framing and the garment."""
+    try:
+        return dataclasses.replace(pre, person_cache={})
+    except (TypeError, ValueError):  # a preprocessing record without that cache
+        return pre
+
+
+def _nbytes(value: Any) -> int:
+    """Bytes of the images a held value keeps: its stage images and its photo."""
+    runs = value.runs.values() if isinstance(value, HeldCompare) else [value]
+    total = 0
+    for run in runs:
+        total += sum(np.asarray(a).nbytes for a in run.stages.values())
+        photo = getattr(run.pre, "photo", None)
+        if photo is not None:
+            total += photo.size[0] * photo.size[1] * len(photo.getbands())
+    return total

@@ -60,7 +60,7 @@ def held_readout(held: Any, paired: bool, weights_dir: str | os.PathLike | None 
     they are in memory."""
     if not paired:
         return QUALITY_HELP
-    if held is None or held.result is None or "tryon" not in held.stages or "person" not in held.stages:
+    if held is None or held.pasted is None or "tryon" not in held.stages or "person" not in held.stages:
         return NO_RUN
     return readout(Image.fromarray(held.stages["tryon"]), Image.fromarray(held.stages["person"]), held.card.id,
                    bool(held.summary.get("random_weights")), weights_dir)

@@ -16,7 +16,7 @@ from vton.errors import InputError, VtonError
 from vton.methods.base import SECTIONS, MethodCard
 from vton.web import edits as ed
 from vton.web.galleries import DownloadFolder, by_section, garment_over_person, png_bytes, stage_summaries, write_stages
-from vton.web.held import HeldRun, RunStore
+from vton.web.held import HeldRun, RunStore, light
 from vton.web.messages import Failures, progress_desc, run_status, user_message
 from vton.web.readiness import method_table, readiness_banner, weights_notice
 from vton.web.records import (
@@ -122,7 +122,7 @@ class TryOnHandlers:
             files = write_stages(stages, self.downloads)
         except Exception as e:
             raise self._fail(e, request) from None
-        self.store.put(token, "run", HeldRun(card, up, files, {s.key: s.image for s in stages}, pre=pre,
+        self.store.put(token, "run", HeldRun(card, up, files, {s.key: s.image for s in stages}, pre=light(pre),
                                              summary=summary))
         status = ("**Preprocessing done**; " + ", ".join(f"{k}: {v}" for k, v in pre.sources.items())
                   + ". Press *Run try-on* for the method's stages.")
@@ -169,7 +169,7 @@ class TryOnHandlers:
             return {}
         photo = held.uploads.person
         slider = (str(photo), held.pasted) if photo and held.pasted else None
-        cleared = None if held.result is None else KEEP  # preprocessing only: no try-on (it belonged to another run)
+        cleared = None if held.pasted is None else KEEP  # preprocessing only: no try-on (it belonged to another run)
         return ViewsRecord(galleries=by_section(held.files), control_points=self._points(held), slider=slider,
                            overlay=garment_over_person(held.stages, held.card.overlay), result=cleared,
                            zip_stages=cleared, zip_dataset=cleared).to(self.page)
@@ -219,14 +219,13 @@ class TryOnHandlers:
         pasted = str(self.downloads.write(f"vton_{name}_tryon.png", png_bytes(result.pasted_image)))
         files = write_stages(result.stages(), self.downloads)
         self.store.put(token, "run", HeldRun(card, up, files, {s.key: s.image for s in result.stages()},
-                                             pre=result.pre, result=result, pasted=pasted, summary=summary))
+                                             pre=light(result.pre), pasted=pasted, summary=summary))
         return RunRecord(run_status(result, head), pasted, files.items(), summary, str(stages_zip),
                          str(dataset_zip) if dataset_zip else None)
 
     def _points(self, held: HeldRun) -> Any:
         table = held.card.point_table
-        data = held.summary.get("data") if held.result is not None else None
-        headers, rows = ed.control_point_rows({"data": data or {}}, table.key) if table else ([], [])
+        headers, rows = ed.control_point_rows(held.summary, table.key) if table else ([], [])
         return gr.update(value=rows or None, headers=headers or ["point"])
 
     def _fail(self, exc: BaseException, request: Any, token: Any = None, card: MethodCard | None = None,

@@ -134,6 +134,7 @@ class TryOnHandlers:
         """Run the held run again with the page's edits (keypoints, parse map, garment mask) in place of what they
         replace; with no edit, says so and keeps the result on the page."""
         held = self.store.get(token, "run")
+        self.store.take(token, "refused")
         try:
             if held is None or held.pre is None:
                 raise InputError(NO_HELD_RUN)
@@ -142,7 +143,7 @@ class TryOnHandlers:
                 return RunRecord(status=NOTHING_EDITED).to(self.page)
             result = _tryon_on_device(held.card, held.uploads, self.weights_dir, progress, **edits)
         except Exception as e:
-            raise self._fail(e, request) from None
+            raise self._fail(e, request, token, *((held.card, held.uploads) if held else ())) from None
         return self._hold(token, held.card, held.uploads, result,
                           f"Re-ran from your edits ({', '.join(what)})").to(self.page)
 
@@ -150,11 +151,11 @@ class TryOnHandlers:
         """The status after a failed run: the error, and whether what is still shown is an earlier run's. After a
         refusal that computed stages (``VtonError.stages``), those stages are shown, so the visitor sees why."""
         message = self.failures.take(request)
-        earlier = "\n\n*The result below is from the earlier run.*" if result else ""
         refused = self.store.take(token, "refused")
         if refused is None:
             earlier = "\n\n*The result and stages below are from the earlier run.*" if result else ""
             return ViewsRecord(status=f"**Failed:** {message}{earlier}").to(self.page)
+        earlier = "\n\n*The result below is from the earlier run.*" if result else ""
         shown = ", ".join(refused.files.captions[k].split(" — ", 1)[0] for k in refused.files.keys)
         status = (f"**Failed:** {message}\n\n*{refused.card.title} stopped here; the {len(refused.files.keys)} "
                   f"stages it computed before that are shown below ({shown}).*{earlier}")

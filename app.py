@@ -24,7 +24,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from vton.errors import InputError  # noqa: E402
-from vton.methods.base import SECTIONS  # noqa: E402
+from vton.run import (
+    FRAME,  # noqa: E402
+    SECTIONS,  # noqa: E402
+)
 from vton.web import edits as views  # noqa: E402
 from vton.web import examples, readiness, report, space  # noqa: E402
 from vton.web import launch as weblaunch  # noqa: E402
@@ -225,14 +228,15 @@ def _edit_tab(page: Page) -> gr.Button:
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=320):
                 page.keypoints = gr.Dataframe(
-                    label="Keypoints (frame pixels, 192 × 256): edit x, y or present", headers=views.KEYPOINT_HEADERS,
+                    label=f"Keypoints (frame pixels, {FRAME[0]} × {FRAME[1]}): edit x, y or present",
+                    headers=views.KEYPOINT_HEADERS,
                     datatype=["str", "number", "number", "number", "str"], interactive=True, type="array",
                     elem_id="keypoints", static_columns=[0], column_widths=["32%", "14%", "14%", "17%", "23%"])
             with gr.Column(scale=4, min_width=240):
                 page.parse_editor = gr.ImageEditor(
                     label="Parse map (frame): paint with the label colours", type="numpy", format="png",
                     image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420, interactive=True,
-                    canvas_size=(192, 256), elem_id="parse-editor",
+                    canvas_size=FRAME, elem_id="parse-editor",
                     brush=gr.Brush(colors=views.brush_colours(), default_color=views.brush_colours()[5],
                                    color_mode="fixed", default_size=10))
                 gr.HTML(views.legend_html(), elem_id="parse-legend")
@@ -240,7 +244,7 @@ def _edit_tab(page: Page) -> gr.Button:
                 page.mask_editor = gr.ImageEditor(
                     label="Garment mask (frame): paint white (garment) or black", type="numpy", format="png",
                     image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420, interactive=True,
-                    canvas_size=(192, 256), elem_id="mask-editor",
+                    canvas_size=FRAME, elem_id="mask-editor",
                     brush=gr.Brush(colors=["#ffffff", "#000000"], default_color="#ffffff", color_mode="fixed",
                                    default_size=10))
         return gr.Button("Re-run from my edits", variant="primary", elem_id="rerun")

@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from vton.methods.base import SECTIONS
+from vton.run import SECTIONS
 from vton.web.galleries import DownloadFolder, compare_summary, write_stages
 from vton.web.held import HeldCompare, HeldRun, RunStore
 from vton.web.messages import Failures, first_clause, user_message

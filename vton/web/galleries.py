@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from vton.methods.base import SECTIONS
+from vton.run import SECTIONS
 
 __all__ = ["section_title", "stage_caption", "png_bytes", "stage_summaries", "DownloadFolder", "StageFiles",
            "write_stages", "by_section", "compare_summary", "split_compare", "garment_over_person"]

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from vton.errors import VtonError
-from vton.methods.base import Progress
+from vton.run import Progress
 
 __all__ = ["step_name", "progress_desc", "weights_progress", "user_message", "first_clause", "run_status",
            "Failures", "MAX_MESSAGE_CHARS", "WEIGHTS_STEP"]

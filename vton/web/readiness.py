@@ -14,13 +14,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vton.errors import InputError
+from vton.run import NEEDS, Need
 
 __all__ = [
     "method_table", "method_choices", "default_method", "hub_reachable", "hub_state", "readiness_lines",
     "unready_reasons", "readiness_banner", "weights_sources", "weights_notice", "runnable_methods",
-    "check_estimators", "print_readiness", "HOW_TO_URL", "ESTIMATORS", "md", "short_licence",
+    "print_readiness", "HOW_TO_URL", "md", "short_licence",
 ]
+
+
+def _estimated() -> list[Need]:
+    """The needs an estimator network computes when the user does not supply them (pose, parsing)."""
+    return [n for n in NEEDS.values() if n.estimator]
 
 
 def md(text: str) -> str:
@@ -44,8 +49,7 @@ def method_table(weights_dir: str | Path | None = None) -> list[dict[str, Any]]:
     rows = []
     for c in methods.cards():
         row = methods.describe(c.id, weights_dir)
-        row["annotators"] = {need: where(key) for need, key in (("pose", "openpose/body"), ("parsing", "schp/lip"))
-                             if need in c.needs}
+        row["annotators"] = {n.key: where(n.estimator) for n in _estimated() if n.key in c.needs}
         rows.append(row)
     return rows
 
@@ -181,32 +185,6 @@ def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -
     return "\n".join(lines)
 
 
-ESTIMATORS = (("pose", "openpose/body", "OpenPose body", "a pose JSON (OpenPose COCO-18)"),
-              ("parsing", "schp/lip", "SCHP LIP parsing", "a parse PNG (LIP labels)"))
-
-
-def check_estimators(method: str, supplied: set[str] | frozenset[str], weights_dir: str | Path | None) -> None:
-    """Fail at once when ``method`` would have to download an estimator and the Hub is offline.
-
-    Raises:
-        InputError: naming the estimator and the annotation that avoids it (a pose JSON, a parse PNG).
-    """
-    from vton import methods
-    from vton.weights import availability
-
-    card = methods.card(method)
-    status = availability(weights_dir)
-    blocked = [(need, name, avoid) for need, key, name, avoid in ESTIMATORS
-               if need in card.needs and need not in supplied and status.get(key) not in ("local", "cached")]
-    if not blocked or hub_reachable():
-        return
-    names = " and ".join(f"the {name} weights" for _, name, _ in blocked)
-    avoids = " and ".join(avoid for _, _, avoid in blocked)
-    raise InputError(f"{card.title} needs {names}, which are not on this machine, and the Hub is offline, so "
-                     f"they cannot be downloaded. Supply {avoids} in “Your own annotations” (the examples ship "
-                     "them) to avoid the download, or put the weights into the weights folder.")
-
-
 def runnable_methods(rows: list[dict[str, Any]], supplied: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Ids of the methods that can run now: weights ready and, for every estimator a method needs and the user did
     not supply, its weights on this machine or the Hub reachable."""
@@ -215,9 +193,9 @@ def runnable_methods(rows: list[dict[str, Any]], supplied: set[str] | frozenset[
         if not r["ready"]:
             continue
         blocked = False
-        for need, _, _, _ in ESTIMATORS:
-            if need in r["needs"] and need not in supplied:
-                where = str(r.get("annotators", {}).get(need, ""))
+        for need in _estimated():
+            if need.key in r["needs"] and need.key not in supplied:
+                where = str(r.get("annotators", {}).get(need.key, ""))
                 if not where.startswith(("local", "cached")) and not hub_reachable():
                     blocked = True
         if not blocked:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from vton.errors import InputError, VtonError
-from vton.methods.base import MethodCard, Progress
+from vton.methods.base import MethodCard
+from vton.run import Progress
 from vton.web.messages import weights_progress
 
 __all__ = ["Uploads", "upload_path", "pipeline", "preprocessor", "release_memory", "run_tryon", "run_preprocess",

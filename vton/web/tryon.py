@@ -13,7 +13,8 @@ from typing import Any
 import gradio as gr
 
 from vton.errors import InputError, VtonError
-from vton.methods.base import SECTIONS, MethodCard
+from vton.methods.base import MethodCard
+from vton.run import SECTIONS
 from vton.web import edits as ed
 from vton.web.galleries import DownloadFolder, by_section, garment_over_person, png_bytes, stage_summaries, write_stages
 from vton.web.held import HeldRun, RunStore, light

@@ -137,3 +137,19 @@ def test_the_held_runs_are_bounded_by_count_and_by_bytes():
     store.put(None, "run", run(10))  # an API call carries no token: nothing held
     assert len(store) == 2 and store.get(None, "run") is None
     assert store.take("t2", "run") is not None and store.get("t2", "run") is None
+
+
+def test_one_request_resolves_its_method_id_to_a_card_once(page_and_handlers, monkeypatch):
+    from vton import methods
+
+    page, h, _ = page_and_handlers
+    token = h.running(METHOD, None)[page.run_token]
+    _run(page, h, token)  # the pipeline is built (and kept) on the first request
+    asked = []
+    card = methods.card
+    monkeypatch.setattr(methods, "card", lambda m: asked.append(m) or card(m))
+    out = _run(page, h, token)
+    assert out[page.status].startswith("**Done**") and asked == [METHOD]
+    h.show_views(token)
+    h.fill_editors(token)
+    assert asked == [METHOD]  # the views and the editors read the held run's card

@@ -228,7 +228,7 @@ def _edit_tab(page: Page) -> gr.Button:
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=320):
                 page.keypoints = gr.Dataframe(
-                    label=f"Keypoints (frame pixels, {FRAME[0]} × {FRAME[1]}): edit x, y or present",
+                    label=views.keypoints_label(FRAME),
                     headers=views.KEYPOINT_HEADERS,
                     datatype=["str", "number", "number", "number", "str"], interactive=True, type="array",
                     elem_id="keypoints", static_columns=[0], column_widths=["32%", "14%", "14%", "17%", "23%"])

@@ -106,7 +106,7 @@ def test_views_editors_and_rerun_read_the_held_run_and_never_preprocess_again(pa
     table = views[page.control_points]
     assert table["value"] and len(table["value"]) == len(held.summary["data"]["matched_pairs"])
     editors = h.fill_editors(token)
-    rows = editors[page.keypoints]
+    rows = editors[page.keypoints]["value"]
     assert [r[0] for r in rows] == [r["name"] for r in held.pre.keypoint_table()]
     unchanged = h.rerun(rows, None, None, token, progress=_no_progress)
     assert unchanged[page.status].startswith("**Nothing was edited**") and page.result not in unchanged

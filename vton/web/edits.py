@@ -26,9 +26,15 @@ from vton.labels import COCO18, LIP
 
 __all__ = ["legend_html", "brush_colours", "parse_editor_image",
            "mask_editor_image", "editor_image", "frame_labels_from_editor", "parsing_from_editor", "mask_from_editor",
-           "pose_from_table", "keypoint_rows", "control_point_rows", "edits_against", "KEYPOINT_HEADERS"]
+           "pose_from_table", "keypoint_rows", "control_point_rows", "edits_against", "KEYPOINT_HEADERS",
+           "keypoints_label"]
 
 KEYPOINT_HEADERS = ["keypoint", "x", "y", "score", "present"]
+
+
+def keypoints_label(frame: tuple[int, int]) -> str:
+    """The keypoint table's label for a method's frame ``(W, H)``."""
+    return f"Keypoints (frame pixels, {frame[0]} × {frame[1]}): edit x, y or present"
 
 
 def legend_html(label_set: Any = LIP) -> str:

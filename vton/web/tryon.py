@@ -186,7 +186,9 @@ class TryOnHandlers:
         if pre.parsing is not None:
             parse = str(self.downloads.write("parse_frame.png", png_bytes(ed.parse_editor_image(pre.parsing))))
         mask = str(self.downloads.write("cloth_mask_frame.png", png_bytes(ed.mask_editor_image(pre.cloth_mask))))
-        return EditorsRecord(ed.keypoint_rows(pre.keypoint_table()), parse, mask).to(self.page)
+        rows = ed.keypoint_rows(pre.keypoint_table())
+        keypoints = gr.update(value=rows, label=ed.keypoints_label(held.card.frame))  # the run's frame
+        return EditorsRecord(keypoints, parse, mask).to(self.page)
 
     def method_layout(self, method: Any) -> LayoutRecord:
         """Per section: its heading (with the method's note) and whether it is shown (a method without a stage in a

@@ -56,17 +56,20 @@ def method_table(weights_dir: str | Path | None = None) -> list[dict[str, Any]]:
 
 def method_choices(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Dropdown choices ``(label, id)``: the title, the licence and whether the weights are there."""
+    from vton.weights import readiness_text
+
     out = []
     for r in rows:
-        if not r["weights"]:
+        st = r["state"]  # the method's vton.weights.Readiness
+        if not st.networks:
             state = "training-free, no weights"
-        elif r["ready"]:
-            state = "weights " + r.get("readiness", "ready")
+        elif st.ready:
+            state = "weights " + readiness_text(st, flags=False)
         else:
-            state = "weights missing: " + ", ".join(r["missing"])
-        if r["random"]:
+            state = "weights missing: " + ", ".join(st.missing)
+        if st.random:
             state += " (RANDOM test weights)"
-        if r["unverified"]:
+        if st.unverified:
             state += " (UNVERIFIED weights)"
         cost = r.get("cost") or {}
         seconds = [row["tryon_s"] for row in (cost.get("devices") or {}).values()]
@@ -105,30 +108,20 @@ def hub_state() -> str:
 
 
 def readiness_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """One plain line per method: ready or not, why, and its licence (the page's banner and the terminal)."""
-    out = []
-    for r in rows:
-        if not r["weights"]:
-            state = "ready (training-free, no weights)"
-        elif r["ready"]:
-            state = r.get("readiness") or "ready"
-            if r["random"]:
-                state += " (RANDOM test weights: the output is noise)"
-            if r["unverified"]:
-                state += f" (unverified weights: {', '.join(r['unverified'])})"
-        else:
-            reasons = {r["weights"][n]["status"] for n in r["missing"]}
-            why = ("the Hub is offline" if reasons <= {"hub", "mirror"}
-                   else "not on this machine and not on the Hub yet")
-            state = f"not ready: weights {', '.join(r['missing'])} missing ({why})"
-        out.append(f"{r['title']}: {state} · licence: {short_licence(r['licence'])}")
-    return out
+    """One plain line per method: ready or not, why (the one wording, ``vton.weights.readiness_text``), and its
+    licence (the page's banner and the terminal)."""
+    from vton.weights import readiness_text
+
+    return [f"{r['title']}: {readiness_text(r['state'], why=True)} · licence: {short_licence(r['licence'])}"
+            for r in rows]
 
 
 def unready_reasons(rows: list[dict[str, Any]]) -> list[str]:
-    """"Title: why" for each method that cannot run now (its readiness line without the licence)."""
-    return [line.split(": not ready: ", 1)[0] + ": " + line.split(": not ready: ", 1)[1].rsplit(" · licence: ", 1)[0]
-            for r, line in zip(rows, readiness_lines(rows), strict=True) if not r["ready"]]
+    """"Title: why" for each method that cannot run now (its readiness wording after "not ready: ")."""
+    from vton.weights import readiness_text
+
+    return [f"{r['title']}: " + readiness_text(r["state"], why=True).removeprefix("not ready: ")
+            for r in rows if not r["ready"]]
 
 
 def short_licence(text: str) -> str:
@@ -166,7 +159,7 @@ def weights_sources(row: Mapping[str, Any]) -> str:
 
 def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -> str:
     """Markdown: the weights folder in use and, per method, its licence, weights and the estimators it runs."""
-    from vton.weights import hub_mode
+    from vton.weights import hub_mode, readiness_text
 
     folder = f"`{md(str(weights_dir))}`" if weights_dir else "none (set `--weights-dir` or `VTON_WEIGHTS_DIR`)"
     lines = [f"**Local weights folder:** {folder} · **Hub:** {'online' if hub_mode() == 'online' else 'offline'}", "",
@@ -176,9 +169,7 @@ def weights_notice(rows: list[dict[str, Any]], weights_dir: str | Path | None) -
         nets = ", ".join(f"{n}: {v['status']}" + ("" if v["verified"] else " (unverified)")
                          for n, v in r["weights"].items()) or "none"
         est = "; ".join(f"{k}: {md(short_licence(v))}" for k, v in r["estimator_licences"].items()) or "none"
-        status = r.get("readiness", "ready") if r["ready"] else "**missing**"
-        if r["random"]:
-            status += " (RANDOM test weights: output is noise)"
+        status = readiness_text(r["state"]) if r["ready"] else "**missing**"
         cost = md(r.get("cost_text") or "not measured")
         licence = md(short_licence(r["licence"]))
         lines.append(f"| {md(r['title'])} | {licence} | {nets} | {est} | {cost} | {status} |")

@@ -84,10 +84,7 @@ def default_method(rows: list[dict[str, Any]]) -> str:
     return next((r["id"] for r in rows if r["ready"]), rows[0]["id"])
 
 
-HUB_CHECK_TIMEOUT_S = 1.5  # the longest a first page load can wait on the check (vton.weights.HUB_CHECK_TIMEOUT_S)
-
-
-def hub_reachable(wait_s: float | None = None) -> bool:
+def hub_reachable() -> bool:
     """True when the Hub can be used by this process: ``HF_HUB_OFFLINE`` not set and the one reachability check
     (``vton.weights.hub_mode``: a TCP connect with a 1.5 s timeout, done once per process) succeeded."""
     from vton.weights import hub_mode

@@ -268,6 +268,7 @@ class _ConvStep:
             raise TypeError(f"no oneDNN post-op for {type(act).__name__}")
         self._key: tuple | None = None
         self._wb: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._packed: dict[tuple[int, ...], torch.Tensor] = {}
 
     def weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The weight and bias with the BatchNorm folded in, cached while the parameters stay as they are."""
@@ -281,8 +282,18 @@ class _ConvStep:
                 scale, shift = _bn_scale_shift(bn)
                 w = w * scale.view(-1, 1, 1, 1)
                 b = shift if b is None else b * scale + shift
-            self._wb, self._key = self._prepare(w.contiguous(), b), key
+            self._wb, self._key, self._packed = self._prepare(w.contiguous(), b), key, {}
         return self._wb
+
+    def packed(self, w: torch.Tensor, x: torch.Tensor, geometry: tuple) -> torch.Tensor:
+        """``w`` in oneDNN's own layout for inputs of ``x``'s shape where the weights outweigh the input map (the
+        coarse levels: there reordering the weights on every call costs as much as the convolution); else ``w``."""
+        if w.numel() < x.numel():
+            return w
+        shape = tuple(x.shape)
+        if shape not in self._packed:
+            self._packed[shape] = torch._C._nn.mkldnn_reorder_conv2d_weight(w.to_mkldnn(), *geometry, list(shape))
+        return self._packed[shape]
 
     def _prepare(self, w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The weights as the oneDNN call takes them (here: as they are)."""
@@ -291,8 +302,8 @@ class _ConvStep:
     def __call__(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
         w, b = self.weights()
         c = self.conv
-        return _onednn_conv(x, w, b, (list(c.padding), list(c.stride), list(c.dilation), c.groups), self.attr,
-                            self.scalars, other)  # fmt: skip
+        geometry = (list(c.padding), list(c.stride), list(c.dilation), c.groups)
+        return _onednn_conv(x, self.packed(w, x, geometry), b, geometry, self.attr, self.scalars, other)
 
 
 def _onednn_conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, geometry: tuple, attr: str = "none",
@@ -347,7 +358,8 @@ class _UpConvStep(_ConvStep):
     def __call__(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
         w, b = self.weights()
         n, _, h, wd = x.shape
-        out = _POINTWISE(x.contiguous(), w, b, [1, 1], [1, 1], [1, 1], 1, self.attr, self.scalars, "")
+        geometry = ([1, 1], [1, 1], [1, 1], 1)
+        out = _POINTWISE(x.contiguous(), self.packed(w, x, geometry), b, *geometry, self.attr, self.scalars, "")
         out = out.view(n, 2, 2, -1, h + 1, wd + 1)  # (N, a, b, C, h + 1, w + 1)
         y = out.new_empty(n, out.shape[3], h, 2, wd, 2)
         for a in (0, 1):

@@ -402,3 +402,22 @@ def test_fused_path_follows_new_weights():
     after, plain, _ = _both_paths(warp, person, person)
     assert (after.flow - before.flow).abs().max() > 100 * FUSED
     torch.testing.assert_close(after.flow, plain.flow, atol=FUSED, rtol=0)
+
+
+@pytest.mark.golden
+def test_fused_path_equals_the_plain_modules_on_the_golden_weights(golden, layouts_dir, make_weights, warp_runs):
+    """On the fixtures' weights and inputs the fused CPU path (what a try-on runs) stays within float rounding of
+    the plain modules, for every flow level and the generator's raw output."""
+    t, meta, runs = warp_runs
+    net = _golden_network("warp", t, meta, layouts_dir, make_weights, True).requires_grad_(False)
+    with torch.enable_grad():
+        plain = net(t["in.real_image"], runs[True]["clothes"])
+    torch.testing.assert_close(runs[True]["out"].flow, plain.flow, atol=FUSED, rtol=0)
+    for fused_level, plain_level in zip(runs[True]["out"].level_flows, plain.level_flows, strict=True):
+        torch.testing.assert_close(fused_level, plain_level, atol=FUSED, rtol=0)
+    t_gen, meta_gen = golden("pfafn_gen")
+    gen = _golden_network("gen", t_gen, meta_gen, layouts_dir, make_weights, True).requires_grad_(False)
+    x = generator_input(t_gen["in.real_image"], t_gen["in.warped_cloth"], t_gen["in.warped_edge"])
+    fused, plain_raw, calls = _both_paths(gen, x)
+    assert calls > 0
+    torch.testing.assert_close(fused, plain_raw, atol=FUSED, rtol=0)

@@ -431,6 +431,31 @@ class _ComposedStep:
         return y
 
 
+# The same folding as a transposed convolution (stride 2, 4 × 4 kernel, padding 1): output row 2i + a takes the
+# kernel rows (1, 3) for a = 0 and (0, 2) for a = 1; ``_TRANSPOSED[tap] @ (k0, k1, k2)``.
+_TRANSPOSED = ((0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 0.0))
+
+
+class _UpTransposedStep(_UpConvStep):
+    """:class:`_UpConvStep` as one oneDNN transposed convolution, which writes the interleaved output directly
+    (faster than the sub-pixel form plus interleaving for the FPN's 256-channel maps; same multiply-adds)."""
+
+    def _prepare(self, w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(in, out, 4, 4)``, the transposed convolution's weight layout."""
+        m = torch.tensor(_TRANSPOSED, dtype=torch.float64, device=w.device)  # (4 taps, 3 kernel rows)
+        t = torch.einsum("ak,bl,oikl->ioab", m, m, w.double()).to(w.dtype)
+        return t.contiguous(), (b if self.bias else None)
+
+    def __call__(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
+        w, b = self.weights()
+        y = _TRANSPOSED_POINTWISE(x.contiguous(), w, b, [1, 1], [0, 0], [2, 2], [1, 1], 1, self.attr, self.scalars,
+                                  "")  # fmt: skip
+        return y if other is None else y.add_(other)
+
+
+_TRANSPOSED_POINTWISE = torch.ops.mkldnn._convolution_transpose_pointwise
+
+
 def _plan(layers: nn.Sequential) -> list:
     """The steps of a Sequential for the fused path: each ``Conv2d [BatchNorm2d] [ReLU | LeakyReLU]`` run as one
     :class:`_ConvStep`, every other module as itself. Built once per Sequential."""
@@ -555,7 +580,7 @@ class RefinePyramid(nn.Module):
         for adaptive, smooth, x in zip(self.adaptive, self.smooth, reversed(features), strict=True):
             if fused and last is not None and _ComposedStep.pays(adaptive, smooth, *x.shape[2:]):
                 # smooth(adaptive(x) + up(last)) = composed conv of x + smooth of the upsampled last (sub-pixel)
-                top_down = _UPSTEPS.setdefault(smooth, _UpConvStep(smooth, bias=False))(last)
+                top_down = _UPSTEPS.setdefault(smooth, _UpTransposedStep(smooth, bias=False))(last)
                 last = _COMPOSED.setdefault(smooth, _ComposedStep(adaptive, smooth))(x, top_down)
                 out.append(last)
                 continue

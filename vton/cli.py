@@ -183,17 +183,18 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
 
 
 def _cmd_preprocess(args: argparse.Namespace) -> int:
-    from .pipeline import TryOnPipeline, save_stages
+    from .pipeline import TryOnPipeline
+    from .result import dataset_zip, save_stages
 
     out = _out_folder(args.out)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
     pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
-    save_stages(pre.stages(), out)
+    save_stages(pre.stages(pipe.card.preprocess_stages), out)
     for w in pre.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     (out / "keypoints.json").write_text(json.dumps(pre.keypoint_table(), indent=2))
     if pre.has_dataset_layout:
-        (out / "dataset.zip").write_bytes(pre.dataset_zip())
+        (out / "dataset.zip").write_bytes(dataset_zip(pre))
         print(f"preprocessing written to {out} (dataset layout in {out / 'dataset.zip'})")
     elif pre.pose is None or pre.parsing is None:
         print(f"preprocessing written to {out} ({args.method} needs no pose/parsing, so no dataset zip)")
@@ -218,7 +219,8 @@ def _weights_folder(path: str | None) -> None:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from .weights import manifest, prepare_converted
+    from .tools.prepare import prepare_converted
+    from .weights import manifest
 
     _weights_folder(args.weights_dir)
     done = prepare_converted(args.weights_dir, download=not args.no_download, strict=True)
@@ -364,18 +366,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_methods(args: argparse.Namespace) -> int:
     from . import methods
+    from .weights import readiness_text
 
     _weights_folder(args.weights_dir)
     rows = [methods.describe(c.id, args.weights_dir) for c in methods.cards()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([{k: v for k, v in r.items() if k != "state"} for r in rows], indent=2))
         return 0
     for r in rows:
-        state = r["readiness"] if r["ready"] else "NOT READY" + r["readiness"][len("not ready"):]
-        if r["random"]:
-            state += " (RANDOM test weights: output is noise)"
-        if r["unverified"]:
-            state += f" (UNVERIFIED: {', '.join(r['unverified'])})"
+        state = readiness_text(r["state"])
         weights = ", ".join(f"{k}: {v['status']}" for k, v in r["weights"].items()) or "none (training-free)"
         print(f"{r['id']:10s} {r['title']} — {r['licence']} — {state}\n{'':11s}{r['paper']}\n"
               f"{'':11s}needs: {', '.join(r['needs'])}; weights: {weights}")

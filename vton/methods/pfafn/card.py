@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PublishedScore, StageSpec, StepSpec
+from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, OverlaySpec, PublishedScore, StageSpec, StepSpec
 
 # The published scores (``python -m vton evaluate`` shows them beside its own).
 _VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
@@ -53,7 +53,7 @@ CARDS = (
             "warp": "Appearance flows estimated coarse to fine, each level refined and composed with the last.",
             "rendering": "A residual U-Net renders the person and a composition mask.",
         },
-        factory="vton.methods.pfafn.method:PFAFN", order=40,
+        factory="vton.methods.pfafn.method:PFAFN", order=40, overlay=OverlaySpec("warped_overlay"),
         test_overrides={"num_filters": (8, 8, 8, 8, 8), "fpn_dim": 8, "ngf": 8},
         compile_note="torch.compile of PF-AFN's two networks took about 180 s on a 2-core CPU before the first "
                      "pair (issue 23's measurement); without --compile the first pair takes under 2 s",

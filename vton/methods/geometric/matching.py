@@ -399,8 +399,20 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
     across: set[str] = set()  # their sides: no sleeve or armpit landmark there
     cuffs: dict[str, np.ndarray] = {}  # side → the cuff of a sleeve parted along its arm
 
+    raised = {}  # image side → whether its arm is raised above the shoulder (its sleeve stands over the shoulder)
+    for side, kp in (("right", right), ("left", left)):
+        arm = "right" if kp is rs else "left"
+        elbow = pose.point(f"{arm}_elbow")
+        raised[side] = elbow is not None and elbow[1] - 0.5 < kp[1] - 0.5 * abs(elbow[0] - 0.5 - kp[0])
+
     def contour_of(m: np.ndarray, sleeves: np.ndarray | None = None) -> Contour:
-        shoulders = (_top_in_column(m, right[0], what), _top_in_column(m, left[0], what))
+        shoulders = [_top_in_column(m, right[0], what), _top_in_column(m, left[0], what)]
+        if raised["right"] != raised["left"]:
+            # the top above a raised arm's shoulder is its sleeve: the shoulder sits as deep below the top of the
+            # shape as the other one does (the shoulders' own keypoints give their heights)
+            i, o = (0, 1) if raised["right"] else (1, 0)
+            kp, other = (right, left) if i == 0 else (left, right)
+            shoulders[i] = np.array([kp[0], kp[1] - (other[1] - shoulders[o][1])])
         if hidden[0] is not None:
             sleeves = hidden[0] if sleeves is None else sleeves | hidden[0]
         c, found = _landmarks(outline_contour(m, what), m, cx, neck, shoulders, what, sleeves)

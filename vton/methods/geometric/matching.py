@@ -361,8 +361,9 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
     pixels, vertically or horizontally, within ``bridge_fraction`` of the region's height, so a forearm across the
     torso does not cut the outline in two; then the shape is closed with a disc of ``close_fraction`` × its height.
     The collar is the outline point nearest the neck keypoint; the shoulders are the top of the shape above each
-    shoulder keypoint; hem corners, sleeve ends and armpits as for the garment (:func:`garment_contour`), with the
-    neck's x as the centre line.
+    shoulder keypoint (above a raised arm's, where that top is the sleeve: as deep below the top as the other one);
+    hem corners, sleeve ends and armpits as for the garment (:func:`garment_contour`), with the neck's x as the
+    centre line.
 
     Args:
         region: ``(H, W) bool`` the garment region (:func:`target_region`).

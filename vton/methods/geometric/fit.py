@@ -6,8 +6,9 @@ Our own formulation: the garment is cut into pieces at the sleeve seams (the lin
 armpit landmark): the torso, and each sleeve the person has. Each piece gets its own spline, fitted to the pairs on
 its part of the outline, its landmarks and points along its seams (shared with the neighbouring piece, so the pieces
 meet there). A sleeve stretched along a raised arm then bends only the sleeve, never the torso's stripes. The
-torso's side (its seam and the side below the armpit, as one line its points slide along) starts paired by relative
-height between shoulder and hem corner, so an armpit raised or lowered on one side does not tilt the torso.
+torso's side (its seam and the side below the armpit, as one line its points slide along; or, on a side without a
+sleeve, shoulder to hem corner) starts paired by relative height between shoulder and hem corner, so an armpit raised
+or lowered on one side does not tilt the torso.
 
 Per piece, the spline is the smoothest that fits (Bookstein's TPS with a smoothing ``λ``; the affine map is
 ``λ = ∞``): from the affine map down through decreasing ``λ``, each outline pair's garment point slides along its

@@ -346,12 +346,12 @@ def test_the_family_spans_what_the_issue_asks_for():
     assert any(c.symmetric for c in cases) and any(c.origin[0] > 0 for c in cases)
 
 
-# around a sleeve hanging against the body (the parse merges it with the torso): cases of family.arm_family. Those
-# with vertical stripes or a logo, and the symmetric ones, must meet every bound; horizontal stripes under two
-# different arms do not yet all keep straight (a raised arm at 150°, an arm missing from the pose: 2 of the 6 with
-# this seed; the bench prints them), so they are not asserted here.
+# around a sleeve hanging against the body (the parse merges it with the torso): cases of family.arm_family. Both
+# arms hanging, one out and one raised must meet every bound with any pattern; so must vertical stripes and logos
+# under an arm missing from the pose. Horizontal stripes under an arm missing from the pose do not yet all keep
+# straight (nor, in the bench, every arm raised beyond 115°), so those are not asserted here.
 ARM_FAMILY = [c for c in family_module.arm_family(16, seed=2026)
-              if c.garment.pattern != "stripes" or c.symmetric]
+              if c.garment.pattern != "stripes" or not c.name.startswith("one-arm-")]
 
 
 @pytest.mark.parametrize("case", ARM_FAMILY, ids=[c.name for c in ARM_FAMILY])
@@ -393,6 +393,35 @@ def test_a_sleeve_hanging_against_the_body_is_parted_from_the_torso_along_the_ar
     assert np.hypot(*(t.landmark("sleeve_left") - wrist)) < 0.25 * np.hypot(*(wrist - shoulder))
 
 
+def test_both_sleeves_hanging_against_a_symmetric_body_get_mirror_landmarks_and_straight_stripes():
+    """Both long-sleeved arms hanging at −2° against a symmetric body (the hanging-arm family's case 36, seed 5):
+    each sleeve is parted along its arm; the second parting must not move the first sleeve's cuff (it once went to
+    the elbow's bulge: asymmetric landmarks, stripes bowed by two stripe heights)."""
+    case = family_module.arm_family(37, seed=5)[36]
+    assert case.symmetric and case.garment.pattern == "stripes" and max(map(abs, case.person.arm_angles)) <= 10
+    s, r = run_case(case)
+    assert s.passed, s
+    t = r.matching.target
+    neck = np.asarray(draw_case(case)[0].pose.point("neck")) - 0.5
+    for name in ("sleeve", "armpit", "hem", "shoulder"):
+        a, b = t.landmark(f"{name}_right"), t.landmark(f"{name}_left")
+        assert abs((a[0] - neck[0]) + (b[0] - neck[0])) <= 2 and abs(a[1] - b[1]) <= 2, name
+
+
+def test_a_raised_arm_does_not_lift_its_shoulder_landmark():
+    """Above a raised arm's shoulder the shape's top is the sleeve: the shoulder landmark must stay at the other
+    shoulder's height (the person's shoulders are level), not on the sleeve, or the torso's stripes tilt."""
+    case = next(c for c in family_module.arm_family(16, seed=2026)
+                if c.name.startswith("raised-") and max(c.person.arm_angles) > 135)
+    s, r = run_case(case)
+    t = r.matching.target
+    length = t.landmark("hem_right")[1] - t.landmark("collar")[1]
+    # the landmark is the outline point nearest that height, where the neckline meets the raised sleeve (it was 12 %
+    # of the torso's length higher when taken on the sleeve)
+    assert abs(t.landmark("shoulder_right")[1] - t.landmark("shoulder_left")[1]) <= 0.05 * length
+    assert s.passed, s
+
+
 def test_straightness_measures_a_tilt_in_stripe_heights():
     spec = GarmentSpec(colour=(200, 50, 50), accent=(240, 200, 60))
     h, w, period = 200, 60, 20.0
@@ -412,6 +441,46 @@ def test_straightness_measures_a_tilt_in_stripe_heights():
     assert family_module._straightness(b, height) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_straightness_leaves_out_a_boundary_that_lies_on_the_edge_but_not_a_tilt():
+    spec = GarmentSpec(colour=(200, 50, 50), accent=(240, 200, 60))
+    h, w, period = 120, 60, 20.0
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    for tilt in (0.0, 5.0):  # five stripes; the last runs into the bottom of the region: its lower edge is not seen
+        phase = (yy + 0.5 - tilt * xx / (w - 1) - 10) / period
+        on = (phase >= 0) & ((phase % 1 < 0.5) | (phase >= 4))
+        img = np.where(on[..., None], np.array(spec.accent, np.uint8), np.array(spec.colour, np.uint8))
+        inside = (yy >= 5) & (yy < 110)
+        b, height = family_module._boundaries(family_module._accent_amount(img, spec), inside, np.arange(w), 5)
+        assert np.isnan(b[:, -1]).all() and np.isfinite(b[:, :-1]).all()
+        assert family_module._straightness(b, height) == float("inf")  # every boundary asked for: not seen
+        visible = np.r_[np.ones(9, bool), False]
+        assert family_module._straightness(b, height, visible) == pytest.approx(tilt / height, abs=0.1)
+
+
+def test_a_stripe_on_the_garments_hem_is_not_a_boundary_but_a_bowed_result_still_fails():
+    """The hanging-arm family's case 0 (seed 1): the garment's last stripe ends a pixel above its own hem, so on the
+    person its lower edge lies within the hem's blended pixel. It is left out of straightness; the rest is straight.
+    The same result with its stripes bowed down by up to 3 px in the middle still fails straightness."""
+    case = family_module.arm_family(1, seed=1)[0]
+    s, r = run_case(case)
+    person, garment = draw_case(case)
+    visible = family_module._visible_boundaries(garment, 5.0)
+    assert visible[:-1].all() and not visible[-1]
+    assert s.passed and s.straightness <= BOUNDS["straightness"], s
+    neck = person.pose.point("neck")[0] - 0.5
+    half = person.spec.waist_half_width * (person.pose.point("left_shoulder")[0] - person.pose.point(
+        "right_shoulder")[0]) / (2 * person.spec.shoulder_half_width)
+    img = r.tryon.copy()
+    for x in range(img.shape[1]):
+        u = (x - neck) / half
+        if abs(u) < 1:  # shift the garment's own pixels down within it (nothing comes in from outside)
+            k, ins = int(round(3 * (1 - u * u))), r.composition_mask[:, x] > 0.99
+            src = np.roll(ins, k, 0) & ins
+            img[src, x] = np.roll(r.tryon[:, x], k, 0)[src]
+    bowed = score(person, garment, dataclasses.replace(r, tryon=img), symmetric=case.symmetric)
+    assert "straightness" in bowed.failed and np.isfinite(bowed.straightness), bowed
+
+
 def test_straightness_leaves_out_columns_behind_an_arm():
     p = draw_person(SMALL, dataclasses.replace(PEOPLE["short"], arm_angles=(-8.0, -8.0)))
     cols = np.arange(SMALL[0])
@@ -421,8 +490,23 @@ def test_straightness_leaves_out_columns_behind_an_arm():
     assert crossed[int(round(wrist[0]))] and not crossed[int(round(neck[0]))]
     hem = np.flatnonzero(p.garment_region.any(1))[-1]
     below_top = np.cumsum(p.garment_region, 0) > 0
-    arms_over_shirt = p.parsing.mask("left_arm", "right_arm") & below_top & (np.arange(SMALL[1]) <= hem)[:, None]
+    arms = p.parsing.mask("left_arm", "right_arm") | (family_module._sleeves(p) & p.garment_region)
+    arms_over_shirt = arms & below_top & (np.arange(SMALL[1]) <= hem)[:, None]
     assert np.array_equal(crossed, arms_over_shirt.any(0))
+
+
+def test_straightness_leaves_out_columns_behind_a_sleeve():
+    """A long sleeve hanging in front of the body hides the body's stripes as a bare arm does: the sleeve's columns
+    are left out; its pixels are garment in the parse, and the sleeve drawn from the pose covers them."""
+    p = draw_person(SMALL, dataclasses.replace(PEOPLE["short"], sleeves="long", arm_angles=(-4.0, -4.0)))
+    sleeves = family_module._sleeves(p)
+    assert (sleeves & p.garment_region).sum() >= 0.9 * sleeves.sum()  # drawn where the sleeves are
+    assert (sleeves & p.parsing.mask("left_arm", "right_arm")).sum() <= 0.02 * sleeves.sum()  # long: no skin under
+    cols = np.arange(SMALL[0])
+    crossed = family_module._crossed_by_arms(p, cols)
+    wrist = np.asarray(p.pose.point("right_wrist")) - 0.5
+    neck = np.asarray(p.pose.point("neck")) - 0.5
+    assert crossed[int(round(wrist[0]))] and not crossed[int(round(neck[0]))]
 
 
 def test_a_poor_warp_fails_the_scores():

@@ -6,8 +6,9 @@ Our own formulation: the garment is cut into pieces at the sleeve seams (the lin
 armpit landmark): the torso, and each sleeve the person has. Each piece gets its own spline, fitted to the pairs on
 its part of the outline, its landmarks and points along its seams (shared with the neighbouring piece, so the pieces
 meet there). A sleeve stretched along a raised arm then bends only the sleeve, never the torso's stripes. The
-torso's side (its seam and the side below the armpit, as one line its points slide along) starts paired by relative
-height between shoulder and hem corner, so an armpit raised or lowered on one side does not tilt the torso.
+torso's side (its seam and the side below the armpit, as one line its points slide along; or, on a side without a
+sleeve, shoulder to hem corner) starts paired by relative height between shoulder and hem corner, so an armpit raised
+or lowered on one side does not tilt the torso.
 
 Per piece, the spline is the smoothest that fits (Bookstein's TPS with a smoothing ``λ``; the affine map is
 ``λ = ∞``): from the affine map down through decreasing ``λ``, each outline pair's garment point slides along its
@@ -268,6 +269,20 @@ def _pieces(matching: Matching, ends: dict[str, np.ndarray]) -> dict[int, _Piece
                     ty0, gy0 = end[1], g.landmarks[i][1]
                 gy = gy0 + np.clip((tcat[on, 1] - ty0) / max(float(ty1 - ty0), 1e-9), 0, 1) * (gy1 - gy0)
                 if len(verts):
+                    gcat[on] = verts[np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)]
+                gp = list(np.split(gcat, np.cumsum([len(x) for x in tp])[:-1]))
+            # a side with no sleeve (cut at the region's edge, or a sleeve hanging across the body) is paired the
+            # same way, by relative height between shoulder and hem corner, so both sides of the torso agree
+            for side in ("right", "left"):
+                if side in sleeves:
+                    continue
+                sh, hem = names.index(f"shoulder_{side}"), names.index(f"hem_{side}")
+                side_seg = sh if side == "right" else hem
+                tcat, gcat, on = np.vstack(tp), np.vstack(gp), np.concatenate(sseg) == side_seg
+                verts = np.vstack(vertices)[np.concatenate(vsegs) == side_seg]
+                (ty0, ty1), (gy0, gy1) = (t.landmarks[[sh, hem], 1], g.landmarks[[sh, hem], 1])
+                gy = gy0 + np.clip((tcat[on, 1] - ty0) / max(float(ty1 - ty0), 1e-9), 0, 1) * (gy1 - gy0)
+                if len(verts) and on.any():
                     gcat[on] = verts[np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)]
                 gp = list(np.split(gcat, np.cumsum([len(x) for x in tp])[:-1]))
         n_slide = sum(len(a) for a in tp)

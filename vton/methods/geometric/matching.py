@@ -361,8 +361,9 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
     pixels, vertically or horizontally, within ``bridge_fraction`` of the region's height, so a forearm across the
     torso does not cut the outline in two; then the shape is closed with a disc of ``close_fraction`` × its height.
     The collar is the outline point nearest the neck keypoint; the shoulders are the top of the shape above each
-    shoulder keypoint; hem corners, sleeve ends and armpits as for the garment (:func:`garment_contour`), with the
-    neck's x as the centre line.
+    shoulder keypoint (above a raised arm's, where that top is the sleeve: as deep below the top as the other one);
+    hem corners, sleeve ends and armpits as for the garment (:func:`garment_contour`), with the neck's x as the
+    centre line.
 
     Args:
         region: ``(H, W) bool`` the garment region (:func:`target_region`).
@@ -395,9 +396,34 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
     shape = (cv2.morphologyEx(shape.astype(np.uint8), cv2.MORPH_CLOSE, disc) > 0) | shape
     cx = float(neck[0])
 
+    hidden: list[np.ndarray | None] = [None]  # sleeves hanging across the body (in front of the torso)
+    across: set[str] = set()  # their sides: no sleeve or armpit landmark there
+    cuffs: dict[str, np.ndarray] = {}  # side → the cuff of a sleeve parted along its arm
+
+    raised = {}  # image side → whether its arm is raised above the shoulder (its sleeve stands over the shoulder)
+    for side, kp in (("right", right), ("left", left)):
+        arm = "right" if kp is rs else "left"
+        elbow = pose.point(f"{arm}_elbow")
+        raised[side] = elbow is not None and elbow[1] - 0.5 < kp[1] - 0.5 * abs(elbow[0] - 0.5 - kp[0])
+
     def contour_of(m: np.ndarray, sleeves: np.ndarray | None = None) -> Contour:
-        shoulders = (_top_in_column(m, right[0], what), _top_in_column(m, left[0], what))
-        return Contour(*_landmarks(outline_contour(m, what), m, cx, neck, shoulders, what, sleeves))
+        shoulders = [_top_in_column(m, right[0], what), _top_in_column(m, left[0], what)]
+        if raised["right"] != raised["left"]:
+            # the top above a raised arm's shoulder is its sleeve: the shoulder sits as deep below the top of the
+            # shape as the other one does (the shoulders' own keypoints give their heights)
+            i, o = (0, 1) if raised["right"] else (1, 0)
+            kp, other = (right, left) if i == 0 else (left, right)
+            shoulders[i] = np.array([kp[0], kp[1] - (other[1] - shoulders[o][1])])
+        if hidden[0] is not None:
+            sleeves = hidden[0] if sleeves is None else sleeves | hidden[0]
+        c, found = _landmarks(outline_contour(m, what), m, cx, neck, shoulders, what, sleeves)
+        for side, cuff in cuffs.items():  # a sleeve parted earlier keeps its cuff (found down its arm, below)
+            if f"sleeve_{side}" in found and f"armpit_{side}" in found:
+                lo, hi = sorted((found[f"shoulder_{side}"], found[f"armpit_{side}"]))
+                found[f"sleeve_{side}"] = lo + 1 + _nearest(c[lo + 1:hi], cuff) if hi - lo > 1 else found[
+                    f"sleeve_{side}"]
+        return Contour(c, {k: v for k, v in found.items() if k.rsplit("_", 1)[-1] not in across or k.startswith(
+            ("shoulder", "hem"))})
 
     out = contour_of(shape)
     # a sleeve hanging against the body merges with the torso: no concavity parts them. Where the pose shows that
@@ -416,8 +442,17 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
         if not outward:
             # an arm hanging across the body: its sleeve lies in front of the torso, which the torso's warp covers
             # (the garment's sleeve is cut at the region's edge); a concavity low on this side is the cuff's, not
-            # an armpit
-            out = Contour(out.c, {k: v for k, v in out.found.items() if k not in (f"sleeve_{side}", f"armpit_{side}")})
+            # an armpit, and the hem corner is the torso's, not the cuff's (a sleeve ending above the hem would pull
+            # the garment's hem up at the side and bow its lines)
+            inward = np.zeros(shape.shape, np.uint8)
+            cv2.fillPoly(inward, [np.round(polygon * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+            hidden[0] = inward > 0 if hidden[0] is None else hidden[0] | (inward > 0)
+            across.add(side)
+            try:
+                out = contour_of(shape, sleeves)
+            except InputError:
+                out = Contour(out.c, {k: v for k, v in out.found.items()
+                                      if k not in (f"sleeve_{side}", f"armpit_{side}")})
             continue
         cut = shape & ~_thin_line(line, shape.shape)
         sleeve = np.zeros(shape.shape, np.uint8)
@@ -442,6 +477,7 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
         if (np.hypot(*(candidate.c[f[f"armpit_{side}"]] - top[:2])) <= 2 * top[2] + 2
                 and np.hypot(*(candidate.c[f[f"sleeve_{side}"]] - end)) <= 2 * top[2] + 2):
             shape, sleeves, out = cut, sleeve, Contour(candidate.c, f)
+            cuffs[side] = candidate.c[f[f"sleeve_{side}"]]
     return out
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
+from .errors import short_reason as _reason
 
 __all__ = [
     "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "MAX_FILE_BYTES", "MAX_PNG_TEXT_BYTES", "ImageSource",
@@ -50,14 +51,6 @@ _MODES = frozenset({"1", "L", "P", "RGB", "RGBA", "RGBX", "RGBa", "LA", "PA", "C
 ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 _ACCEPTED = "a file path, the file's bytes, a binary file object, a PIL image or a numpy array"
-
-
-def _reason(e: BaseException) -> str:
-    """A short reason for an OS or library error, without echoing a (possibly huge) file name."""
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    text = str(e)
-    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def _mb(n: int) -> str:

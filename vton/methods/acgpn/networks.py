@@ -106,10 +106,6 @@ class ACGPNConfig:
         """G: [hole image 3, refined layout one-hot, fused cloth 3, skin colour 3, noise 1] → RGB logits (24 → 3)."""
         return 3 + self.label_nc + 3 + 3 + 1, 3
 
-    @property
-    def num_control_points(self) -> int:
-        return self.grid_size**2
-
 
 # ------------------------------------------------------------------------------------------------ the U-Net body
 

@@ -320,7 +320,7 @@ def run_method(method: str, folder, out: Path, *, mode: str, settings: EvalSetti
     """Run ``method`` over ``folder`` (a ``VitonFolder``) into ``out``, reusing try-ons of an earlier run with the
     same weights. Returns the try-ons, the framed photos (ground truth) and the method's weights provenance."""
     from vton import methods
-    from vton.datasets import check_output_dir
+    from vton.outputs import check_output_dir
     from vton.pipeline import TryOnPipeline
 
     check_output_dir(out, "try-on folder")
@@ -395,8 +395,9 @@ def evaluate_methods(root: str | os.PathLike, pairs: str, method_ids: Sequence[s
     mode (the pairs list; FID, KID against the test set's photos), score, and return the report data
     (:func:`vton.evaluate.report.build`); nothing is written but the try-ons."""
     from vton import methods
-    from vton.datasets import VitonFolder, check_output_dir
+    from vton.datasets import VitonFolder
     from vton.evaluate import report
+    from vton.outputs import check_output_dir
     from vton.pipeline import Preprocessor
 
     for m in method_ids:

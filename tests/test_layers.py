@@ -97,7 +97,6 @@ KNOWN_UNTIL_ISSUE_19_LANDS: frozenset[tuple[str, ...]] = frozenset({
     # geometric: the matching module
     ("module-lines", "vton.methods.geometric.matching"),
     # tidy (this branch): the modules it splits
-    ("module-lines", "vton.preprocess.pose"),
 })
 
 

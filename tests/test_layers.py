@@ -48,6 +48,7 @@ FLOORS: dict[str, int] = {
     "vton.formats": 0,
     "vton.geometry": 0,
     "vton.devices": 0,
+    "vton.run": 0,  # the run's types (Section, StepSpec, StageSpec, Stage, Trace, Progress, needs, frames)
     "vton.annotations": 0,  # Pose and Parsing, on floor 1 in issue 19's plan; formats and encodings read them
     "vton.testing": 0,  # reading golden fixtures (tests only)
     # 1 — weights, preprocessing, consistency checks, pictures
@@ -61,6 +62,7 @@ FLOORS: dict[str, int] = {
     "vton.methods": 2,
     # 3 — the pipeline and what runs it over many pairs
     "vton.pipeline": 3,
+    "vton.result": 3,  # the result record and its serialisation
     "vton.datasets": 3,
     "vton.evaluate": 3,
     "vton.study": 3,

@@ -1,12 +1,12 @@
-"""Checking where vton writes, before anything is computed: an output file's folder, an output folder.
+"""Where vton writes: checks that an output file or folder can be written, with vton's own message when not.
 
-Every refusal is an ``InputError`` that names the path and says what to do (a folder given for a file, a missing
-or read-only folder, a path under a file, a mount that refuses files).
+Read by every writer (the pipeline's stage files, the dataset zip, the evaluation's report and try-on folders).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from .errors import InputError
@@ -76,8 +76,6 @@ def check_output_dir(path: PathLike, what: str = "output folder") -> Path:
     if not os.access(p, os.W_OK | os.X_OK):
         raise InputError(f"the {what} {str(p)!r} is not writable (permission denied); choose another place")
     try:  # os.access says yes for root on /proc, /sys and read-only mounts: write one empty file to be sure
-        import tempfile
-
         with tempfile.TemporaryFile(dir=p):
             pass
     except OSError as e:

@@ -29,6 +29,7 @@ from vton import (
 )
 from vton import webapp_views as views  # noqa: E402
 from vton.errors import InputError  # noqa: E402
+from vton.run import FRAME  # noqa: E402
 
 log = logging.getLogger("vton.app")
 
@@ -445,7 +446,8 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
                 gr.Markdown(EDIT_HELP)
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, min_width=320):
-                        keypoints = gr.Dataframe(label="Keypoints (frame pixels, 192 × 256): edit x, y or present",
+                        keypoints = gr.Dataframe(label=f"Keypoints (frame pixels, {FRAME[0]} × {FRAME[1]}): edit x, y "
+                                                       "or present",
                                                  headers=views.KEYPOINT_HEADERS,
                                                  datatype=["str", "number", "number", "number", "str"],
                                                  interactive=True, type="array", elem_id="keypoints",
@@ -456,7 +458,7 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
                             label="Parse map (frame): paint with the label colours", type="numpy", format="png",
                             image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420,
                             interactive=True,
-                            canvas_size=(192, 256), elem_id="parse-editor",
+                            canvas_size=FRAME, elem_id="parse-editor",
                             brush=gr.Brush(colors=views.brush_colours(), default_color=views.brush_colours()[5],
                                            color_mode="fixed", default_size=10))
                         gr.HTML(views.legend_html(), elem_id="parse-legend")
@@ -465,7 +467,7 @@ def build_demo(weights_dir: str | Path | None = None, report_dir: str | Path | N
                             label="Garment mask (frame): paint white (garment) or black", type="numpy",
                             format="png", image_mode="RGB", sources=["upload"], transforms=[], layers=False, height=420,
                             interactive=True,
-                            canvas_size=(192, 256), elem_id="mask-editor",
+                            canvas_size=FRAME, elem_id="mask-editor",
                             brush=gr.Brush(colors=["#ffffff", "#000000"], default_color="#ffffff",
                                            color_mode="fixed", default_size=10))
                 rerun_btn = gr.Button("Re-run from my edits", variant="primary", elem_id="rerun")

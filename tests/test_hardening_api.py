@@ -27,7 +27,9 @@ import pytest
 from PIL import Image
 
 from vton.errors import InputError
-from vton.pipeline import _LRU, CACHE_BYTES, CACHE_ENTRIES, MAX_SEED, Preprocessor, TryOnPipeline
+from vton.pipeline import MAX_SEED, Preprocessor, TryOnPipeline
+from vton.preprocess.cache import CACHE_BYTES, CACHE_ENTRIES
+from vton.preprocess.cache import LRU as _LRU
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 PERSON, CLOTH = EX / "geometric_person.png", EX / "geometric_cloth.png"
@@ -142,7 +144,7 @@ def pre_fingerprint(pre, slot: str) -> bytes:
         return np.asarray(pre.parsing.labels).tobytes()
     if slot == "mask":
         return np.asarray(pre.cloth_mask).tobytes()
-    return pixels(pre.garment_photo).tobytes()
+    return pixels(pre.cloth).tobytes()
 
 
 def _png(arr: np.ndarray) -> bytes:

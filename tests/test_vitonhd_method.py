@@ -149,6 +149,7 @@ def test_preprocessing_at_its_own_frame_has_no_cp_vton_dataset_zip():
     """The CP-VTON dataset layout holds only its own frame: a VITON-HD run offers no dataset zip (the page and the
     CLI leave it out) instead of failing the run."""
     from vton.datasets import FRAME
+    from vton.result import dataset_zip
 
     args = (EX / "geometric_person.png", EX / "geometric_cloth.png")
     kw = dict(pose=EX / "geometric_person_keypoints.json", parsing=EX / "geometric_person_parse.png",
@@ -157,4 +158,4 @@ def test_preprocessing_at_its_own_frame_has_no_cp_vton_dataset_zip():
     assert tuple(pre.person.size) == tuple(CARD.frame) != tuple(FRAME)
     assert pre.pose is not None and pre.parsing is not None and not pre.has_dataset_layout
     own = TryOnPipeline("cp-vton", device="cpu").preprocess(*args, **kw)
-    assert own.has_dataset_layout and own.dataset_zip()[:2] == b"PK"
+    assert own.has_dataset_layout and dataset_zip(own)[:2] == b"PK"

@@ -183,17 +183,18 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
 
 
 def _cmd_preprocess(args: argparse.Namespace) -> int:
-    from .pipeline import TryOnPipeline, save_stages
+    from .pipeline import TryOnPipeline
+    from .result import dataset_zip, save_stages
 
     out = _out_folder(args.out)
     pipe = TryOnPipeline(args.method, weights_dir=args.weights_dir, device=args.device)
     pre = pipe.preprocess(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
-    save_stages(pre.stages(), out)
+    save_stages(pre.stages(pipe.card.preprocess_stages), out)
     for w in pre.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     (out / "keypoints.json").write_text(json.dumps(pre.keypoint_table(), indent=2))
     if pre.has_dataset_layout:
-        (out / "dataset.zip").write_bytes(pre.dataset_zip())
+        (out / "dataset.zip").write_bytes(dataset_zip(pre))
         print(f"preprocessing written to {out} (dataset layout in {out / 'dataset.zip'})")
     elif pre.pose is None or pre.parsing is None:
         print(f"preprocessing written to {out} ({args.method} needs no pose/parsing, so no dataset zip)")

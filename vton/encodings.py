@@ -18,13 +18,14 @@ from .annotations import Parsing, Pose
 from .errors import InputError
 from .formats import mask_array
 from .images import mask_to_tensor, to_tensor
+from .run import FRAME
 
 __all__ = [
     "HEIGHT", "WIDTH", "POSE_RADIUS", "CLOTH_LABELS", "pose_map", "body_shape", "cloth_tensors", "worn_cloth",
     "person_tensor", "check_parsing", "names_mask",
 ]
 
-HEIGHT, WIDTH = 256, 192
+WIDTH, HEIGHT = FRAME
 POSE_RADIUS = 5
 SHAPE_DOWNSAMPLE = 16  # the body mask is blurred by a bilinear trip through (W/16) × (H/16)
 

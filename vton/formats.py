@@ -31,6 +31,7 @@ from .errors import InputError, PersonNotFoundError
 from .errors import short_reason as _reason
 from .images import check_file_size, check_image_size, decode_image, open_image, read_path_bytes
 from .labels import COCO18, LIP, LabelSet, palette
+from .run import FRAME  # (W, H) of the authors' datasets; their code does not resize
 
 __all__ = [
     "FRAME", "MAX_POSE_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_INT_DIGITS", "MIN_GARMENT_FRACTION",
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike
-FRAME = (192, 256)  # (W, H) of the authors' datasets; their code does not resize
 MAX_POSE_JSON_BYTES = 1_000_000  # an OpenPose file of a few people is a few kB
 MAX_JSON_DEPTH = 32  # OpenPose files nest 4 or 5 levels
 MAX_JSON_INT_DIGITS = 30  # no pixel coordinate has more digits; Python refuses over 4300 anyway

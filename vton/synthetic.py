@@ -22,11 +22,11 @@ import numpy as np
 
 from .annotations import Parsing, Pose
 from .labels import COCO18, LIP
+from .run import FRAME  # (W, H) the specs are written in
 
 __all__ = ["PersonSpec", "SyntheticPerson", "draw_person", "place_person", "GarmentSpec", "SyntheticGarment",
            "draw_garment"]
 
-FRAME = (192, 256)  # (W, H) the specs are written in
 _SHIFT = 4  # cv2 sub-pixel bits: coordinates are passed as round(v * 16)
 
 Colour = tuple[int, int, int]

@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import InputError, VtonError
 from .methods.base import SECTIONS
+from .run import NEEDS, Progress
 
 __all__ = [
     "SECTIONS", "Uploads", "upload_path", "pipeline", "preprocessor", "method_table", "method_choices",
@@ -220,8 +221,7 @@ def method_table(weights_dir: str | Path | None = None) -> list[dict[str, Any]]:
     rows = []
     for c in methods.cards():
         row = methods.describe(c.id, weights_dir)
-        row["annotators"] = {need: where(key) for need, key in (("pose", "openpose/body"), ("parsing", "schp/lip"))
-                             if need in c.needs}
+        row["annotators"] = {n.key: where(n.estimator) for n in NEEDS.values() if n.estimator and n.key in c.needs}
         rows.append(row)
     return rows
 
@@ -506,11 +506,7 @@ class DownloadFolder:
         return self.write_many({name: data})[name]
 
 
-Progress = Callable[[str, int, int], None]
-
-
-ESTIMATORS = (("pose", "openpose/body", "OpenPose body", "a pose JSON (OpenPose COCO-18)"),
-              ("parsing", "schp/lip", "SCHP LIP parsing", "a parse PNG (LIP labels)"))
+ESTIMATORS = tuple((n.key, n.estimator, n.estimator_title, n.supply) for n in NEEDS.values() if n.estimator)
 
 
 def check_estimators(method: str, supplied: set[str] | frozenset[str], weights_dir: str | Path | None) -> None:

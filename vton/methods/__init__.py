@@ -17,6 +17,7 @@ from typing import Any
 
 from vton.errors import InputError
 from vton.methods.base import Method, MethodCard
+from vton.run import NEEDS
 
 __all__ = ["cards", "card", "ids", "create", "build_network", "describe", "MethodCard", "Method"]
 
@@ -130,8 +131,7 @@ def describe(method_id: str, weights_dir: Any = None) -> dict[str, Any]:
     ready = on_machine or (downloadable and not offline)
     missing = [name for name, n in nets.items() if n["status"] not in ("local", "cached")]
     how_to = "" if ready else w.how_to_get(c.weight_keys, weights_dir)
-    estimators = {key: w.entry(key).licence for need, key in (("pose", "openpose/body"), ("parsing", "schp/lip"))
-                  if need in c.needs}
+    estimators = {n.estimator: w.entry(n.estimator).licence for n in NEEDS.values() if n.estimator and n.key in c.needs}
     download = sum(n["download_bytes"] for n in nets.values()) if ready else 0
     return {**c.as_dict(), "weights": nets, "ready": ready, "missing": missing,
             "estimator_licences": estimators,

@@ -1,81 +1,50 @@
-"""What every try-on method declares (its card) and implements (the ``Method`` interface), and the run trace.
+"""What every try-on method declares (its card) and implements (the ``Method`` interface).
 
 The registry (:mod:`vton.methods`) reads cards without building a network; the pipeline, the app, the CLI and the
-API are written against these types only, so adding a method is one new package under ``vton/methods/`` (a
-``card.py`` with its ``CARDS`` and a module with its ``Method`` subclass) plus its rows in the weights manifest.
+API are written against these types and the run's vocabulary (:mod:`vton.run`: steps, stages, the trace, the
+needs and the frame, re-exported here for method packages), so adding a method is one new package under
+``vton/methods/`` (a ``card.py`` with its ``CARDS`` and a module with its ``Method`` subclass) plus its rows in the
+weights manifest.
 The pattern follows timm's ``@register_model`` + ``PretrainedCfg`` (licence, paper and origin beside the
 architecture) and diffusers' one folder per pipeline with lazy imports.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vton.errors import InputError
+from vton.run import (
+    FRAME,
+    NEEDS,
+    PASTED_STAGE,
+    PREPROCESS_STAGES,
+    SECTIONS,
+    TRYON_STAGE,
+    Progress,
+    Section,
+    Stage,
+    StageSpec,
+    StepSpec,
+    Trace,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-    from vton.pipeline import Preprocessed
+    from vton.preprocess.sides import Preprocessed
 
 __all__ = [
     "NEEDS", "SECTIONS", "Section", "StepSpec", "StageSpec", "MethodCard", "MethodOutput", "Stage", "Trace",
     "Method", "LoadedNetwork", "TRYON_STAGE", "PASTED_STAGE", "Progress", "PointTable", "PublishedScore",
 ]
 
-Progress = Callable[[str, int, int], None]
-
-# What a method may need from the preprocessing, in the person frame.
-NEEDS: Mapping[str, str] = {
-    "pose": "COCO-18 body keypoints (OpenPose, or a supplied OpenPose JSON)",
-    "parsing": "LIP human parsing (SCHP, or a supplied parse PNG)",
-    "cloth_mask": "the garment's silhouette (computed from alpha or background, or a supplied mask PNG)",
-    "body_mask": "the person's silhouette (a supplied body mask PNG, else from the parsing)",
-}
-
-
-@dataclass(frozen=True)
-class Section:
-    """A row of the stage display. The ids are shared by every method so rows of different methods align."""
-
-    id: str
-    title: str
-
-
-# The shared sections, in display order; a card's stages each name one of them.
-SECTIONS: tuple[Section, ...] = (
-    Section("inputs", "Inputs & preprocessing"),
-    Section("representation", "Person representation"),
-    Section("warp", "Garment warp"),
-    Section("rendering", "Rendering"),
-    Section("composition", "Composition & result"),
-)
 _SECTION_IDS = tuple(s.id for s in SECTIONS)
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    """A timed step of a method's run (progress reports them in order)."""
-
-    key: str
-    label: str
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """A stage a method shows: ``step`` is the timed step whose time it shows (several stages may share one)."""
-
-    key: str
-    title: str
-    caption: str
-    section: str
-    step: str
 
 
 @dataclass(frozen=True)
@@ -85,13 +54,6 @@ class PointTable:
 
     key: str
     title: str
-
-
-TRYON_STAGE = StageSpec("tryon", "Try-on (frame)", "The method's output in its frame.", "composition",
-                        "composition")
-PASTED_STAGE = StageSpec("pasted", "Try-on in the photo",
-                         "The try-on pasted back into the photo at its own resolution, only where the method "
-                         "changed the person (feathered edge).", "composition", "paste_back")
 
 
 @dataclass(frozen=True)
@@ -142,6 +104,10 @@ class MethodCard:
         compile_note: what ``--compile`` costs for this method when that is notable (minutes of compile time);
             said before compiling starts (CLI, log) and recorded in ``result.json``.
         published: the scores the papers printed for this method (shown beside ``vton evaluate``'s own).
+        body_mask_threshold: the grey level from which a pixel of a supplied body mask counts as body (when
+            ``body_mask`` is needed); 128 is the mask files' convention (``vton.formats``).
+        preprocess_captions: per preprocessing stage key, the caption this method gives it (what the stage is to
+            this method, e.g. which of its inputs it becomes); the shared caption otherwise.
     """
 
     id: str
@@ -156,7 +122,7 @@ class MethodCard:
     stages: tuple[StageSpec, ...]
     factory: str
     section_notes: Mapping[str, str] = field(default_factory=dict)
-    frame: tuple[int, int] = (192, 256)
+    frame: tuple[int, int] = FRAME
     min_pose_points: int = 0
     required_keypoints: tuple[str, ...] = ()
     order: int = 100
@@ -164,6 +130,8 @@ class MethodCard:
     point_table: PointTable | None = None
     compile_note: str = ""
     published: tuple[PublishedScore, ...] = ()
+    body_mask_threshold: int = 128
+    preprocess_captions: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bad = set(self.needs) - set(NEEDS)
@@ -183,6 +151,15 @@ class MethodCard:
         for must in ("tryon", "pasted"):
             if must not in keys:
                 raise ValueError(f"card {self.id!r}: every method shows a {must!r} stage")
+        bad = set(self.preprocess_captions) - {s.key for s in PREPROCESS_STAGES}
+        if bad:
+            raise ValueError(f"card {self.id!r}: captions for unknown preprocessing stages {sorted(bad)}")
+
+    @property
+    def preprocess_stages(self) -> tuple[StageSpec, ...]:
+        """The preprocessing stages as this method shows them (its ``preprocess_captions`` applied)."""
+        return tuple(replace(s, caption=self.preprocess_captions[s.key]) if s.key in self.preprocess_captions else s
+                     for s in PREPROCESS_STAGES)
 
     @property
     def stage_keys(self) -> tuple[str, ...]:
@@ -210,36 +187,6 @@ class MethodCard:
 
 
 @dataclass(frozen=True)
-class Stage:
-    """One stage for display: ``image`` is ``(H, W, 3) uint8``.
-
-    ``seconds`` is the time of ``step``; ``shared_with`` names the other stages shown with that same step's time
-    (empty when the stage has its step to itself); ``cached`` marks a stage reused from an earlier run (0 s).
-    """
-
-    key: str
-    title: str
-    caption: str
-    section: str
-    image: np.ndarray
-    seconds: float
-    step: str
-    shared_with: tuple[str, ...] = ()
-    cached: bool = False
-
-    def time_text(self) -> str:
-        if self.cached:
-            return "cached, 0 s"
-        t = f"{self.seconds * 1000:.0f} ms" if self.seconds < 1 else f"{self.seconds:.2f} s"
-        return f"{t}, step shared with {', '.join(self.shared_with)}" if self.shared_with else t
-
-    def summary(self) -> dict[str, Any]:
-        return {"key": self.key, "title": self.title, "caption": self.caption, "section": self.section,
-                "step": self.step, "seconds": round(float(self.seconds), 6), "shared_with": list(self.shared_with),
-                "cached": self.cached, "size": [int(self.image.shape[1]), int(self.image.shape[0])]}
-
-
-@dataclass(frozen=True)
 class MethodOutput:
     """What ``Method.run`` returns.
 
@@ -255,75 +202,6 @@ class MethodOutput:
     region: np.ndarray
     data: Mapping[str, Any] = field(default_factory=dict)
     tensors: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Trace:
-    """Times a run's steps, reports progress, and collects the stages a card declares.
-
-    Args:
-        progress: ``progress(step, done, total)`` callback, or None.
-        total: how many steps the run will report (the pipeline derives it from the plan).
-        stage_specs: the stages that may be recorded (others are refused).
-    """
-
-    def __init__(self, progress: Progress | None, total: int, stage_specs: tuple[StageSpec, ...] = ()) -> None:
-        self.timings: dict[str, float] = {}
-        self.cached_steps: set[str] = set()
-        self._progress, self._total, self._done = progress, total, 0
-        self._specs = {s.key: s for s in stage_specs}
-        self._images: dict[str, np.ndarray] = {}
-        self._captions: dict[str, str] = {}
-
-    def allow(self, specs: tuple[StageSpec, ...]) -> None:
-        """Declare more stages (the pipeline adds the preprocessing stages it computes)."""
-        for s in specs:
-            self._specs[s.key] = s
-
-    def step(self, key: str, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` as the timed step ``key``; returns its result."""
-        if self._progress is not None:
-            self._progress(key, self._done, self._total)
-        t0 = time.perf_counter()
-        out = fn()
-        self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - t0
-        self._done += 1
-        if self._progress is not None:
-            self._progress(key, self._done, self._total)
-        return out
-
-    def cached(self, key: str) -> None:
-        """Mark step ``key`` as reused from an earlier run (0 s) and count it for progress."""
-        self.timings[key] = 0.0
-        self.cached_steps.add(key)
-        self._done += 1
-        if self._progress is not None:
-            self._progress(key, self._done, self._total)
-
-    def record(self, key: str, image: np.ndarray, caption: str | None = None) -> None:
-        """Keep stage ``key``'s display image (``(H, W, 3)`` or ``(H, W)`` uint8); ``caption`` overrides the card's."""
-        if key not in self._specs:
-            raise KeyError(f"stage {key!r} is not declared by the method's card; declared: {sorted(self._specs)}")
-        img = np.asarray(image)
-        if img.dtype != np.uint8 or img.ndim not in (2, 3):
-            raise ValueError(f"stage {key!r}: an image must be (H, W[, 3]) uint8, got {img.dtype} {img.shape}")
-        self._images[key] = np.repeat(img[..., None], 3, 2) if img.ndim == 2 else img[..., :3]
-        if caption is not None:
-            self._captions[key] = caption
-
-    @property
-    def recorded(self) -> tuple[str, ...]:
-        return tuple(self._images)
-
-    def stages(self, order: tuple[StageSpec, ...]) -> list[Stage]:
-        """The recorded stages in ``order``, each with its step's time and the stages it shares the step with."""
-        present = [s for s in order if s.key in self._images]
-        by_step: dict[str, list[str]] = {}
-        for s in present:
-            by_step.setdefault(s.step, []).append(s.key)
-        return [Stage(s.key, s.title, self._captions.get(s.key, s.caption), s.section, self._images[s.key],
-                      self.timings.get(s.step, 0.0), s.step, tuple(k for k in by_step[s.step] if k != s.key),
-                      s.step in self.cached_steps)
-                for s in present]
 
 
 @dataclass(frozen=True)

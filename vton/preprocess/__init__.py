@@ -1,11 +1,15 @@
-"""From two ordinary photos to the networks' inputs: body pose, human parsing, cloth mask and the 192 × 256 frame.
+"""From two ordinary photos to the networks' inputs: body pose, human parsing, cloth mask and the method's frame.
 
 - ``pose``: ``PoseEstimator``, ``estimate_pose`` (OpenPose body, COCO-18 keypoints with scores);
 - ``parsing``: ``HumanParser``, ``parse_human`` (SCHP, LIP or ATR labels, onnxruntime);
 - ``cloth_mask``: ``cloth_mask``, ``compute_cloth_mask`` → ``ClothMask`` (alpha or light-background separation);
-- ``framing``: ``FrameTransform``, ``frame_person``, ``frame_mask``, ``frame_labels``, ``paste_back``.
+- ``framing``: ``FrameTransform``, ``frame_person``, ``frame_mask``, ``frame_labels``, ``paste_back``;
+- ``runner``: ``Preprocessor``, which runs what a method card needs, framed to the card's frame, with the
+  content-keyed cache of the person and garment sides (``cache``), and hands the method a ``Preprocessed``
+  (``sides``: ``PersonSide``, ``GarmentSide``, ``Preprocessed``, frozen).
 
-The light modules (cloth mask, framing) are imported here; pose and parsing (torch, onnxruntime) load on first use.
+The light modules (cloth mask, framing) are imported here; pose, parsing and the runner (torch, onnxruntime) load on
+first use.
 ``vton.preprocess.cloth_mask`` is the function; import the module's other names with
 ``from vton.preprocess.cloth_mask import ClothMask``.
 """
@@ -19,10 +23,12 @@ from .framing import FrameTransform, frame_labels, frame_mask, frame_person, fra
 
 __all__ = [
     "PoseEstimator", "estimate_pose", "HumanParser", "parse_human", "ClothMask", "cloth_mask", "compute_cloth_mask",
-    "FrameTransform", "frame_transform", "frame_person", "frame_mask", "frame_labels", "paste_back",
+    "FrameTransform", "frame_transform", "frame_person", "frame_mask", "frame_labels", "paste_back", "Preprocessor",
+    "Preprocessed", "PersonSide", "GarmentSide",
 ]
 
-_LAZY = {"PoseEstimator": "pose", "estimate_pose": "pose", "HumanParser": "parsing", "parse_human": "parsing"}
+_LAZY = {"PoseEstimator": "pose", "estimate_pose": "pose", "HumanParser": "parsing", "parse_human": "parsing",
+         "Preprocessor": "runner", "Preprocessed": "sides", "PersonSide": "sides", "GarmentSide": "sides"}
 
 
 def __getattr__(name: str):

@@ -37,6 +37,7 @@ from ..annotations import Parsing, Pose
 from ..errors import InputError
 from ..images import ImageSource, check_image_size, load_image
 from ..labels import COCO18
+from ..run import FRAME
 
 __all__ = [
     "FRAME_SIZE", "TORSO_FRACTION", "NECK_Y_FRACTION", "HEAD_ABOVE_FACE", "HEAD_ABOVE_NECK", "FrameTransform",
@@ -44,7 +45,7 @@ __all__ = [
     "frame_image", "frame_mask", "frame_labels", "paste_back",
 ]
 
-FRAME_SIZE = (192, 256)  # (W, H)
+FRAME_SIZE = FRAME  # (W, H): the default frame (a run frames to its card's ``frame``)
 TORSO_FRACTION = 0.43  # neck-to-hips / frame height
 NECK_Y_FRACTION = 0.23  # neck height / frame height
 HEAD_ABOVE_FACE = 1.1  # head top above the highest face point, in face-to-neck lengths
@@ -103,12 +104,6 @@ class FrameTransform:
         inside = out.present & (out.keypoints[:, 0] < w) & (out.keypoints[:, 1] < h)
         return Pose(np.where(inside[:, None], out.keypoints, 0.0), np.where(inside, out.scores, 0.0),
                     self.frame_size, pose.people_found)
-
-    def photo_box(self) -> tuple[float, float, float, float]:
-        """``(x0, y0, x1, y1)`` of the part of the photo the frame shows, in photo pixels (clipped to the photo)."""
-        (x0, y0), (x1, y1) = self.to_photo([(0, 0), self.frame_size])
-        w, h = self.src_size
-        return (max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1))
 
 
 def _letterbox(src: tuple[int, int], frame: tuple[int, int]) -> FrameTransform:

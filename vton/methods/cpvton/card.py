@@ -98,6 +98,9 @@ CARDS = (
         section_notes=_NOTES, min_pose_points=4, required_keypoints=("neck",),
         factory="vton.methods.cpvton.method:CPVTONPlus", order=21, point_table=_THETA_TABLE,
         test_overrides={"ngf": 8},
+        # CP-VTON+'s data loader counts every non-zero pixel of ``image-mask`` as body
+        body_mask_threshold=1,
+        preprocess_captions={"body_mask": "The person's silhouette (CP-VTON+'s shape channel)."},
         published=(
             PublishedScore("ssim", 0.816, "paired", VITON_TEST, CPVTONPLUS_PAPER,
                            note="to be checked against the paper"),

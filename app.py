@@ -636,7 +636,7 @@ def main(argv: list[str] | None = None) -> None:
     webapp.ensure_space_dependencies()
     if os.environ.get("SPACE_ID"):  # .pth files (OpenPose, mirrors of the authors' files) are fetched and converted
         # once here, not at a user's request
-        from vton.weights import prepare_converted
+        from vton.tools.prepare import prepare_converted
 
         prepare_converted(args.weights_dir)
     if args.study:

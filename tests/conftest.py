@@ -73,13 +73,13 @@ def make_weights(golden_root):
 
 @pytest.fixture(autouse=True)
 def _one_hub_check_per_test(monkeypatch):
-    """``vton.weights.hub_mode`` decides once per process (and may switch huggingface_hub to offline); each test
+    """``vton.weights.hub.hub_mode`` decides once per process (and may switch huggingface_hub to offline); each test
     starts undecided, and whatever a test decided is undone after it."""
     import huggingface_hub.constants
 
     from vton import weights
 
-    monkeypatch.setattr(weights, "_hub_mode", {"mode": None})
+    monkeypatch.setattr(weights.hub, "_hub_mode", {"mode": None})
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", huggingface_hub.constants.HF_HUB_OFFLINE)
 
 

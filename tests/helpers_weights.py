@@ -36,12 +36,12 @@ _PARSING_KEYS = {"lip": ("schp/lip", "parsing_lip.onnx", 473, 20), "atr": ("schp
 
 
 def write_local_manifest(file: str | Path, key: str, fmt: str) -> Path:
-    """Declare ``file`` (inside ``<dir>/<folder>/``) as ``key`` in that folder's ``manifest.json``, merging.
+    """Declare ``file`` (inside ``<dir>/<folder>/``) as ``key`` in that folder's ``manifest.json``, merging, as RANDOM
+    stand-in weights (``vton.weights.declare_local_file``)."""
+    from vton.preprocess.standins import RANDOM_NOTE
+    from vton.weights import declare_local_file
 
-    Shim: the generator lives in ``vton.preprocess.standins``."""
-    from vton.preprocess.standins import write_local_manifest as _write
-
-    return _write(file, key, fmt)
+    return declare_local_file(file, key, fmt, RANDOM_NOTE)
 
 
 def make_openpose_weights(weights_dir: str | Path, seed: int = 0) -> Path:

@@ -207,7 +207,7 @@ def test_hub_check_is_one_quick_connect_that_decides_the_whole_run(monkeypatch):
     assert webapp.hub_reachable() is False and webapp.hub_state().startswith("offline (HF_HUB_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(weights, "_hub_mode", {"mode": None})
+    monkeypatch.setattr(weights.hub, "_hub_mode", {"mode": None})
     calls = []
 
     def slow_connect(addr, timeout=None):

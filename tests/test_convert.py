@@ -78,7 +78,7 @@ def test_read_checkpoint_unwraps_strips_module_prefix_and_adds_num_batches_track
     pth = tmp_path / "ck.pth"
     torch.save({"state_dict": _old_torch_dataparallel(sd), "epoch": 200, "opt": "adam"}, pth)
     notes: list[str] = []
-    got = convert.read_checkpoint(pth, notes=notes)
+    got = weights.read_checkpoint(pth, notes=notes)
     assert list(got) == list(sd)
     for k in sd:
         assert torch.equal(got[k], sd[k]) and got[k].dtype == sd[k].dtype
@@ -91,7 +91,7 @@ def test_read_checkpoint_skips_non_tensor_entries_with_a_note(tmp_path):
     pth = tmp_path / "ck.pth"
     torch.save({"w": torch.ones(2), "step": 7, "name": "gmm"}, pth)
     notes: list[str] = []
-    assert list(convert.read_checkpoint(pth, notes=notes)) == ["w"]
+    assert list(weights.read_checkpoint(pth, notes=notes)) == ["w"]
     assert any("skipped 2 non-tensor entries" in n for n in notes)
 
 
@@ -99,28 +99,28 @@ def test_pickle_with_code_is_refused_with_a_clear_message(tmp_path):
     pth = tmp_path / "evil.pth"
     torch.save({"w": torch.ones(1), "payload": NotATensor()}, pth)
     with pytest.raises(InputError, match=r"weights_only=True.*Unsupported global.*not a plain checkpoint"):
-        convert.read_checkpoint(pth)
+        weights.read_checkpoint(pth)
     raw = tmp_path / "evil.pkl"
     raw.write_bytes(pickle.dumps(NotATensor(), protocol=2))
     with pytest.raises(InputError, match="is not a PyTorch checkpoint|weights_only"):
-        convert.read_checkpoint(raw)
+        weights.read_checkpoint(raw)
 
 
 def test_non_checkpoints_are_refused(tmp_path):
     text = tmp_path / "notes.pth"
     text.write_text("hello")
     with pytest.raises(InputError, match="not a PyTorch checkpoint"):
-        convert.read_checkpoint(text)
+        weights.read_checkpoint(text)
     with pytest.raises(InputError, match="does not exist"):
-        convert.read_checkpoint(tmp_path / "absent.pth")
+        weights.read_checkpoint(tmp_path / "absent.pth")
     empty = tmp_path / "empty.pth"
     torch.save({"epoch": 3}, empty)
     with pytest.raises(InputError, match="holds no tensors"):
-        convert.read_checkpoint(empty)
+        weights.read_checkpoint(empty)
     listed = tmp_path / "list.pth"
     torch.save([torch.ones(1)], listed)
     with pytest.raises(InputError, match="not a state dict"):
-        convert.read_checkpoint(listed)
+        weights.read_checkpoint(listed)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_openpose_pth_is_converted_once_and_cached_beside_it(tmp_path, monkeypat
     def _no_reconvert(*a, **k):
         raise AssertionError("converted twice")
 
-    monkeypatch.setattr("vton.checkpoints.convert_pth_file", _no_reconvert)  # what vton.weights calls
+    monkeypatch.setattr("vton.weights.checkpoint.convert_pth_file", _no_reconvert)  # what vton.weights calls
     again = weights.load_state_dict("openpose/body", tmp_path / "w")
     assert all(torch.equal(again[k], sd[k]) for k in sd)
 
@@ -233,7 +233,7 @@ def test_openpose_pth_from_the_hub_cache_is_converted_into_vton_cache(tmp_path, 
 def test_convert_pth_file_records_the_original_sha256(tmp_path):
     pth = tmp_path / "x.pth"
     torch.save({"module.w": torch.arange(4.0)}, pth)
-    out = convert.convert_pth_file(pth, tmp_path / "out" / "x.safetensors", metadata={"vton_key": "k"})
+    out = weights.checkpoint.convert_pth_file(pth, tmp_path / "out" / "x.safetensors", metadata={"vton_key": "k"})
     with safe_open(str(out), "pt") as f:
         assert f.metadata() == {"format": "pt", "vton_key": "k", "original_sha256": _sha(pth)}
         assert torch.equal(f.get_tensor("w"), torch.arange(4.0))
@@ -331,8 +331,8 @@ def test_random_weights_folder_loads_and_says_it_is_random(tmp_path, capsys):
     assert "RANDOM" in (folder / "README.md").read_text() and "noise" in (folder / "README.md").read_text()
     for name in ("gmm", "tom"):
         weights.load_network(build_network("cp-vton+", name), f"cp-vton+/{name}", tmp_path / "w")
-    m = weights.method_availability("cp-vton+", tmp_path / "w")
-    assert m.ready and m.synthetic
+    m = weights.readiness((("gmm", "cp-vton+/gmm"), ("tom", "cp-vton+/tom")), tmp_path / "w")
+    assert m.ready and m.random
     with pytest.raises(InputError, match="RANDOM"):
         publish.upload_folder(folder, "vton-lab/cp-vton-plus")
 

@@ -187,11 +187,11 @@ def test_a_malformed_manifest_entry_is_a_weights_error_naming_it(tmp_path, monke
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(data))
     monkeypatch.setenv("VTON_MANIFEST", str(path))
-    weights._load_manifest.cache_clear()
+    weights.manifests.reload()
     try:
         code = main(["methods"])
     finally:
-        weights._load_manifest.cache_clear()
+        weights.manifests.reload()
     err = capsys.readouterr().err
     assert code == 2 and key in err and "Traceback" not in err, err
 

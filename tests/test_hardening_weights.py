@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers_weights import write_local_manifest
 from safetensors.torch import save_file
 from torch import nn
 
@@ -23,7 +24,6 @@ from vton.cli import main
 from vton.devices import available_devices, pick_device
 from vton.errors import InputError, WeightsError
 from vton.pipeline import TryOnPipeline
-from vton.preprocess.standins import write_local_manifest
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 KEY, FILE = "cp-vton/gmm", "cp-vton/gmm_final.safetensors"

@@ -112,7 +112,7 @@ def test_a_file_whose_sha256_is_not_the_manifests_is_refused_before_it_is_opened
     _test_entry(tmp_path, monkeypatch, sha256=expected, size=len(evil))  # right size, other digest
     snap = put_in_hf_cache(hf_cache, "someone/copies", "space", REV, "ckpt/net.pth", evil)
     loads = []
-    monkeypatch.setattr("vton.checkpoints._torch_load", lambda p: loads.append(p))
+    monkeypatch.setattr("vton.weights.checkpoint._torch_load", lambda p: loads.append(p))
 
     with pytest.raises(WeightsError) as err:
         weights.load_state_dict(KEY)
@@ -134,7 +134,7 @@ def test_truncated_or_wrong_size_file_is_one_clear_error_and_nothing_is_written(
     data = genuine[:cut] if cut < 0 else genuine + b"\0" * cut
     put_in_hf_cache(hf_cache, "someone/copies", "space", REV, "ckpt/net.pth", data)
     hashed = []
-    monkeypatch.setattr(weights, "_hash_file", lambda p, *a: hashed.append(p))
+    monkeypatch.setattr(weights.hashing, "_hash_file", lambda p, *a: hashed.append(p))
     with pytest.raises(WeightsError) as err:
         weights.resolve(KEY)
     msg = str(err.value)
@@ -167,12 +167,12 @@ def test_conversion_happens_once_and_the_second_resolve_reads_only_the_safetenso
     put_in_hf_cache(hf_cache, "someone/copies", "space", REV, "ckpt/net.pth", genuine)
     assert weights.availability()[KEY] == "cached"  # the original is on this machine (e.g. preloaded)
     loads = []
-    from vton import checkpoints
+    from vton.weights import checkpoint as checkpoints
 
     real = checkpoints._torch_load
     monkeypatch.setattr(checkpoints, "_torch_load", lambda p: loads.append(p) or real(p))
 
-    r = weights.resolve(KEY)
+    r = weights.resolve(KEY, convert=weights.read_checkpoint)
     assert (r.origin, r.verified, r.mirror.repo, r.mirror.revision) == ("mirror", True, "someone/copies", REV)
     assert r.path == weights.cache_dir() / "mirrortest" / f"net-{_sha(genuine)[:16]}.safetensors"
     assert len(loads) == 1 and r.sha256 == hashlib.sha256(r.path.read_bytes()).hexdigest()
@@ -190,32 +190,76 @@ def test_conversion_happens_once_and_the_second_resolve_reads_only_the_safetenso
     monkeypatch.setattr(checkpoints, "_torch_load", _forbidden)
     monkeypatch.setattr(torch, "load", _forbidden)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", _forbidden)
-    monkeypatch.setattr(weights, "_fetch_mirror", _forbidden)
+    monkeypatch.setattr(weights.resolving, "_fetch_mirror", _forbidden)
     import shutil
 
     shutil.rmtree(hf_cache)  # the original is gone: only the converted file remains
-    again = weights.resolve(KEY)
+    again = weights.resolve(KEY, convert=weights.read_checkpoint)
     assert (again.path, again.sha256, again.origin) == (r.path, r.sha256, "mirror")
-    sd = weights.load_state_dict(KEY)
+    sd = weights.load_state_dict(KEY, convert=weights.read_checkpoint)
     # converted and loaded weights keep their bits: exact
     assert torch.equal(sd["w"], GENUINE["module.w"]) and torch.equal(sd["b"], GENUINE["b"])
     assert weights.availability()[KEY] == "cached"
+
+
+def test_a_verified_original_without_its_methods_converter_is_refused_and_nothing_is_written(hf_cache, offline_hub,
+                                                                                          tmp_path, monkeypatch):
+    """vton.weights imports no method: converting a mirror's original needs the caller's converter."""
+    genuine = _pth_bytes(GENUINE)
+    _test_entry(tmp_path, monkeypatch, sha256=_sha(genuine), size=len(genuine))
+    put_in_hf_cache(hf_cache, "someone/copies", "space", REV, "ckpt/net.pth", genuine)
+    loads = []
+    monkeypatch.setattr("vton.weights.checkpoint._torch_load", lambda p: loads.append(p))
+    with pytest.raises(WeightsError) as err:
+        weights.resolve(KEY)
+    msg = str(err.value)
+    assert "must be converted by its method" in msg and "python -m vton prepare" in msg and REV in msg
+    assert loads == [] and _cache_files(offline_hub) == []
+
+
+def test_a_methods_network_is_converted_by_its_methods_converter_any_other_by_read_checkpoint(tmp_path, monkeypatch):
+    """``vton.tools.networks.converter``: the method's renames (``adapt_state_dict``) and shape checks apply."""
+    from vton import methods
+    from vton.tools.networks import converter
+
+    assert converter(KEY) is weights.read_checkpoint  # no registered method lists the test key
+    c = next(c for c in methods.cards() if c.weights)
+    name, key = c.weights[0]
+    cls = type(methods.create(c.id))
+    renamed = []
+
+    def adapt(self, net, sd):
+        renamed.append(net)
+        return {("weight" if k == "w" else k): v for k, v in sd.items()}, ["renamed w"]
+
+    monkeypatch.setattr(cls, "build_network", lambda self, net, **kw: torch.nn.Linear(2, 3))
+    monkeypatch.setattr(cls, "adapt_state_dict", adapt)
+    pth = tmp_path / "net.pth"
+    torch.save({"module.w": torch.ones(3, 2), "bias": torch.zeros(3)}, pth)
+    notes: list[str] = []
+    got = converter(key)(pth, notes=notes)
+    assert sorted(got) == ["bias", "weight"] and torch.equal(got["weight"], torch.ones(3, 2))
+    assert renamed == [name] and "renamed w" in notes
+    torch.save({"w": torch.ones(4, 2), "bias": torch.zeros(3)}, pth)
+    with pytest.raises(WeightsError, match=r"shape mismatch.*weight \(4, 2\) vs \(3, 2\)"):
+        converter(key)(pth)
 
 
 def test_a_damaged_conversion_is_not_trusted(hf_cache, offline_hub, tmp_path, monkeypatch):
     genuine = _pth_bytes(GENUINE)
     _test_entry(tmp_path, monkeypatch, sha256=_sha(genuine), size=len(genuine))
     put_in_hf_cache(hf_cache, "someone/copies", "space", REV, "ckpt/net.pth", genuine)
-    r = weights.resolve(KEY)
+    r = weights.resolve(KEY, convert=weights.read_checkpoint)
     r.path.write_bytes(r.path.read_bytes()[:-4] + b"XXXX")
     st = r.path.stat()  # damaged later (not within the timestamp tick of the conversion, which the hash cache keys on)
     os.utime(r.path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     damaged = _sha(r.path.read_bytes())
-    again = weights.resolve(KEY)  # converted anew from the verified original (safetensors metadata order varies)
+    # converted anew from the verified original (safetensors metadata order varies)
+    again = weights.resolve(KEY, convert=weights.read_checkpoint)
     assert again.path == r.path and again.sha256 == _sha(again.path.read_bytes()) != damaged
     record = json.loads(r.path.with_name(r.path.name + ".sha256.json").read_text())
     assert record["sha256"] == again.sha256
-    assert torch.equal(weights.load_state_dict(KEY)["w"], GENUINE["module.w"])
+    assert torch.equal(weights.load_state_dict(KEY, convert=weights.read_checkpoint)["w"], GENUINE["module.w"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -375,7 +419,7 @@ def test_converting_a_random_pth_declared_by_its_folder_keeps_it_random(offline_
         "file": "tom_final.pth", "synthetic": True}}}))
     out = convert.convert_checkpoint(pth, "cp-vton/tom", tmp_path / "o", expected_keys=["w"])
     assert weights.local_status("cp-vton/tom", tmp_path / "o") == {"verified": True, "random": True}
-    assert weights._random_metadata(out)
+    assert weights.marked_random(out)
 
 
 @pytest.mark.slow
@@ -396,11 +440,11 @@ def test_a_cp_vton_plus_tom_is_named_by_its_shapes_and_refused_as_cp_vton(offlin
 def test_download_progress_goes_to_the_page_reporter_in_bytes():
     got = []
     with weights.progress_to(lambda text, done, total: got.append((text, done, total))):
-        bar = weights._tqdm_class("downloading x")(total=300, disable=True)
+        bar = weights.hub.tqdm_class("downloading x")(total=300, disable=True)
         bar.update(100)
         bar.update(200)
     assert got == [("downloading x", 100.0, 300.0), ("downloading x", 300.0, 300.0)]
-    assert weights._tqdm_class("y") is None  # outside: huggingface_hub's own console bar
+    assert weights.hub.tqdm_class("y") is None  # outside: huggingface_hub's own console bar
     from vton import webapp
 
     assert webapp.progress_desc("weights:downloading x", 56_000_000, 117_000_000) == "downloading x · 56/117 MB"

@@ -24,7 +24,7 @@ def unreachable_hub(monkeypatch, offline_hub):
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(weights, "_hub_mode", {"mode": None})
+    monkeypatch.setattr(weights.hub, "_hub_mode", {"mode": None})
     calls = []
 
     def refuse(addr, timeout=None, *args, **kwargs):

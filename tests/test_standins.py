@@ -97,7 +97,7 @@ def test_random_estimators_folder_is_laid_out_and_declared_as_the_loader_expects
         assert declared["synthetic"] is True and "RANDOM" in declared["description"]
         assert declared["sha256"] == weights.file_sha256(path) and declared["bytes"] == path.stat().st_size
         entry, overridden = weights.local_entry(key, root)
-        assert overridden and entry.synthetic and weights.local_path(key, root) == path
+        assert overridden and entry.synthetic and root / entry.folder / entry.filename == path
         r = weights.resolve(key, root, download=False)
         assert (r.path, r.origin, r.verified) == (path, "local", True)
 
@@ -134,6 +134,6 @@ def test_writing_again_merges_the_manifests(folder, tmp_path):
     root = tmp_path / "w"
     (root / "schp").mkdir(parents=True)
     (root / "schp" / "manifest.json").write_text(json.dumps({"entries": {"schp/other": {"file": "x"}}}))
-    S.write_local_manifest(S.write_schp_onnx(root / "schp" / "parsing_lip.onnx"), "schp/lip", "onnx")
+    weights.declare_local_file(S.write_schp_onnx(root / "schp" / "parsing_lip.onnx"), "schp/lip", "onnx", S.RANDOM_NOTE)
     entries = json.loads((root / "schp" / "manifest.json").read_text())["entries"]
     assert set(entries) == {"schp/other", "schp/lip"}

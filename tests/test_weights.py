@@ -15,6 +15,8 @@ from torch import nn
 
 from vton import weights
 from vton.errors import InputError, WeightsError
+from vton.weights.manifests import hub_repo
+from vton.weights.messages import publish_command
 
 LIP_REV = "585a32e74aee241cbc0d0cc3ab21392ca58c916a"
 
@@ -168,7 +170,7 @@ def test_hub_connection_failure_becomes_a_weights_error(monkeypatch, tmp_path):
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(weights, "_hub_mode", {"mode": "online"})  # the one reachability check said online
+    monkeypatch.setattr(weights.hub, "_hub_mode", {"mode": "online"})  # the one reachability check said online
     calls = []
 
     def _fail(**kwargs):
@@ -212,7 +214,8 @@ def test_local_manifest_overrides_file_and_sha256(tmp_path):
         {"entries": {"cp-vton+/gmm": {"file": "my_gmm.safetensors", "sha256": _sha(b"gmm")}}}))
     r = weights.resolve("cp-vton+/gmm", tmp_path / "w")
     assert (r.path, r.verified) == (path, True)
-    assert weights.local_path("cp-vton+/gmm", tmp_path / "w") == path
+    local, _ = weights.local_entry("cp-vton+/gmm", tmp_path / "w")
+    assert tmp_path / "w" / local.folder / local.filename == path
 
     (folder / "manifest.json").write_text(json.dumps(
         {"entries": {"cp-vton+/gmm": {"file": "my_gmm.safetensors", "sha256": "0" * 64}}}))
@@ -238,8 +241,8 @@ def test_file_in_the_hub_cache_at_the_pinned_revision_is_used_offline(tmp_path, 
 
 def test_hashing_is_cached_per_path_size_and_mtime(tmp_path, monkeypatch):
     calls = []
-    real = weights._hash_file
-    monkeypatch.setattr(weights, "_hash_file", lambda p, *a: calls.append(p) or real(p, *a))
+    real = weights.hashing._hash_file
+    monkeypatch.setattr(weights.hashing, "_hash_file", lambda p, *a: calls.append(p) or real(p, *a))
     path = _put(tmp_path, "f.bin", b"x" * 10_000)
     first = weights.file_sha256(path)
     assert weights.file_sha256(path) == first == _sha(b"x" * 10_000) and len(calls) == 1
@@ -249,7 +252,7 @@ def test_hashing_is_cached_per_path_size_and_mtime(tmp_path, monkeypatch):
 
 def test_hash_is_read_in_chunks(tmp_path):
     path = _put(tmp_path, "f.bin", bytes(range(256)) * 1000)
-    assert weights._hash_file(path, chunk=1000) == _sha(bytes(range(256)) * 1000)
+    assert weights.hashing._hash_file(path, chunk=1000) == _sha(bytes(range(256)) * 1000)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -325,24 +328,28 @@ def test_availability_reports_local_cached_hub_mirror_and_unpublished(tmp_path):
 def test_method_availability_summarises_networks_and_random_weights(tmp_path):
     folder = tmp_path / "w" / "cp-vton-plus"
     _put(folder.parent, "cp-vton-plus/gmm_final.safetensors", b"g")
-    m = weights.method_availability("cp-vton+", tmp_path / "w")
-    assert (m.status, dict(m.networks), m.ready, m.synthetic) == ("unpublished", {"gmm": "local", "tom":
-                                                                                  "unpublished"}, False, False)
-    assert "python -m vton convert --method cp-vton+ --tom tom_final.pth" in m.message
+    nets = (("gmm", "cp-vton+/gmm"), ("tom", "cp-vton+/tom"))
+    m = weights.readiness(nets, tmp_path / "w")
+    assert ({n: s.status for n, s in m.networks.items()}, m.ready, m.random) == ({"gmm": "local", "tom":
+                                                                                 "unpublished"}, False, False)
+    assert "python -m vton convert --method cp-vton+ --tom tom_final.pth" in weights.how_to_get(
+        [k for _, k in nets], tmp_path / "w")
 
     _put(folder.parent, "cp-vton-plus/tom_final.safetensors", b"t")
     (folder / "manifest.json").write_text(json.dumps({"entries": {"cp-vton+/tom": {"synthetic": True}}}))
-    m = weights.method_availability("cp-vton+", tmp_path / "w")
-    assert (m.status, m.ready, m.synthetic) == ("local", True, True) and "RANDOM" in m.message
-    assert weights.method_availability("schp").status == "hub"
+    m = weights.readiness(nets, tmp_path / "w")
+    assert ({s.status for s in m.networks.values()}, m.ready, m.random) == ({"local"}, True, True)
+    assert "RANDOM" in weights.readiness_text(m)
+    assert {weights.availability()[e.key] for e in weights.entries_for("schp")} == {"hub"}
 
 
 def test_licence_text_per_key_and_per_method():
-    assert "non-commercial" in weights.licence_text("openpose/body")
-    text = weights.licence_text("cp-vton")
-    assert text.count("\n") == 1 and "MIT" in text and "sergeywong/cp-vton@fbaf333b" in text
+    assert "non-commercial" in weights.entry("openpose/body").licence
+    entries = weights.entries_for("cp-vton")
+    assert len(entries) == 2 and all("MIT" in e.licence for e in entries)
+    assert any("sergeywong/cp-vton@fbaf333b" in e.source for e in entries)
     with pytest.raises(InputError, match="valid methods"):
-        weights.licence_text("viton")
+        weights.entries_for("viton")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -357,7 +364,7 @@ def test_hub_owner_env_redirects_the_projects_repos_only(tmp_path, monkeypatch):
     assert weights.entry("acgpn/U").repo == "alice/acgpn"
     assert weights.entry("openpose/body").repo == "lllyasviel/Annotators"  # a third party's repo is never redirected
     assert weights.entry("schp/lip").repo == "yisol/IDM-VTON"
-    assert weights.hub_repo("vton-lab/pf-afn") == "alice/pf-afn" and weights.hub_repo("bob/pf-afn") == "bob/pf-afn"
+    assert hub_repo("vton-lab/pf-afn") == "alice/pf-afn" and hub_repo("bob/pf-afn") == "bob/pf-afn"
     _fake_hub_cache(tmp_path, "alice/cp-vton-plus", rev, "gmm_final.safetensors", b"g")
     r = weights.resolve("cp-vton+/gmm")
     assert (r.origin, r.verified) == ("hub", True) and "models--alice--cp-vton-plus" in str(r.path)
@@ -378,8 +385,8 @@ def test_how_to_names_the_download_page_and_the_convert_and_publish_commands():
     assert "cp-vton+/tom: `python -m vton convert --method cp-vton+ --tom tom_final.pth --out WEIGHTS_DIR`" in line
     assert ("Maintainers publish and pin them for everyone with `python -m vton publish --method cp-vton+ --gmm "
             "gmm_final.pth --tom tom_final.pth --repo vton-lab/cp-vton-plus`") in line
-    assert weights.publish_command("openpose") == ""
-    assert weights.publish_command("acgpn") == ("python -m vton publish --method acgpn --G1 latest_net_G1.pth --G2 "
+    assert publish_command("openpose") == ""
+    assert publish_command("acgpn") == ("python -m vton publish --method acgpn --G1 latest_net_G1.pth --G2 "
                                                 "latest_net_G2.pth --G latest_net_G.pth --U latest_net_U.pth --repo "
                                                 "vton-lab/acgpn")
 
@@ -397,3 +404,39 @@ def test_every_converted_network_records_its_authors_download_page_and_original(
             sha = e.original.get("sha256")
             assert sha is None or re.fullmatch(r"[0-9a-f]{64}", sha), key
             assert e.original.get("bytes") is None or e.original["bytes"] > 0, key
+
+
+def test_the_weights_package_sits_below_the_methods_the_pipeline_and_the_tools():
+    """Importing ``vton.weights`` (every module of it) loads no method, pipeline, preprocessing or tool module."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pkgutil, importlib, vton.weights as w\n"
+            "[importlib.import_module(f'vton.weights.{m.name}') for m in pkgutil.iter_modules(w.__path__)]\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('vton'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert "vton.weights.resolving" in loaded and "vton.weights.manifests" in loaded
+    assert [m for m in loaded if not m.startswith("vton.weights") and m not in ("vton", "vton.errors")] == []
+
+
+def test_readiness_is_one_value_with_one_wording():
+    def net(status: str, *, verified: bool = True, random: bool = False, size: int = 0) -> weights.NetworkState:
+        return weights.NetworkState("k", status, verified, random, "somewhere", size, "MIT")
+
+    text = weights.readiness_text
+    assert text(weights.Readiness({}, offline=True)) == "ready (training-free, no weights)"
+    online = weights.Readiness({"gmm": net("hub", size=2_000_000), "tom": net("cached")}, offline=False)
+    assert (online.ready, online.missing, online.download_bytes) == (True, ("gmm",), 2_000_000)
+    assert text(online) == "ready (downloads 2 MB on first use)"
+    offline = weights.Readiness(online.networks, offline=True)
+    assert (offline.ready, offline.blocked_offline, offline.download_bytes) == (False, True, 0)
+    assert text(offline) == "not ready (offline: the weights must be downloaded once)"
+    assert text(offline, why=True) == "not ready: weights gmm missing (the Hub is offline)"
+    unpublished = weights.Readiness({"gmm": net("unpublished"), "tom": net("local")}, offline=False)
+    assert text(unpublished) == "not ready" and not unpublished.blocked_offline
+    assert text(unpublished, why=True) == "not ready: weights gmm missing (not on this machine and not on the Hub yet)"
+    flagged = weights.Readiness({"gmm": net("local", random=True), "tom": net("local", verified=False)}, offline=True)
+    assert (flagged.random, flagged.unverified) == (True, ("tom",))
+    assert text(flagged) == "ready (RANDOM test weights: the output is noise) (unverified weights: tom)"
+    assert text(flagged, flags=False) == "ready" == flagged.as_dict()["readiness"]

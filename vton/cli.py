@@ -219,7 +219,8 @@ def _weights_folder(path: str | None) -> None:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from .weights import manifest, prepare_converted
+    from .tools.prepare import prepare_converted
+    from .weights import manifest
 
     _weights_folder(args.weights_dir)
     done = prepare_converted(args.weights_dir, download=not args.no_download, strict=True)
@@ -365,18 +366,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_methods(args: argparse.Namespace) -> int:
     from . import methods
+    from .weights import readiness_text
 
     _weights_folder(args.weights_dir)
     rows = [methods.describe(c.id, args.weights_dir) for c in methods.cards()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([{k: v for k, v in r.items() if k != "state"} for r in rows], indent=2))
         return 0
     for r in rows:
-        state = r["readiness"] if r["ready"] else "NOT READY" + r["readiness"][len("not ready"):]
-        if r["random"]:
-            state += " (RANDOM test weights: output is noise)"
-        if r["unverified"]:
-            state += f" (UNVERIFIED: {', '.join(r['unverified'])})"
+        state = readiness_text(r["state"])
         weights = ", ".join(f"{k}: {v['status']}" for k, v in r["weights"].items()) or "none (training-free)"
         print(f"{r['id']:10s} {r['title']} — {r['licence']} — {state}\n{'':11s}{r['paper']}\n"
               f"{'':11s}needs: {', '.join(r['needs'])}; weights: {weights}")

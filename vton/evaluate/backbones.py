@@ -288,8 +288,6 @@ def write_random_backbones(out_dir: str | os.PathLike, *, seed: int = 0) -> dict
     Returns:
         ``{manifest key: file}``.
     """
-    from vton.preprocess.standins import write_local_manifest
-
     g = torch.Generator().manual_seed(seed)
 
     def he(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -315,7 +313,7 @@ def write_random_backbones(out_dir: str | os.PathLike, *, seed: int = 0) -> dict
         path = Path(out_dir) / e.folder / e.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(sd, path)
-        write_local_manifest(path, key, "pth", f"RANDOM stand-in for {e.filename} (seed {seed}); scores computed "
-                                                "with it are meaningless.")
+        weights.declare_local_file(path, key, "pth", f"RANDOM stand-in for {e.filename} (seed {seed}); scores "
+                                                     "computed with it are meaningless.")
         written[key] = path
     return written

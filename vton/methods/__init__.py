@@ -110,43 +110,17 @@ def describe(method_id: str, weights_dir: Any = None) -> dict[str, Any]:
     "licence"}``: status ``local`` / ``cached`` (on this machine), ``hub`` (vton's file, downloadable at a pinned
     revision), ``mirror`` (a pinned third-party copy of the authors' original, downloaded and converted on first
     use) or ``unpublished``; ``source`` says where the weights come from in words; ``verified`` is False for a
-    local file with no declared sha256; ``readiness`` is the one phrase shown everywhere ("ready (downloads 293 MB
-    on first use)"); ``how_to`` is the one-line fix when something is missing (offline: which mirror it needs);
-    ``estimator_licences`` the licences of the estimators this method runs when no annotation is supplied (a method
-    that needs no pose runs no OpenPose, so its licence does not apply).
+    local file with no declared sha256; ``state`` is the typed ``vton.weights.Readiness`` these fields come from and
+    ``readiness`` its phrase (``vton.weights.readiness_text``: "ready (downloads 293 MB on first use)"); ``how_to``
+    is the one-line fix when something is missing (offline: which mirror it needs); ``estimator_licences`` the
+    licences of the estimators this method runs when no annotation is supplied (a method that needs no pose runs no
+    OpenPose, so its licence does not apply).
     """
     from vton import weights as w
 
     c = card(method_id)
-    status = w.availability(weights_dir)
-    offline = w.hub_offline()
-    nets = {}
-    for name, key in c.weights:
-        info = w.local_status(key, weights_dir)
-        st = status.get(key, "unknown")
-        nets[name] = {"key": key, "status": st, **info, "source": w.network_source(key, st),
-                      "download_bytes": w.download_bytes(key, st), "licence": w.entry(key).licence}
-    on_machine = all(n["status"] in ("local", "cached") for n in nets.values())
-    downloadable = all(n["status"] in ("local", "cached", "hub", "mirror") for n in nets.values())
-    ready = on_machine or (downloadable and not offline)
-    missing = [name for name, n in nets.items() if n["status"] not in ("local", "cached")]
-    how_to = "" if ready else w.how_to_get(c.weight_keys, weights_dir)
+    state = w.readiness(c.weights, weights_dir)
+    how_to = "" if state.ready else w.how_to_get(c.weight_keys, weights_dir)
     estimators = {n.estimator: w.entry(n.estimator).licence for n in NEEDS.values() if n.estimator and n.key in c.needs}
-    download = sum(n["download_bytes"] for n in nets.values()) if ready else 0
-    return {**c.as_dict(), "weights": nets, "ready": ready, "missing": missing,
-            "estimator_licences": estimators,
-            "random": any(n["random"] for n in nets.values()),
-            "unverified": [name for name, n in nets.items() if n["status"] == "local" and not n["verified"]],
-            "download_bytes": download, "readiness": _readiness(bool(nets), ready, download, offline and downloadable),
-            "how_to": how_to, "cost": cost(method_id), "cost_text": cost_text(method_id)}
-
-
-def _readiness(has_weights: bool, ready: bool, download: int, blocked_offline: bool) -> str:
-    """The one readiness phrase shown everywhere: "ready", "ready (downloads 293 MB on first use)", ..."""
-    if not has_weights:
-        return "ready (training-free, no weights)"
-    if ready and download:
-        return f"ready (downloads {download / 1e6:.0f} MB on first use)"
-    if ready:
-        return "ready"
-    return "not ready (offline: the weights must be downloaded once)" if blocked_offline else "not ready"
+    return {**c.as_dict(), **state.as_dict(), "state": state, "estimator_licences": estimators, "how_to": how_to,
+            "cost": cost(method_id), "cost_text": cost_text(method_id)}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vton.errors import InputError
+from vton.errors import InputError, WeightsError
 from vton.run import (
     FRAME,
     NEEDS,
@@ -249,6 +249,25 @@ class Method:
         """The authors' checkpoint tensors → this implementation's keys (the one place a rename lives); notes."""
         return sd, []
 
+    def converter(self, name: str) -> Callable[..., dict[str, torch.Tensor]]:
+        """How the authors' original checkpoint of network ``name`` becomes this implementation's state dict:
+        ``read_checkpoint`` (``torch.load(weights_only=True)``), ``adapt_state_dict``, and every key and shape checked
+        against ``build_network(name)``. ``vton.weights`` converts a pinned mirror's verified original with it, once.
+        """
+        from vton.weights import check_state_dict, read_checkpoint
+
+        def convert(original: Any, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
+            notes = [] if notes is None else notes
+            sd, more = self.adapt_state_dict(name, read_checkpoint(original, notes=notes))
+            notes.extend(more)
+            expected = {k: tuple(v.shape) for k, v in self.build_network(name).state_dict().items()}
+            diff = check_state_dict(expected, sd)
+            if diff:
+                raise WeightsError(f"{original} does not fit {self.card.title} {name}: {diff}.")
+            return {k: v.contiguous() for k, v in sd.items()}  # a recomputed tensor may be a view: safetensors refuses
+
+        return convert
+
     def load(self, weights_dir: Any = None, device: Any = "cpu") -> dict[str, LoadedNetwork]:
         """Build every network and load its weights strictly (before any preprocessing runs)."""
         from vton.weights import load_into, source_text
@@ -258,7 +277,7 @@ class Method:
             if name in self.nets:
                 continue
             net = self.build_network(name, **self.network_overrides)
-            info = load_into(net, key, weights_dir)
+            info = load_into(net, key, weights_dir, convert=self.converter(name))
             self.nets[name] = net.to(device).eval()
             revision = {"hub": info.entry.revision, "mirror": info.mirror and info.mirror.revision}.get(info.origin)
             self.loaded[name] = LoadedNetwork(name, key, str(info.path), info.sha256, info.origin, revision,

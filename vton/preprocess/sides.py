@@ -18,7 +18,7 @@ from PIL import Image
 from .. import visualize as vis
 from ..annotations import Parsing, Pose
 from ..labels import COCO18
-from ..run import FRAME, PREPROCESS_STAGES, StageSpec, Trace
+from ..run import FRAME, PREPROCESS_STAGES, Stage, StageSpec, Trace
 
 __all__ = ["PersonSide", "GarmentSide", "Preprocessed"]
 
@@ -163,7 +163,7 @@ class Preprocessed:
 
         return get
 
-    def stages(self, specs: tuple[StageSpec, ...] = PREPROCESS_STAGES) -> list:
+    def stages(self, specs: tuple[StageSpec, ...] = PREPROCESS_STAGES) -> list[Stage]:
         """The preprocessing stages alone (for ``preprocess``)."""
         trace = Trace(None, 0)
         trace.timings.update(self.timings)

@@ -1,9 +1,9 @@
 """Checkpoint converter: the authors' ``.pth`` files (of every registered method, and the OpenPose body model) to
 safetensors in vton's local weights-folder layout (:mod:`vton.tools.folder`).
 
-Checkpoints are read by :mod:`vton.checkpoints` (``torch.load(weights_only=True)``, the one place vton unpickles).
-Which networks a method has, their expected keys and shapes and any key rename come from the method's card and
-its ``Method.build_network`` / ``Method.adapt_state_dict`` (:mod:`vton.methods`); nothing here names a method.
+Checkpoints are read by :mod:`vton.weights.checkpoint` (``torch.load(weights_only=True)``, the one place vton
+unpickles). Which networks a method has, their expected keys and shapes and any key rename come from the method's
+card and its ``Method.build_network`` / ``Method.adapt_state_dict`` (:mod:`vton.methods`); nothing here names a method.
 The converted folder carries a ``manifest.json`` with the new files' sha256 (read by ``vton.weights``) and a Hub
 model card, ready for :func:`vton.tools.publish.upload_folder`. Every input is recognised by its sha256 against the
 authors' originals the manifest records (``original``): "recognised: the authors' <file>" or "not a known release
@@ -12,7 +12,6 @@ of <method>"; the original's sha256 goes into the folder's manifest and the mode
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shlex
@@ -23,18 +22,16 @@ from pathlib import Path
 import torch
 
 from vton import weights
-from vton.checkpoints import atomic_save, convert_pth_file, read_checkpoint
 from vton.errors import InputError, WeightsError
+from vton.weights.checkpoint import atomic_save, read_checkpoint
 
-from .folder import read_local_manifest, target_name, tool_version, write_local_manifest, write_model_card
+from .folder import target_name, tool_version, write_model_card
 from .networks import method_network
 
 __all__ = [
     "Recognition",
     "known_originals",
     "recognise",
-    "read_checkpoint",
-    "convert_pth_file",
     "convert_checkpoint",
     "checked_state_dict",
     "identify_method",
@@ -140,7 +137,7 @@ def recognise(pth: str | os.PathLike, key: str) -> Recognition:
     sha = weights.file_sha256(pth)
     table = known_originals()
     expected = tuple(s for s, (k, _) in table.items() if k == key)
-    orig = weights._original_name(e)
+    orig = weights.original_name(e)
     base = dict(key=key, method=e.method, file=pth.name, sha256=sha, bytes=pth.stat().st_size, original_file=orig,
                 expected=expected)
     if sha in table:
@@ -189,7 +186,7 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
     if random:
         meta.update({weights.RANDOM_FLAG: "true", "warning": "RANDOM weights for testing; output is noise"})
     out = atomic_save(sd, folder / target_name(e), meta)
-    data = read_local_manifest(folder)
+    data = weights.read_local_manifest(folder)
     cmd = command or f"python -m vton convert --key {key} --checkpoint {shlex.quote(pth.name)} --out OUT_DIR"
     data["entries"][key] = {
         "file": out.name,
@@ -201,7 +198,7 @@ def convert_checkpoint(pth: str | os.PathLike, key: str, out_dir: str | os.PathL
     if random:
         data["entries"][key].update({"synthetic": True, "description": f"RANDOM weights converted from {pth.name} "
                                      f"({random}); for testing the plumbing only, the output is noise."})
-    write_local_manifest(folder, data)
+    weights.write_local_manifest(folder, data)
     write_model_card(folder, data)
     for n in notes:
         log.info("%s: %s", key, n)
@@ -282,17 +279,14 @@ def declared_random(pth: str | os.PathLike) -> str:
     """'' or why ``pth`` holds RANDOM weights: its folder's ``manifest.json`` declares it ``synthetic`` (what
     ``random-weights`` writes), or its safetensors metadata says so."""
     pth = Path(pth)
-    if pth.suffix == ".safetensors" and weights._random_metadata(pth):
+    if pth.suffix == ".safetensors" and weights.marked_random(pth):
         return f"{pth.name}'s metadata marks it random"
     local = pth.parent / weights.LOCAL_MANIFEST
-    if not local.is_file():
-        return ""
     try:
-        data = json.loads(local.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        rows = weights.read_local_manifest(pth.parent)["entries"]
+    except WeightsError:
         return ""
-    rows = data.get("entries") if isinstance(data, dict) else None
-    for k, row in (rows or {}).items():
+    for k, row in rows.items():
         if isinstance(row, dict) and row.get("synthetic") and str(row.get("file", "")).rsplit("/", 1)[-1] == pth.name:
             return f"{local} declares {pth.name} ({k}) synthetic"
     return ""

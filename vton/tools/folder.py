@@ -1,20 +1,18 @@
-"""A local weights folder as the tools write it: ``<folder>/manifest.json`` (each file's sha256, size and origin,
-read by :mod:`vton.weights`), the safetensors file names, and the ``README.md`` Hub model card made from the
-manifest (the paper, the authors' repository, download page and licence of every network).
+"""A local weights folder as the tools write it: the safetensors file names and the ``README.md`` Hub model card
+made from the manifest (the paper, the authors' repository, download page and licence of every network). The
+folder's ``manifest.json`` is read and written by :mod:`vton.weights.manifests`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import torch
 
 from vton import weights
-from vton.errors import InputError, WeightsError
+from vton.errors import InputError
 
-__all__ = ["tool_version", "read_local_manifest", "write_local_manifest", "write_model_card", "target_name"]
+__all__ = ["tool_version", "write_model_card", "target_name"]
 
 _HUB_LICENCE = {"mit": "mit", "cc-by-nc-sa-4.0": "cc-by-nc-sa-4.0", "cc-by-nc-4.0": "cc-by-nc-4.0"}
 
@@ -26,27 +24,6 @@ def tool_version() -> str:
     import vton
 
     return f"vton {vton.__version__} (vton convert), torch {torch.__version__}, safetensors {safetensors.__version__}"
-
-
-def read_local_manifest(folder: Path) -> dict:
-    path = folder / weights.LOCAL_MANIFEST
-    if not path.is_file():
-        return {"schema_version": 1, "entries": {}}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise WeightsError(f"The local manifest {path} is not valid JSON ({exc}); fix or delete it.") from None
-    data.setdefault("entries", {})
-    return data
-
-
-def write_local_manifest(folder: Path, data: dict) -> Path:
-    path = folder / weights.LOCAL_MANIFEST
-    data["entries"] = dict(sorted(data["entries"].items()))
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def _method_card(method: str):

@@ -7,13 +7,13 @@ e.g. sergeywong/cp-vton, minar09/cp-vton-plus, geyuying/PF-AFN, switchablenorms/
 identified by its sha256 (:func:`vton.tools.convert.recognise`); a file whose network has a known original digest
 and that is not it is refused unless ``allow_unknown``. The conversion is :func:`vton.tools.convert.convert_checkpoint`
 (model card included), the upload ``huggingface_hub.HfApi.create_repo`` + ``HfApi.upload_folder`` (one commit), and
-the manifest rewrite records, per network, the repo, the file, the commit (``revision``), the file's sha256 and size
-and what it was converted from. Offline (``HF_HUB_OFFLINE=1``) nothing is converted, uploaded or rewritten.
+the manifest rewrite (:func:`vton.weights.manifests.pin`) records, per network, the repo, the file, the commit
+(``revision``), the file's sha256 and size and what it was converted from. Offline (``HF_HUB_OFFLINE=1``) nothing
+is converted, uploaded or rewritten.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -24,14 +24,13 @@ from pathlib import Path
 
 from vton import weights
 from vton.errors import InputError, WeightsError
+from vton.weights.manifests import PublishedFile, pin, read_manifest_rows
 
 from . import convert
-from .folder import read_local_manifest
 
-__all__ = ["check_upload", "hub_upload", "upload_folder", "PublishedFile", "PublishResult", "publish", "pin"]
+__all__ = ["check_upload", "hub_upload", "upload_folder", "PublishResult", "publish"]
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-_UNPUBLISHED_NOTE = re.compile(r"\s*NOT YET PUBLISHED\b.*$", re.DOTALL)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -50,7 +49,7 @@ def check_upload(folder: str | os.PathLike, repo_id: str) -> dict:
     if not (folder / weights.LOCAL_MANIFEST).is_file():
         raise InputError(f"{folder} is not a converted weights folder (no {weights.LOCAL_MANIFEST}); run "
                          "`python -m vton convert ... --out DIR` and upload DIR/<folder>.")
-    entries = read_local_manifest(folder)["entries"]
+    entries = weights.read_local_manifest(folder)["entries"]
     if any(v.get("synthetic") for v in entries.values()):
         raise InputError(f"{folder} holds RANDOM weights (written by random-weights); they must not be published.")
     return entries
@@ -102,7 +101,7 @@ def upload_folder(folder: str | os.PathLike, repo_id: str, *, token: str | None 
     """
     folder = Path(folder)
     info = hub_upload(folder, repo_id, token=token, revision=revision, private=private)
-    entries = read_local_manifest(folder)["entries"]
+    entries = weights.read_local_manifest(folder)["entries"]
     sha = info.oid
     print(f"Uploaded {folder} to https://huggingface.co/{repo_id} at commit {sha}. Pin in weights/manifest.json:")
     for k, v in entries.items():
@@ -116,17 +115,6 @@ def upload_folder(folder: str | os.PathLike, repo_id: str, *, token: str | None 
 
 
 @dataclass(frozen=True)
-class PublishedFile:
-    """One uploaded file: its manifest key, path in the repo, sha256, size and the original it came from."""
-
-    key: str
-    file: str
-    sha256: str
-    bytes: int
-    converted_from: Mapping[str, object]
-
-
-@dataclass(frozen=True)
 class PublishResult:
     """What ``publish`` did: the repo and commit the manifest now pins, the files, the manifest rewritten."""
 
@@ -136,52 +124,6 @@ class PublishResult:
     commit_url: str
     files: tuple[PublishedFile, ...]
     manifest: Path
-
-
-def _read_manifest(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"The manifest {path} does not exist (--manifest names the file the Space reads).") from None
-    except (OSError, ValueError) as exc:
-        raise WeightsError(f"The manifest {path} cannot be read as JSON: {exc}.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
-        raise WeightsError(f"The manifest {path} has no \"entries\" table.")
-    return data
-
-
-def pin(manifest_path: str | os.PathLike, repo: str, commit: str, files: tuple[PublishedFile, ...] | list) -> Path:
-    """Rewrite ``manifest_path`` so that each of ``files`` is pinned at ``repo``@``commit`` with its sha256 and size.
-
-    Only those entries change (``repo``, ``file``, ``revision``, ``sha256``, ``bytes``, ``converted_from``, and the
-    description loses its "NOT YET PUBLISHED" note); the result is validated as a manifest before it replaces the
-    file atomically.
-
-    Raises:
-        InputError: a key the manifest lacks, a malformed repo or commit. WeightsError: an unreadable manifest.
-    """
-    path = Path(manifest_path)
-    if not _REPO_ID.match(repo):
-        raise InputError(f"Hub repo id {repo!r} is not of the form 'owner/name'.")
-    if not re.fullmatch(r"[0-9a-f]{40}", str(commit)):
-        raise InputError(f"Commit {commit!r} is not a 40-hex Hub commit id.")
-    data = _read_manifest(path)
-    entries = data["entries"]
-    for f in files:
-        if f.key not in entries:
-            raise InputError(f"The manifest {path} has no entry {f.key!r}; add its row first (see weights/README.md).")
-        row = entries[f.key]
-        row.update(repo=repo, file=f.file, revision=commit, sha256=f.sha256, bytes=int(f.bytes))
-        row["converted_from"] = dict(f.converted_from)
-        if isinstance(row.get("description"), str):
-            note = _UNPUBLISHED_NOTE.sub("", row["description"]).rstrip()
-            row["description"] = f"{note} Published with `python -m vton publish` at {repo}@{commit[:8]}."
-        weights._entry_from_fields(f.key, row, str(path))  # still a valid manifest row
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    weights._load_manifest.cache_clear()
-    return path
 
 
 def _jobs(method: str, checkpoints: Mapping[str, str | os.PathLike]) -> list[tuple[str, str, Path]]:
@@ -209,7 +151,7 @@ def _check_target(method: str, entries: list[weights.WeightEntry], repo: str, ma
         raise InputError(f"{method}'s networks live in several folders ({', '.join(sorted(folders))}).")
     if not _REPO_ID.match(str(repo)):
         raise InputError(f"Hub repo id {repo!r} is not of the form 'owner/name'.")
-    rows = _read_manifest(manifest_file)["entries"]
+    rows = read_manifest_rows(manifest_file)
     missing = [e.key for e in entries if e.key not in rows]
     if missing:
         raise InputError(f"The manifest {manifest_file} has no entry for {', '.join(missing)}.")
@@ -277,7 +219,7 @@ def publish(method: str, checkpoints: Mapping[str, str | os.PathLike], repo: str
             for n in notes[1:]:  # the first note is the recognition, said above
                 say(f"{key}: {n}")
         folder = next(iter(outs.values())).parent
-        local = read_local_manifest(folder)["entries"]
+        local = weights.read_local_manifest(folder)["entries"]
         originals = ", ".join(r.file for r in recs)
         say(f"uploading {folder} to https://huggingface.co/{repo} ...")
         info = hub_upload(folder, repo, token=token, private=private,

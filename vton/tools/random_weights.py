@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 
 from vton import weights
-from vton.checkpoints import atomic_save
 from vton.errors import InputError
+from vton.weights.checkpoint import atomic_save
 
-from .folder import read_local_manifest, target_name, write_local_manifest, write_model_card
+from .folder import target_name, write_model_card
 from .networks import methods_with_weights
 
 __all__ = ["methods_with_weights", "write_random_weights", "write_random_estimators"]
@@ -67,7 +67,7 @@ def write_random_weights(out_dir: str | os.PathLike, methods: Iterable[str] | No
             g = torch.Generator().manual_seed(int(seed) * 1_000_003 + zlib.crc32(key.encode()))
             sd = _reinit(m.build_network(network, **overrides).state_dict(), g)
             folder = out_dir / e.folder
-            data = folders.setdefault(folder, read_local_manifest(folder))
+            data = folders.setdefault(folder, weights.read_local_manifest(folder))
             out = atomic_save(sd, folder / target_name(e),
                                {"format": "pt", "vton_key": key, "random_seed": str(int(seed)),
                                 weights.RANDOM_FLAG: "true",
@@ -81,7 +81,7 @@ def write_random_weights(out_dir: str | os.PathLike, methods: Iterable[str] | No
                 "description": f"RANDOM weights (seed {int(seed)}) for testing the plumbing; output is noise.",
             }
         for folder, data in folders.items():
-            write_local_manifest(folder, data)
+            weights.write_local_manifest(folder, data)
             write_model_card(folder, data)
     return out_dir
 

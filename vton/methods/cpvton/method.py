@@ -70,14 +70,14 @@ class _CPVTONBase(Method):
                                           lambda: gmm.person_features(agnostic))
             return gmm(agnostic, cm if plus else c, person_features=features)
 
-        grid, theta = trace.step("gmm", run_gmm)
+        grid, theta = trace.step("gmm", run_gmm)  # the stages below are drawn when first shown (``Trace.record``)
         source = warped_control_points(theta, 5)[0].cpu().numpy()  # (25, 2): where each point samples the garment
-        trace.record("tps_control_points", vis.control_points_image(c.cpu(), source))
+        trace.record("tps_control_points", lambda: vis.control_points_image(c.cpu(), source))
         warped_c, warped_m = trace.step("warp", lambda: (warp_cloth(c, grid), warp_mask(cm, grid)))
-        trace.record("tps_grid", vis.deformed_grid_image(warped_c.cpu(), grid.cpu()))
-        trace.record("warped_cloth", vis.tensor_image(warped_c))
-        trace.record("warped_mask", vis.mask_image(warped_m))
-        trace.record("warped_overlay", vis.overlay_image(pre.person, warped_c.cpu(), warped_m.cpu()))
+        trace.record("tps_grid", lambda: vis.deformed_grid_image(warped_c.cpu(), grid.cpu()))
+        trace.record("warped_cloth", lambda: vis.tensor_image(warped_c))
+        trace.record("warped_mask", lambda: vis.mask_image(warped_m))
+        trace.record("warped_overlay", lambda: vis.overlay_image(pre.person, warped_c.cpu(), warped_m.cpu()))
 
         def run_tom():
             parts = [rep_tom.tensor().to(dev), warped_c]
@@ -86,10 +86,10 @@ class _CPVTONBase(Method):
             return tom_outputs(tom(torch.cat(parts, 1)))
 
         rendered, m = trace.step("tom", run_tom)
-        trace.record("rendered", vis.tensor_image(rendered))
-        trace.record("composition_mask", vis.mask_image(m))
+        trace.record("rendered", lambda: vis.tensor_image(rendered))
+        trace.record("composition_mask", lambda: vis.mask_image(m))
         tryon = trace.step("composition", lambda: compose(warped_c, rendered, m))
-        trace.record("tryon", vis.tensor_image(tryon))
+        trace.record("tryon", lambda: vis.tensor_image(tryon))
 
         base = tps_control_points(5, dtype=torch.float64).numpy()
         points = [{"i": i, "x": round(float(base[i, 0]), 4), "y": round(float(base[i, 1]), 4),

@@ -40,14 +40,14 @@ class Geometric(Method):
             if "matching" in partial:
                 trace.record("matches", draw_matches(cloth, person, partial["matching"]))
             raise
-        trace.record("garment_outline", draw_garment_outline(cloth, res))
-        trace.record("target_outline", draw_target_outline(person, res))
-        trace.record("matches", draw_matches(cloth, person, res.matching))
-        trace.record("tps_grid", draw_tps_grid(res, (cloth.shape[1], cloth.shape[0])))
-        warped = res.warped_cloth.copy()
-        warped[~res.warped_mask] = 255
-        trace.record("warped_cloth", warped)
-        trace.record("composition_mask", draw_composition(res))
+        # drawn when first shown (``Trace.record``): a garment swap nobody looks at draws nothing
+        trace.record("garment_outline", lambda: draw_garment_outline(cloth, res))
+        trace.record("target_outline", lambda: draw_target_outline(person, res))
+        trace.record("matches", lambda: draw_matches(cloth, person, res.matching))
+        trace.record("tps_grid", lambda: draw_tps_grid(res, (cloth.shape[1], cloth.shape[0])))
+        trace.record("warped_cloth", lambda: np.where(res.warped_mask[..., None], res.warped_cloth,
+                                                      np.uint8(255)).astype(np.uint8))
+        trace.record("composition_mask", lambda: draw_composition(res))
         trace.record("tryon", res.tryon)
         changed = res.fill_mask | (res.composition_mask > 0)
         region = Image.fromarray((changed * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(5))

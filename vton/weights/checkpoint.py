@@ -1,20 +1,24 @@
-"""The one place vton unpickles: the authors' ``.pth`` checkpoints read with ``torch.load(weights_only=True)``.
+"""Checkpoint files: the one place vton unpickles (the authors' ``.pth`` read with ``torch.load(weights_only=True)``)
+and the one place safetensors files are written.
 
 A checkpoint that holds Python objects beyond tensors and plain containers is refused by the weights-only
-unpickler. Everything vton loads at run time is safetensors; a ``.pth`` is read here only (a) by ``vton convert``
-and (b) once for the OpenPose body model, after its sha256 matched the manifest, to write a cached safetensors
-copy whose own sha256 is recorded beside it and checked on every later load (``vton.weights``).
+unpickler. Everything vton loads at run time is safetensors; a ``.pth`` is read here only (a) by ``vton convert``,
+(b) once for the OpenPose body model and (c) once for an authors' original fetched from a pinned mirror, in both
+cases after its size and sha256 matched the manifest, to write a cached safetensors copy whose own sha256 is
+recorded beside it and checked on every later load (:mod:`vton.weights.loading`, :mod:`vton.weights.resolving`).
+
+A ``Converter`` turns a verified original into the state dict the network loads: ``read_checkpoint`` for a file
+whose keys are the network's, a method's own converter (its key renames and shape checks) otherwise.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -22,20 +26,18 @@ from safetensors.torch import save_file
 
 from vton.errors import InputError
 
-__all__ = ["read_checkpoint", "convert_pth_file", "atomic_save", "file_sha256"]
+from .hashing import file_sha256
+
+__all__ = ["Converter", "RANDOM_FLAG", "read_checkpoint", "convert_pth_file", "atomic_save", "marked_random"]
 
 log = logging.getLogger(__name__)
 
 _WRAPPERS = ("state_dict", "model", "net", "network")
+RANDOM_FLAG = "vton_random"  # safetensors metadata of generated random weights (survives a lost manifest.json)
 
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    """sha256 of a file, read in 4 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+Converter = Callable[..., dict[str, torch.Tensor]]
+"""``convert(original_path, notes=notes) -> state dict``: a verified authors' original as the network's tensors
+(``notes`` receives one line per adjustment); ``read_checkpoint`` is one."""
 
 
 def _torch_load(pth: Path) -> object:
@@ -176,10 +178,22 @@ def convert_pth_file(pth: str | os.PathLike, out_safetensors: str | os.PathLike,
                      metadata: Mapping[str, str] | None = None) -> Path:
     """Low level: ``read_checkpoint(pth)`` written to ``out_safetensors`` (atomically).
 
-    The safetensors metadata records ``original_sha256`` (the .pth's digest), which ``vton.weights`` uses to
-    recognise an up-to-date cached conversion.
+    The safetensors metadata records ``original_sha256`` (the .pth's digest).
     """
     pth = Path(pth)
     sd = read_checkpoint(pth)
     meta = {"format": "pt", **dict(metadata or {}), "original_sha256": file_sha256(pth)}
     return atomic_save(sd, Path(out_safetensors), meta)
+
+
+def marked_random(path: Path) -> bool:
+    """True when a safetensors file's header says it holds generated random weights (reads the header only)."""
+    if path.suffix != ".safetensors":
+        return False
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return (f.metadata() or {}).get(RANDOM_FLAG) == "true"
+    except Exception:  # noqa: BLE001 - an unreadable file is reported when it is loaded
+        return False

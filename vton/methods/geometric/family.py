@@ -5,7 +5,9 @@ was not tuned on, and the scores a try-on on them must reach.
 A case is drawn with :mod:`vton.synthetic` from a seeded random generator: arm angles in −10…+60° (the same on both
 sides for a symmetric case), a torso of varying width and length, off-centre in its frame, pasted off-centre into a
 canvas of 0.5–4 × the 192 × 256 frame; a T-shirt or a long-sleeved top with horizontal stripes, vertical stripes or
-a logo. Because the drawings come with their exact parse, the scores are measured against the truth:
+a logo. :func:`arm_family` draws cases around a sleeve hanging against the body, which the parse merges with the torso
+(both arms hanging, one out, one raised, one missing from the pose). Because the drawings come with their exact
+parse, the scores are measured against the truth:
 
 - ``coverage``: the share of the old garment's pixels the new one covers (warped mask and composition ≥ 0.5);
 - ``spill``: the share of the new garment outside the old region grown by 3 % of the figure's height;
@@ -13,6 +15,8 @@ a logo. Because the drawings come with their exact parse, the scores are measure
 - ``stripes_ok``: the number of stripes (or the logo as one blob) seen on the person equals the garment's;
 - ``straightness``: for horizontal stripes, the largest vertical spread of one stripe boundary across the central
   80 % of the torso, in stripe heights (sub-pixel, from the colour's position between the two fabric colours);
+  columns where an arm lies in front of the garment are left out (the stripes behind it are not seen), and fewer
+  than a third of the columns left counts as not straight;
 - ``asymmetry``: for a symmetric person and garment, how far the result is from its mirror image about the body's
   centre line: the largest height difference of a stripe boundary between mirror columns, in stripe heights, or
   the logo's centre off the centre line, in logo radii.
@@ -20,12 +24,14 @@ a logo. Because the drawings come with their exact parse, the scores are measure
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
+from ...annotations import Pose
 from ...errors import InputError
+from ...labels import COCO18
 from ...synthetic import (
     FRAME,
     GarmentSpec,
@@ -38,7 +44,7 @@ from ...synthetic import (
 )
 from .warp import GeometricConfig, GeometricResult, geometric_tryon
 
-__all__ = ["BOUNDS", "Case", "Score", "family", "draw_case", "score", "run_case"]
+__all__ = ["ARM_KINDS", "BOUNDS", "Case", "Score", "family", "arm_family", "draw_case", "score", "run_case"]
 
 # The bounds every case must meet (issue 20): coverage, spill, keep (mean change of 0-255 values), straightness in
 # stripe heights, asymmetry in stripe heights (or logo radii).
@@ -58,6 +64,7 @@ class Case:
     origin: tuple[int, int]  # top-left corner of the figure in the canvas
     cloth_size: tuple[int, int]
     symmetric: bool
+    absent: tuple[str, ...] = ()  # keypoints given score 0 in the pose (an arm the estimator missed)
 
 
 @dataclass(frozen=True)
@@ -87,42 +94,89 @@ def family(n: int, seed: int = 0) -> list[Case]:
         symmetric = i % 3 == 0
         a = float(rng.uniform(-10, 60))
         angles = (a, a) if symmetric else (a, float(rng.uniform(-10, 60)))
-        sw = float(rng.uniform(21, 28))
-        person = PersonSpec(
-            sleeves=str(rng.choice(["short", "long"])), shoulder_half_width=sw,
-            waist_half_width=float(sw - rng.uniform(2, 7)), hem_y=float(rng.uniform(136, 156)),
-            centre_x=96.0 if symmetric else float(rng.uniform(84, 108)),
-            top_label=str(rng.choice(["upper_clothes", "coat"])),
-            shirt=tuple(int(v) for v in rng.integers(40, 200, 3)), arm_angles=angles)
         pattern = ["stripes", "vstripes", "logo"][i % 3 if not symmetric else (i // 3) % 2 * 2]
-        garment = GarmentSpec(
-            kind=str(rng.choice(["tshirt", "longsleeve"])), width=float(rng.uniform(0.85, 1.2)),
-            length=float(rng.uniform(0.85, 1.1)), colour=(200, 50, 50) if i % 2 else (30, 60, 150),
-            pattern=pattern, stripes=int(rng.integers(4, 9)) if pattern == "stripes" else int(rng.integers(3, 6)),
-            accent=(240, 200, 60) if i % 2 else (235, 235, 235))
-        f = float(np.exp(rng.uniform(np.log(0.5), np.log(4.0))))  # canvas scale
-        canvas = (max(96, round(FRAME[0] * f)), max(128, round(FRAME[1] * f)))
-        s = min(canvas[0] / FRAME[0], canvas[1] / FRAME[1]) * (1.0 if f < 1 else float(rng.uniform(0.5, 1.0)))
-        s = max(s, 0.5)
-        figure = (round(FRAME[0] * s), round(FRAME[1] * s))
-        if symmetric:  # centred on a whole pixel so the mirror image is a permutation of pixels
-            figure = (figure[0] // 2 * 2, figure[1])
-            origin = (0, int(rng.integers(0, canvas[1] - figure[1] + 1)))
-            canvas = (figure[0] + 2 * int(rng.integers(0, (canvas[0] - figure[0]) // 2 + 1)), canvas[1])
-            origin = ((canvas[0] - figure[0]) // 2, origin[1])
-        else:
-            origin = (int(rng.integers(0, canvas[0] - figure[0] + 1)), int(rng.integers(0, canvas[1] - figure[1] + 1)))
-        g = float(rng.choice([0.75, 1.0, 2.0]))
-        cloth = (round(FRAME[0] * g), round(FRAME[1] * g))
-        name = (f"{i:02d}{'-sym' if symmetric else ''}-{person.sleeves}-{garment.kind}-{pattern}-"
-                f"arms{angles[0]:.0f},{angles[1]:.0f}-{canvas[0]}x{canvas[1]}")
-        cases.append(Case(name, person, garment, figure, canvas, origin, cloth, symmetric))
+        cases.append(_case(rng, i, symmetric, angles, pattern))
     return cases
+
+
+ARM_KINDS = ("hanging", "out", "raised", "one-arm")
+
+
+def arm_family(n: int, seed: int = 0) -> list[Case]:
+    """``n`` cases around a sleeve hanging against the body (where the parse merges sleeve and torso), in turn:
+
+    - ``hanging``: both arms hanging at the same angle in −10…+10° (symmetric person and garment);
+    - ``out``: one arm hanging (−10…+10°), the other at −10…+60°;
+    - ``raised``: one arm hanging, the other raised (100…160°);
+    - ``one-arm``: one arm hanging, the other at −10…+60° but absent from the pose (its elbow and wrist with score
+      0, as when an estimator misses it).
+
+    The person wears long sleeves and the garment is a long-sleeved top in three of four cases (either otherwise);
+    off-centre, canvas 0.5–4 × the frame, as in :func:`family`.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        kind = ARM_KINDS[i % len(ARM_KINDS)]
+        hang = float(rng.uniform(-10, 10))
+        other = float(rng.uniform(100, 160)) if kind == "raised" else float(rng.uniform(-10, 60))
+        symmetric = kind == "hanging"
+        angles = (hang, hang) if symmetric else ((hang, other) if rng.uniform() < 0.5 else (other, hang))
+        pattern = ("stripes", "vstripes", "logo")[(i // len(ARM_KINDS)) % 3]
+        if symmetric and pattern == "vstripes":
+            pattern = "stripes"
+        case = _case(rng, i, symmetric, angles, pattern, long=(i // len(ARM_KINDS)) % 4 != 3)
+        if kind == "one-arm":  # the arm that is not hanging is missing from the pose (image-left: person's right)
+            arm = "right" if angles[0] == other else "left"
+            case = replace(case, absent=(f"{arm}_elbow", f"{arm}_wrist"), name=f"{case.name}-no-{arm}-arm")
+        cases.append(replace(case, name=f"{kind}-{case.name}"))
+    return cases
+
+
+def _case(rng: np.random.Generator, i: int, symmetric: bool, angles: tuple[float, float], pattern: str,
+          long: bool | None = None) -> Case:
+    """The rest of a case from ``rng`` (``long``: force long sleeves on person and garment, or leave them to
+    chance)."""
+    sw = float(rng.uniform(21, 28))
+    person = PersonSpec(
+        sleeves=str(rng.choice(["short", "long"])), shoulder_half_width=sw,
+        waist_half_width=float(sw - rng.uniform(2, 7)), hem_y=float(rng.uniform(136, 156)),
+        centre_x=96.0 if symmetric else float(rng.uniform(84, 108)),
+        top_label=str(rng.choice(["upper_clothes", "coat"])),
+        shirt=tuple(int(v) for v in rng.integers(40, 200, 3)), arm_angles=angles)
+    garment = GarmentSpec(
+        kind=str(rng.choice(["tshirt", "longsleeve"])), width=float(rng.uniform(0.85, 1.2)),
+        length=float(rng.uniform(0.85, 1.1)), colour=(200, 50, 50) if i % 2 else (30, 60, 150),
+        pattern=pattern, stripes=int(rng.integers(4, 9)) if pattern == "stripes" else int(rng.integers(3, 6)),
+        accent=(240, 200, 60) if i % 2 else (235, 235, 235))
+    if long:
+        person, garment = replace(person, sleeves="long"), replace(garment, kind="longsleeve")
+    f = float(np.exp(rng.uniform(np.log(0.5), np.log(4.0))))  # canvas scale
+    canvas = (max(96, round(FRAME[0] * f)), max(128, round(FRAME[1] * f)))
+    s = min(canvas[0] / FRAME[0], canvas[1] / FRAME[1]) * (1.0 if f < 1 else float(rng.uniform(0.5, 1.0)))
+    s = max(s, 0.5)
+    figure = (round(FRAME[0] * s), round(FRAME[1] * s))
+    if symmetric:  # centred on a whole pixel so the mirror image is a permutation of pixels
+        figure = (figure[0] // 2 * 2, figure[1])
+        origin = (0, int(rng.integers(0, canvas[1] - figure[1] + 1)))
+        canvas = (figure[0] + 2 * int(rng.integers(0, (canvas[0] - figure[0]) // 2 + 1)), canvas[1])
+        origin = ((canvas[0] - figure[0]) // 2, origin[1])
+    else:
+        origin = (int(rng.integers(0, canvas[0] - figure[0] + 1)), int(rng.integers(0, canvas[1] - figure[1] + 1)))
+    g = float(rng.choice([0.75, 1.0, 2.0]))
+    cloth = (round(FRAME[0] * g), round(FRAME[1] * g))
+    name = (f"{i:02d}{'-sym' if symmetric else ''}-{person.sleeves}-{garment.kind}-{pattern}-"
+            f"arms{angles[0]:.0f},{angles[1]:.0f}-{canvas[0]}x{canvas[1]}")
+    return Case(name, person, garment, figure, canvas, origin, cloth, symmetric)
 
 
 def draw_case(case: Case) -> tuple[SyntheticPerson, SyntheticGarment]:
     """The person (pasted into its canvas) and the garment of ``case``."""
     person = place_person(draw_person(case.figure, case.person), case.canvas, case.origin)
+    if case.absent:
+        scores = person.pose.scores.copy()
+        scores[[COCO18.index(k) for k in case.absent]] = 0.0
+        person = replace(person, pose=Pose(person.pose.keypoints, scores, person.pose.size))
     return person, draw_garment(case.cloth_size, case.garment)
 
 
@@ -165,6 +219,16 @@ def _boundaries(t: np.ndarray, inside: np.ndarray, cols: np.ndarray, n: int) -> 
     return out, height
 
 
+def _crossed_by_arms(person: SyntheticPerson, cols: np.ndarray) -> np.ndarray:
+    """``(len(cols),) bool``: columns where an arm (skin) lies in front of the garment: below the garment's top in
+    that column and above its hem (its lowest row over ``cols``)."""
+    old, arms = person.garment_region[:, cols], person.parsing.mask("left_arm", "right_arm")[:, cols]
+    rows = np.arange(old.shape[0])[:, None]
+    top = np.where(old.any(0), old.argmax(0), old.shape[0])
+    hem = int(np.flatnonzero(old.any(1))[-1]) if old.any() else -1
+    return (arms & (rows >= top) & (rows <= hem)).any(0)
+
+
 def _straightness(b: np.ndarray, height: float) -> float:
     """Largest spread of one stripe boundary over the columns, in stripe heights; inf when a boundary is seen in
     fewer than half of the columns or fewer than 80 % of the columns show every stripe."""
@@ -205,9 +269,10 @@ def score(person: SyntheticPerson, garment: SyntheticGarment, result: GeometricR
         unit = (person.pose.point("left_shoulder")[0] - person.pose.point("right_shoulder")[0]) / (
             2 * person.spec.shoulder_half_width)
         half = 0.8 * person.spec.waist_half_width * unit
-        cols = np.arange(int(np.ceil(neck[0] - 0.5 - half)), int(np.floor(neck[0] - 0.5 + half)) + 1)
+        span = np.arange(int(np.ceil(neck[0] - 0.5 - half)), int(np.floor(neck[0] - 0.5 + half)) + 1)
+        cols = span[~_crossed_by_arms(person, span)]  # behind an arm no boundary is seen, straight or not
         bounds, height = _boundaries(t, comp & old, cols, spec.stripes)
-        straight = _straightness(bounds, height)
+        straight = _straightness(bounds, height) if len(cols) >= len(span) / 3 else float("inf")
     elif spec.pattern == "vstripes":
         hip = person.pose.point("right_hip")[1]
         y = int(round(sy + 0.7 * (hip - sy)))

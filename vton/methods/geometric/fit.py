@@ -5,7 +5,9 @@ Network", CVPR 2018, xthan/VITON@0370ca3, ``shape_context_warp.m``, which fitted
 Our own formulation: the garment is cut into pieces at the sleeve seams (the line from a shoulder landmark to its
 armpit landmark): the torso, and each sleeve the person has. Each piece gets its own spline, fitted to the pairs on
 its part of the outline, its landmarks and points along its seams (shared with the neighbouring piece, so the pieces
-meet there). A sleeve stretched along a raised arm then bends only the sleeve, never the torso's stripes.
+meet there). A sleeve stretched along a raised arm then bends only the sleeve, never the torso's stripes. The
+torso's side (its seam and the side below the armpit, as one line its points slide along) starts paired by relative
+height between shoulder and hem corner, so an armpit raised or lowered on one side does not tilt the torso.
 
 Per piece, the spline is the smoothest that fits (Bookstein's TPS with a smoothing ``λ``; the affine map is
 ``λ = ∞``): from the affine map down through decreasing ``λ``, each outline pair's garment point slides along its
@@ -232,27 +234,17 @@ def _pieces(matching: Matching, ends: dict[str, np.ndarray]) -> dict[int, _Piece
                 fixed.remove(i)
                 side_seg = i if side == "right" else i - 1  # armpit → hem corner, or hem corner → armpit
                 end = ends.get(side)
+                armpit_at = len(tp)
                 tp += [t.landmarks[i][None], _seam(t, side, end)]
                 gp += [g.landmarks[i][None], _seam(g, side)]
                 sseg += [np.array([side_seg]), np.full(_SEAM_POINTS, 100 + q)]
                 if end is not None:
-                    # the hidden part of the torso's side, from the seam's end down to the outline's armpit, then the
-                    # visible side: each starts paired at the garment side's point of the same relative height
+                    # the hidden part of the torso's side, from the seam's end down to the outline's armpit (paired
+                    # below, with the rest of the side)
                     hidden = np.vstack([end[None], _line(end, t.landmarks[i].astype(np.float64))])
                     tp.append(hidden)
-                    gp.append(hidden)  # placeholders, set below
+                    gp.append(hidden)
                     sseg += [np.full(len(hidden), side_seg)]
-                    hem = names.index(f"hem_{side}")
-                    on_side = np.isin(np.concatenate([*sseg[:-1], sseg[-1]]), [side_seg])
-                    tcat, gcat = np.vstack(tp), np.vstack(gp)
-                    f = (tcat[on_side, 1] - end[1]) / max(float(t.landmarks[hem][1] - end[1]), 1e-9)
-                    gy = g.landmarks[i][1] + np.clip(f, 0, 1) * (g.landmarks[hem][1] - g.landmarks[i][1])
-                    verts = contour[vseg == side_seg]
-                    if len(verts):
-                        near = np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)
-                        gcat[on_side] = verts[near]
-                    sizes = np.cumsum([len(a) for a in tp])[:-1]
-                    gp = list(np.split(gcat, sizes))
                 vertices.append(seam_lines[q])
                 vsegs.append(np.full(len(seam_lines[q]), 100 + q))
                 # the torso's side is the seam and the side below the armpit as one line: where the person's armpit
@@ -260,6 +252,24 @@ def _pieces(matching: Matching, ends: dict[str, np.ndarray]) -> dict[int, _Piece
                 for arr in (sseg, vsegs):
                     for j, a in enumerate(arr):
                         arr[j] = np.where(np.isin(a, [side_seg, 100 + q]), 200 + q, a)
+                # each point of that line (seam, hidden and visible side) starts paired at the garment
+                # line's point of the same relative height between shoulder and hem corner, on both sides alike, so
+                # an armpit raised on one side only (a raised arm, a hanging one) does not tilt the torso's lines
+                # (where the seam ends above a hidden armpit, the side from the seam's end down, at the garment
+                # side's relative height below its armpit)
+                hem, sh = names.index(f"hem_{side}"), names.index(f"shoulder_{side}")
+                tcat, gcat, on = np.vstack(tp), np.vstack(gp), np.concatenate(sseg) == 200 + q
+                at = sum(len(x) for x in tp[:armpit_at])
+                on[at] = False  # the armpit starts at the garment's armpit
+                verts = np.vstack(vertices)[np.concatenate(vsegs) == 200 + q]
+                (ty0, ty1), (gy0, gy1) = (t.landmarks[[sh, hem], 1], g.landmarks[[sh, hem], 1])
+                if end is not None:
+                    on[at:at + 1 + _SEAM_POINTS] = False
+                    ty0, gy0 = end[1], g.landmarks[i][1]
+                gy = gy0 + np.clip((tcat[on, 1] - ty0) / max(float(ty1 - ty0), 1e-9), 0, 1) * (gy1 - gy0)
+                if len(verts):
+                    gcat[on] = verts[np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)]
+                gp = list(np.split(gcat, np.cumsum([len(x) for x in tp])[:-1]))
         n_slide = sum(len(a) for a in tp)
         tp.append(t.landmarks[fixed])
         gp.append(g.landmarks[fixed])

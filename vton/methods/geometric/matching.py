@@ -73,12 +73,6 @@ class Outline:
         """``(2,)`` pixel (x, y) of the landmark called ``name``."""
         return self.landmarks[self.landmark_names.index(name)]
 
-    def restricted(self, names: tuple[str, ...]) -> Outline:
-        """The same outline keeping only the landmarks in ``names``."""
-        keep = [i for i, n in enumerate(self.landmark_names) if n in names]
-        return Outline(self.points, self.arc, tuple(self.landmark_names[i] for i in keep), self.landmarks[keep],
-                       self.landmark_arc[keep], self.contour)
-
 
 @dataclass(frozen=True)
 class Matching:
@@ -203,7 +197,8 @@ def _nearest(c: np.ndarray, p: np.ndarray, allowed: np.ndarray | None = None) ->
 
 
 def _landmarks(c: np.ndarray, mask: np.ndarray, cx: float, collar: np.ndarray,
-               shoulders: tuple[np.ndarray, np.ndarray], what: str) -> tuple[np.ndarray, dict[str, int]]:
+               shoulders: tuple[np.ndarray, np.ndarray], what: str, sleeves: np.ndarray | None = None
+               ) -> tuple[np.ndarray, dict[str, int]]:
     """Roll the contour to start at the collar and find the other landmarks as contour indices.
 
     Args:
@@ -212,6 +207,7 @@ def _landmarks(c: np.ndarray, mask: np.ndarray, cx: float, collar: np.ndarray,
         cx: x of the shape's centre line.
         collar: a point at the collar (the nearest contour point becomes the start).
         shoulders: (image-right, image-left) points near the shoulders' tops.
+        sleeves: ``(H, W) bool`` pixels known to be sleeve (parted from the torso along an arm): no hem corner there.
     """
     c = np.roll(c, -_nearest(c, collar), axis=0)
     m = len(c)
@@ -223,7 +219,12 @@ def _landmarks(c: np.ndarray, mask: np.ndarray, cx: float, collar: np.ndarray,
     sl = _nearest(c, shoulders[1], idx >= m // 2)
     # hem corners: the outermost points of the bottom band within the torso's columns
     hw = _torso_half_width(mask, cx, top, bottom, what)
-    band = (c[:, 1] >= bottom - 0.08 * (bottom - top) - 1) & (np.abs(c[:, 0] - cx) <= 1.3 * hw + 1)
+    body = np.ones(m, bool)
+    if sleeves is not None:  # the hem is the torso's: a sleeve hanging as low does not count
+        ci = np.round(c).astype(np.int64)
+        body = ~sleeves[ci[:, 1], ci[:, 0]]
+        bottom = float(c[body, 1].max()) if body.any() else bottom
+    band = (c[:, 1] >= bottom - 0.08 * (bottom - top) - 1) & (np.abs(c[:, 0] - cx) <= 1.3 * hw + 1) & body
     if not (band & (c[:, 0] > cx)).any() or not (band & (c[:, 0] < cx)).any():
         raise InputError(f"{what} has no hem on both sides of its centre line")
     # each corner is the band's point nearest the corner of the band's bounding box on its side, so a symmetric
@@ -392,9 +393,143 @@ def person_contour(region: np.ndarray, pose: Pose, occluders: np.ndarray | None 
     r = max(1, int(round(close_fraction * height)))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     shape = (cv2.morphologyEx(shape.astype(np.uint8), cv2.MORPH_CLOSE, disc) > 0) | shape
-    c = outline_contour(shape, what)
-    shoulders = (_top_in_column(shape, right[0], what), _top_in_column(shape, left[0], what))
-    return Contour(*_landmarks(c, shape, float(neck[0]), neck, shoulders, what))
+    cx = float(neck[0])
+
+    def contour_of(m: np.ndarray, sleeves: np.ndarray | None = None) -> Contour:
+        shoulders = (_top_in_column(m, right[0], what), _top_in_column(m, left[0], what))
+        return Contour(*_landmarks(outline_contour(m, what), m, cx, neck, shoulders, what, sleeves))
+
+    out = contour_of(shape)
+    # a sleeve hanging against the body merges with the torso: no concavity parts them. Where the pose shows that
+    # arm, the shape is slit along the sleeve's inner edge (from the sleeve's end up to about the armpit) so the
+    # sleeve becomes a sleeve of the outline and is mapped along the arm, not folded into the torso
+    sleeves = None
+    arm_of = {"right": "right" if rs[0] > ls[0] else "left", "left": "left" if rs[0] > ls[0] else "right"}
+    for side, sign in (("right", 1.0), ("left", -1.0)):
+        axis = _arm_axis(pose, arm_of[side])
+        slit = None if axis is None else _sleeve_slit(region, axis, sign)
+        if slit is None:
+            continue
+        line, top, end, polygon, outward = slit
+        if f"armpit_{side}" in out.found and out.c[out.found[f"armpit_{side}"], 1] <= top[1] + 2 * top[2]:
+            continue  # the outline has its armpit where the arm leaves the body: the sleeve stands out already
+        if not outward:
+            # an arm hanging across the body: its sleeve lies in front of the torso, which the torso's warp covers
+            # (the garment's sleeve is cut at the region's edge); a concavity low on this side is the cuff's, not
+            # an armpit
+            out = Contour(out.c, {k: v for k, v in out.found.items() if k not in (f"sleeve_{side}", f"armpit_{side}")})
+            continue
+        cut = shape & ~_thin_line(line, shape.shape)
+        sleeve = np.zeros(shape.shape, np.uint8)
+        cv2.fillPoly(sleeve, [np.round(polygon * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        sleeve = sleeve > 0 if sleeves is None else sleeves | (sleeve > 0)
+        try:
+            candidate = contour_of(cut, sleeve)
+        except InputError:
+            continue
+        f = dict(candidate.found)
+        if f"sleeve_{side}" not in f or f"armpit_{side}" not in f:
+            continue
+        # the sleeve's end is the cuff: the outline's farthest point down the arm (not the farthest from the centre
+        # line, which on a hanging arm may be its shoulder)
+        lo, hi = sorted((f[f"shoulder_{side}"], f[f"armpit_{side}"]))
+        seg = np.arange(lo + 1, hi)
+        u = (end - axis[0]) / max(float(np.hypot(*(end - axis[0]))), 1e-9)
+        along = (candidate.c[seg] - axis[0]) @ u
+        near = seg[along >= along.max() - 1.5]
+        f[f"sleeve_{side}"] = int(near[len(near) // 2])
+        # taken only where the new concavity is the slit's: the armpit near its top, the cuff near the sleeve's end
+        if (np.hypot(*(candidate.c[f[f"armpit_{side}"]] - top[:2])) <= 2 * top[2] + 2
+                and np.hypot(*(candidate.c[f[f"sleeve_{side}"]] - end)) <= 2 * top[2] + 2):
+            shape, sleeves, out = cut, sleeve, Contour(candidate.c, f)
+    return out
+
+
+def _thin_line(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``(H, W) bool``: the polyline through ``points`` as a 4-connected line of pixels (an 8-connected shape
+    cannot cross it)."""
+    seg = np.diff(points, axis=0)
+    n = np.maximum(1, np.ceil(4 * np.abs(seg).max(1)).astype(np.int64))
+    dense = np.vstack([a + np.arange(k)[:, None] / k * d for a, d, k in zip(points[:-1], seg, n, strict=True)]
+                      + [points[-1:]])
+    px = np.round(dense).astype(np.int64)
+    px = px[np.r_[True, (np.diff(px, axis=0) != 0).any(1)]]
+    diagonal = (np.diff(px, axis=0) != 0).all(1)
+    px = np.vstack([px, np.c_[px[1:][diagonal, 0], px[:-1][diagonal, 1]]])  # a pixel in each diagonal step
+    h, w = shape
+    px = px[(px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)]
+    m = np.zeros(shape, bool)
+    m[px[:, 1], px[:, 0]] = True
+    return m
+
+
+def _arm_axis(pose: Pose, arm: str) -> np.ndarray | None:
+    """``(K, 2)`` pixel (x, y) of the arm's shoulder, elbow and (when present) wrist, or None without an elbow."""
+    pts = []
+    for joint in ("shoulder", "elbow", "wrist"):
+        p = pose.point(f"{arm}_{joint}")
+        if p is None:
+            break
+        pts.append(np.asarray(p, np.float64) - 0.5)
+    return np.asarray(pts) if len(pts) >= 2 else None
+
+
+def _sleeve_slit(region: np.ndarray, axis: np.ndarray, sign: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool] | None:
+    """Where to part a sleeve from the torso it hangs against: the sleeve's inner edge along the arm.
+
+    The sleeve is the run of ``region`` along the arm's axis from the shoulder; its half width is the median
+    distance from the axis to the region's edge on the arm's outer side (``sign``: +1 image right, −1 left); the
+    slit runs a half width inside the axis from about the armpit (two half widths down the arm, at least a third of
+    the upper arm) to a half width past the sleeve's end.
+
+    Returns:
+        ``(line (L, 2), (x, y, half width) of its top, (x, y) of the sleeve's end, the sleeve's polygon (the
+        slit and a line three half widths outside the axis), whether the arm points outwards)``, or None where the
+        region
+        does not run along the arm for at least three half widths.
+    """
+    h, w = region.shape
+    seg = np.diff(axis, axis=0)
+    lengths = np.hypot(*seg.T)
+    if (lengths < 1).any():
+        return None
+    cum = np.concatenate([[0.0], np.cumsum(lengths)])
+    ts = np.arange(0.0, cum[-1], 1.0)
+    k = np.clip(np.searchsorted(cum, ts, side="right") - 1, 0, len(lengths) - 1)
+    d = seg[k] / lengths[k, None]
+    pts = axis[k] + (ts - cum[k])[:, None] * d
+    n = np.stack([-d[:, 1], d[:, 0]], 1)
+    n[n[:, 0] * sign < 0] *= -1  # the arm's outer side
+
+    def inside(p: np.ndarray) -> np.ndarray:
+        x, y = np.round(p[..., 0]).astype(np.int64), np.round(p[..., 1]).astype(np.int64)
+        ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        return ok & region[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)]
+
+    on = inside(pts)
+    if not on[: max(2, len(on) // 10)].any():
+        return None
+    first = int(np.argmax(on))
+    end = first + (int(np.argmin(on[first:])) if not on[first:].all() else len(on) - first) - 1
+    reach = np.arange(1, max(h, w))
+    out_pts = pts[first:end + 1, None, :] + reach[None, :, None] * n[first:end + 1, None, :]  # (T, R, 2)
+    leaves = ~inside(out_pts)
+    has = leaves.any(1)
+    if has.sum() < 3:
+        return None
+    hw = float(np.median(reach[np.argmax(leaves[has], 1)]))
+    top_t = max(2 * hw, cum[1] / 3)
+    if ts[end] - top_t < hw or ts[end] < 3 * hw:
+        return None
+    last = min(len(ts) - 1, end + int(np.ceil(hw)) + 1)
+    sel = np.arange(int(np.ceil(top_t)), last + 1)
+    inner, outer = pts[sel] - hw * n[sel], pts[sel] + 3 * hw * n[sel]
+    if last == len(ts) - 1:  # past the wrist: on along the forearm's direction
+        extra = np.arange(1, int(np.ceil(hw)) + 2)[:, None] * d[-1]
+        inner, outer = np.vstack([inner, inner[-1] + extra]), np.vstack([outer, outer[-1] + extra])
+    outward = bool((pts[end, 0] - pts[0, 0]) * sign > 0)
+    return inner, np.array([*inner[0], hw]), pts[end], np.vstack([inner, outer[::-1]]), outward
 
 
 def _sleeve_axis(contour: Contour, side: str) -> tuple[np.ndarray, np.ndarray, float] | None:

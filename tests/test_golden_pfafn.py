@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from tolerances import FP16_IMAGE, GRID, LOGITS, assert_mostly_close, atol_of, rtol_of
+from tolerances import FP16_IMAGE, FUSED, GRID, LOGITS, assert_mostly_close, atol_of, rtol_of
 
 from vton.errors import WeightsError
 from vton.methods.pfafn.assembly import generator_input, generator_outputs, prepare_cloth, warp_edge
@@ -301,7 +301,9 @@ def test_config_rejects_a_frame_that_the_pyramid_cannot_halve():
 
 
 def test_no_convolution_of_the_pfafn_networks_takes_the_slow_native_path():
-    """torch routes small batch-1 convolutions to ``_slow_conv2d_forward``; the networks' Conv2d takes oneDNN."""
+    """torch routes small batch-1 convolutions to ``_slow_conv2d_forward``; every convolution of the networks takes
+    oneDNN (``mkldnn_convolution``, or ``_convolution_pointwise`` where the fused inference path runs it with the
+    BatchNorm, activation or residual sum after it): one oneDNN call per ``Conv2d``, none native."""
     from torch.profiler import ProfilerActivity, profile
 
     from vton.methods.pfafn.networks import PFAFNConfig, build_pfafn_network
@@ -312,5 +314,110 @@ def test_no_convolution_of_the_pfafn_networks_takes_the_slow_native_path():
     with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
         out = warp(x, x)
         gen(torch.cat([x, out.warped_cloth, x[:, :1]], 1))
-    names = {e.key for e in prof.key_averages()}
-    assert "aten::mkldnn_convolution" in names and not any("slow_conv" in n or "thnn_conv" in n for n in names)
+    counts = {e.key: e.count for e in prof.key_averages()}
+    onednn = counts.get("aten::mkldnn_convolution", 0) + counts.get("mkldnn::_convolution_pointwise", 0)
+    convs = sum(isinstance(m, torch.nn.Conv2d) for net in (warp, gen) for m in net.modules())  # each runs once
+    assert onednn == convs, counts
+    assert not any("slow_conv" in n or "thnn_conv" in n or n == "aten::convolution" for n in counts), counts
+
+
+FUSED_CFG = dict(num_filters=(8, 16, 16), fpn_dim=32, ngf=4, fine_height=64, fine_width=64)
+
+
+def _randomise(net: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Convolutions re-drawn at their initial scale, BatchNorms away from the identity (so that folding matters)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.copy_((torch.rand(m.weight.shape, generator=g) * 2 - 1) * m.weight.abs().max())
+                if m.bias is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+    return net
+
+
+def _both_paths(net, *inputs):
+    """``(fused, plain, oneDNN fused calls)``: the fused CPU path (no autograd) and the plain modules (autograd on,
+    nothing requiring grad), on the same weights."""
+    from torch.profiler import ProfilerActivity, profile
+
+    net.requires_grad_(False)
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        fused = net(*inputs)
+    with torch.enable_grad():
+        plain = net(*inputs)
+    calls = {e.key: e.count for e in prof.key_averages()}.get("mkldnn::_convolution_pointwise", 0)
+    return fused, plain, calls
+
+
+def test_fused_cpu_path_equals_the_plain_modules():
+    cfg = PFAFNConfig(**FUSED_CFG)
+    g = torch.Generator().manual_seed(1)
+    person = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
+    clothes = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
+    warp = _randomise(build_pfafn_network("warp", cfg), 2)
+    fused, plain, calls = _both_paths(warp, person, clothes)
+    assert calls > 0
+    torch.testing.assert_close(fused.flow, plain.flow, atol=FUSED, rtol=0)
+    for f, p in zip(fused.level_flows, plain.level_flows, strict=True):
+        torch.testing.assert_close(f, p, atol=FUSED, rtol=0)
+    with torch.no_grad():
+        pf = warp.cond_FPN(warp.cond_features(person))
+    with torch.enable_grad():
+        pp = warp.cond_FPN(warp.cond_features(person))
+    for f, p in zip(pf, pp, strict=True):  # the finest level takes the composed convolution
+        torch.testing.assert_close(f, p, atol=FUSED, rtol=0)
+    gen = _randomise(build_pfafn_network("gen", cfg), 3)
+    x = torch.rand(1, cfg.gen_in_channels, 64, 64, generator=g) * 2 - 1
+    fused, plain, calls = _both_paths(gen, x)
+    assert calls > 0
+    torch.testing.assert_close(fused, plain, atol=FUSED, rtol=0)
+
+
+def test_fused_path_follows_new_weights():
+    """The folded weights are cached; loading a state dict or editing a parameter in place refreshes them."""
+    cfg = PFAFNConfig(**FUSED_CFG)
+    x = torch.rand(1, cfg.gen_in_channels, 64, 64) * 2 - 1
+    gen = _randomise(build_pfafn_network("gen", cfg), 4)
+    first, _, _ = _both_paths(gen, x)
+    gen.load_state_dict(_randomise(build_pfafn_network("gen", cfg), 5).state_dict())
+    fused, plain, _ = _both_paths(gen, x)
+    assert (fused - first).abs().max() > 100 * FUSED
+    torch.testing.assert_close(fused, plain, atol=FUSED, rtol=0)
+    with torch.no_grad():
+        gen.model.model[0].weight.mul_(0.5)
+        next(m for m in gen.modules() if isinstance(m, torch.nn.BatchNorm2d)).running_mean.add_(0.3)
+    edited, plain, _ = _both_paths(gen, x)
+    assert (edited - fused).abs().max() > 100 * FUSED
+    torch.testing.assert_close(edited, plain, atol=FUSED, rtol=0)
+    warp = _randomise(build_pfafn_network("warp", cfg), 6)
+    person = torch.rand(1, 3, 64, 64) * 2 - 1
+    before, _, _ = _both_paths(warp, person, person)
+    warp.load_state_dict(_randomise(build_pfafn_network("warp", cfg), 7).state_dict())
+    after, plain, _ = _both_paths(warp, person, person)
+    assert (after.flow - before.flow).abs().max() > 100 * FUSED
+    torch.testing.assert_close(after.flow, plain.flow, atol=FUSED, rtol=0)
+
+
+@pytest.mark.golden
+def test_fused_path_equals_the_plain_modules_on_the_golden_weights(golden, layouts_dir, make_weights, warp_runs):
+    """On the fixtures' weights and inputs the fused CPU path (what a try-on runs) stays within float rounding of
+    the plain modules, for every flow level and the generator's raw output."""
+    t, meta, runs = warp_runs
+    net = _golden_network("warp", t, meta, layouts_dir, make_weights, True).requires_grad_(False)
+    with torch.enable_grad():
+        plain = net(t["in.real_image"], runs[True]["clothes"])
+    torch.testing.assert_close(runs[True]["out"].flow, plain.flow, atol=FUSED, rtol=0)
+    for fused_level, plain_level in zip(runs[True]["out"].level_flows, plain.level_flows, strict=True):
+        torch.testing.assert_close(fused_level, plain_level, atol=FUSED, rtol=0)
+    t_gen, meta_gen = golden("pfafn_gen")
+    gen = _golden_network("gen", t_gen, meta_gen, layouts_dir, make_weights, True).requires_grad_(False)
+    x = generator_input(t_gen["in.real_image"], t_gen["in.warped_cloth"], t_gen["in.warped_edge"])
+    fused, plain_raw, calls = _both_paths(gen, x)
+    assert calls > 0
+    torch.testing.assert_close(fused, plain_raw, atol=FUSED, rtol=0)

@@ -29,7 +29,10 @@ class PFAFN(Method):
     def build_network(self, name: str, **overrides: Any) -> torch.nn.Module:
         try:
             cfg = PFAFNConfig(**overrides)
-            return build_pfafn_network(name, cfg)
+            # built as normal tensors even when loaded inside an inference-mode call: their version counters let the
+            # fused CPU path keep its folded weights between runs (inference tensors have none: refolded each run)
+            with torch.inference_mode(False):
+                return build_pfafn_network(name, cfg)
         except (TypeError, ValueError) as e:
             raise InputError(f"PF-AFN has the networks warp and gen; {name!r} with {overrides}: {e}") from None
 

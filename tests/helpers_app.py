@@ -72,7 +72,7 @@ def app_env(**extra: str) -> dict[str, str]:
 
 # Gradio's launch() checks that it reaches its own URL and exits when that fails; its own probe gave up at the first
 # request slower than 3 s, which killed the app on a loaded machine although it served (seen at load 12 and 24 on
-# 2 cores). vton.weblaunch makes that probe patient, so the app must now start on a busy machine: the harness waits
+# 2 cores). vton.web.launch makes that probe patient, so the app must now start on a busy machine: the harness waits
 # until the check passed (Gradio then prints one of _LAUNCHED) and takes any exit as a failure. Should the app ever
 # launch quietly (no such line), a page that has served for _SELF_CHECK_S is taken as launched.
 _LAUNCHED = ("To create a public link", "Running on public URL")

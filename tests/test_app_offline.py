@@ -71,36 +71,36 @@ def test_gpu_decorator_is_spaces_gpu_when_importable_and_a_noop_otherwise(monkey
     import sys
     import types
 
-    from vton import webapp
+    from vton.web import space
 
     def f(x):
         return x + 1
 
     monkeypatch.setitem(sys.modules, "spaces", None)  # import spaces -> ImportError
-    assert webapp.gpu()(f) is f
+    assert space.gpu()(f) is f
     calls = []
     fake = types.ModuleType("spaces")
     fake.GPU = lambda duration: (lambda fn: calls.append(duration) or fn)
     monkeypatch.setitem(sys.modules, "spaces", fake)
-    assert webapp.gpu(duration=60)(f)(1) == 2 and calls == [60]
+    assert space.gpu(duration=60)(f)(1) == 2 and calls == [60]
 
 
 def test_binds_localhost_unless_running_on_a_space(monkeypatch):
-    from vton import webapp
+    from vton.web import space
 
     monkeypatch.delenv("SPACE_ID", raising=False)
-    assert webapp.server_host(None) == "127.0.0.1"
+    assert space.server_host(None) == "127.0.0.1"
     monkeypatch.setenv("SPACE_ID", "someone/vton")
-    assert webapp.server_host(None) == "0.0.0.0"
-    assert webapp.server_host("127.0.0.1") == "127.0.0.1"
+    assert space.server_host(None) == "0.0.0.0"
+    assert space.server_host("127.0.0.1") == "127.0.0.1"
 
 
 def test_unexpected_errors_become_a_short_message_and_vton_errors_stay_as_written():
-    from vton import webapp
     from vton.errors import InputError
+    from vton.web import messages
 
-    assert webapp.user_message(InputError("the person photo is too small")) == "the person photo is too small"
-    msg = webapp.user_message(KeyError("secret internal detail"))
+    assert messages.user_message(InputError("the person photo is too small")) == "the person photo is too small"
+    msg = messages.user_message(KeyError("secret internal detail"))
     assert "KeyError" in msg and "secret" not in msg and "server log" in msg
 
 
@@ -108,10 +108,10 @@ def test_every_shipped_example_file_exists():
     import json
     import os
 
-    from vton import webapp
+    from vton.web import examples
 
-    listed = json.loads((webapp.EXAMPLES_DIR / "examples.json").read_text())
-    rows = webapp.example_rows()
+    listed = json.loads((examples.EXAMPLES_DIR / "examples.json").read_text())
+    rows = examples.example_rows()
     assert len(rows) == len(listed) >= 4
     for row in rows:
         assert len(row) == 5  # person, garment, pose, parse, mask: no method, so an example keeps the chosen one
@@ -120,17 +120,17 @@ def test_every_shipped_example_file_exists():
 
 
 def test_space_dependency_step_runs_only_on_a_space_and_only_when_missing(monkeypatch):
-    from vton import webapp
+    from vton.web import space
 
     calls = []
     monkeypatch.setattr("subprocess.run", lambda *a, **k: calls.append(a))
     monkeypatch.delenv("SPACE_ID", raising=False)
-    assert webapp.ensure_space_dependencies() is False
+    assert space.ensure_space_dependencies() is False
     monkeypatch.setenv("SPACE_ID", "owner/vton")
-    assert webapp.ensure_space_dependencies() is False  # controlnet-aux is installed here
+    assert space.ensure_space_dependencies() is False  # controlnet-aux is installed here
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
-    assert webapp.ensure_space_dependencies() is True
-    assert calls and calls[0][0][-2:] == ["--no-deps", webapp.CONTROLNET_AUX]
+    assert space.ensure_space_dependencies() is True
+    assert calls and calls[0][0][-2:] == ["--no-deps", space.CONTROLNET_AUX]
 
 
 def _client(server):
@@ -182,29 +182,30 @@ def test_geometric_example_runs_with_nothing_downloaded(offline_app):
 
 
 def test_examples_say_which_methods_run_them(monkeypatch, tmp_path):
-    from vton import webapp
+    from vton.web import examples, readiness
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    rows = webapp.method_table(tmp_path)
-    labels = webapp.example_labels(rows)
-    assert len(labels) == len(webapp.example_rows())
+    rows = readiness.method_table(tmp_path)
+    labels = examples.example_labels(rows)
+    assert len(labels) == len(examples.example_rows())
     assert labels[0] == "geometric_person + geometric_cloth · 1 method"  # the training-free one
     assert all(len(lab) <= 60 for lab in labels)  # Gradio cuts longer example labels
-    note = webapp.examples_note(rows)
+    note = examples.examples_note(rows)
     assert note.startswith("**Runs now:** every example with Geometric") and "CP-VTON" not in note
     no_method = [dict(r, ready=False) for r in rows]
-    assert all(lab.endswith("cannot run yet") for lab in webapp.example_labels(no_method))
-    assert webapp.examples_note(no_method).startswith("**Cannot run yet:** every example")
+    assert all(lab.endswith("cannot run yet") for lab in examples.example_labels(no_method))
+    assert examples.examples_note(no_method).startswith("**Cannot run yet:** every example")
 
 
 def test_hub_check_is_one_quick_connect_that_decides_the_whole_run(monkeypatch):
     import socket
     import time
 
-    from vton import webapp, weights
+    from vton import weights
+    from vton.web import readiness
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert webapp.hub_reachable() is False and webapp.hub_state().startswith("offline (HF_HUB_OFFLINE")
+    assert readiness.hub_reachable() is False and readiness.hub_state().startswith("offline (HF_HUB_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
     monkeypatch.setattr(weights.hub, "_hub_mode", {"mode": None})
@@ -217,8 +218,8 @@ def test_hub_check_is_one_quick_connect_that_decides_the_whole_run(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", slow_connect)
     t0 = time.monotonic()
-    assert webapp.hub_reachable() is False
-    assert webapp.hub_state() == "offline (the Hub cannot be reached: nothing can be downloaded)"
+    assert readiness.hub_reachable() is False
+    assert readiness.hub_state() == "offline (the Hub cannot be reached: nothing can be downloaded)"
     assert weights.hub_offline() and "HF_HUB_OFFLINE" not in weights.offline_reason()  # never "unset" what is unset
     assert len(calls) == 1 and calls[0][1] == weights.HUB_CHECK_TIMEOUT_S  # one connect for the whole run
     assert time.monotonic() - t0 < 2.0
@@ -227,31 +228,32 @@ def test_hub_check_is_one_quick_connect_that_decides_the_whole_run(monkeypatch):
 def test_edits_become_pipeline_inputs_in_the_photos_pixels():
     import numpy as np
 
-    from vton import webapp, webapp_views
     from vton.preprocess.framing import FrameTransform
+    from vton.web import edits, galleries
 
     t = FrameTransform(0.25, 10.0, 0.0, (688, 1024))  # a 688 × 1024 photo, scaled by 1/4 and shifted 10 px
-    rows = [[n, 0, 0, 0, "no"] for n in webapp_views.COCO18]
+    rows = [[n, 0, 0, 0, "no"] for n in edits.COCO18]
     rows[0] = ["nose", 96.0, 40.0, 0.9, "yes"]
-    pose = webapp_views.pose_from_table(rows, t)
+    pose = edits.pose_from_table(rows, t)
     assert pose.size == (688, 1024)
     assert np.allclose(pose.keypoints[0], [(96 - 10) * 4, 160]) and pose.scores[0] == np.float32(0.9)
     assert pose.present.sum() == 1
     frame = np.zeros((256, 192, 3), np.uint8)
-    colours = webapp_views.LIP.colors()
+    colours = edits.LIP.colors()
     frame[100:120, 50:90] = colours[5]  # upper clothes
     frame[100, 50] = (colours[5] * 0.8).astype(np.uint8)  # a brush's soft edge snaps to the nearest label
-    parsing = webapp_views.parsing_from_editor({"composite": frame}, t)
+    parsing = edits.parsing_from_editor({"composite": frame}, t)
     assert parsing.labels.shape == (1024, 688)
     assert parsing.labels[440, 200] == 5 and parsing.labels[10, 10] == 0
-    assert webapp_views.LIP.names[5] == "upper_clothes"
-    mask = webapp_views.mask_from_editor({"composite": np.full((256, 192, 3), 255, np.uint8)}, (192, 256))
+    assert edits.LIP.names[5] == "upper_clothes"
+    mask = edits.mask_from_editor({"composite": np.full((256, 192, 3), 255, np.uint8)}, (192, 256))
     assert mask.shape == (256, 192) and mask.all()
-    headers, cp = webapp_views.control_point_rows({"data": {"control_points": [{"i": 0, "x": -1.0, "y": -1.0},
-                                                                             {"i": 1, "x": 0.0, "y": -1.0}]}})
+    headers, cp = edits.control_point_rows({"data": {"control_points": [{"i": 0, "x": -1.0, "y": -1.0},
+                                                                      {"i": 1, "x": 0.0, "y": -1.0}]}},
+                                           "control_points")
     assert headers == ["i", "x", "y"] and cp == [[0, -1.0, -1.0], [1, 0.0, -1.0]]
-    assert webapp_views.control_point_rows({"data": {}}) == ([], [])
-    assert "upper clothes" in webapp_views.legend_html() and len(webapp_views.brush_colours()) == 20
-    assert webapp.split_compare([1, 2, 3], {"methods": ["a", "b"], "results": {
+    assert edits.control_point_rows({"data": {}}, "control_points") == ([], [])
+    assert "upper clothes" in edits.legend_html() and len(edits.brush_colours()) == 20
+    assert galleries.split_compare([1, 2, 3], {"methods": ["a", "b"], "results": {
         "a": {"stages": [{"section": "inputs"}, {"section": "warp"}]}, "b": {"stages": [{"section": "warp"}]}}}) == {
         ("a", "inputs"): [1], ("a", "warp"): [2], ("b", "warp"): [3]}

@@ -4,7 +4,7 @@ Every endpoint with file inputs (``/tryon``, ``/compare``, ``/preprocess`` and t
 ``fn_index``) is sent server paths in every form a caller can write them — a bare string, ``{"path": ...}`` without
 Gradio's ``meta``, a ``FileData`` with ``meta`` naming a file outside the upload folder, a URL, a list — for
 targets that exist, do not exist, are folders, devices or FIFOs. Each must be refused with one and the same message
-(``vton.webinputs.REFUSED``) that names none of them, at once (a FIFO never blocks another client), while uploads
+(``vton.web.inputs.REFUSED``) that names none of them, at once (a FIFO never blocks another client), while uploads
 and shipped examples named by their file name run. The training-free ``geometric`` method with the examples'
 annotations needs no weights (an empty weights folder).
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from helpers_app import GEOMETRIC, AppServer
 
-from vton.webinputs import MAX_BODY_BYTES, REFUSED
+from vton.web.inputs import MAX_BODY_BYTES, REFUSED
 
 pytestmark = pytest.mark.slow
 

@@ -31,7 +31,7 @@ def test_the_cost_comes_from_the_benchmark_file_and_is_shown_by_methods(costs, c
     assert f"cost: {text}" in out
     row = methods.describe(first)
     assert row["cost_text"] == text
-    from vton.webapp import method_choices, weights_notice
+    from vton.web.readiness import method_choices, weights_notice
 
     assert "~1.2 s" in dict((v, k) for k, v in method_choices([row]))[first]
     assert text in weights_notice([row], None)

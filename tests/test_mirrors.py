@@ -296,12 +296,12 @@ def test_a_mirror_only_method_is_ready_online_and_says_what_it_downloads(offline
     assert row["weights"]["warp"]["source"].startswith(
         "the authors' release, third-party copy `Ravi21/smart12@7f0687b`")
     assert "non-commercial research use only" in row["weights"]["gen"]["licence"]
-    from vton import webapp
+    from vton.web import readiness
 
-    rows = webapp.method_table()
-    label = dict((v, k) for k, v in webapp.method_choices(rows))["pf-afn"]
+    rows = readiness.method_table()
+    label = dict((v, k) for k, v in readiness.method_choices(rows))["pf-afn"]
     assert "weights ready (downloads 293 MB on first use)" in label.split(" · ")  # its own part of the label
-    banner = webapp.readiness_banner(rows)
+    banner = readiness.readiness_banner(rows)
     assert "**PF-AFN**: ready (downloads 293 MB on first use)" in banner
     assert "third-party copy `Ravi21/smart12@7f0687b`" in banner and "Non-commercial research use only" in banner
 
@@ -344,20 +344,20 @@ def test_pf_afn_from_a_mirror_resolves_converts_loads_strictly_and_runs(hf_cache
                                     "mirrors": [dict(m.as_dict(), sha256=_sha(data), bytes=len(data))]}
     _manifest_with(tmp_path, monkeypatch, **changes)
 
-    from vton import webapp
+    from vton.web import messages, running
 
-    monkeypatch.setattr(webapp, "_pipelines", type(webapp._pipelines)())
-    monkeypatch.setattr(webapp, "_preprocessors", type(webapp._preprocessors)())
+    monkeypatch.setattr(running, "_pipelines", type(running._pipelines)())
+    monkeypatch.setattr(running, "_preprocessors", type(running._preprocessors)())
     seen = []  # the page's progress: the first use shows the check and the conversion of each file
-    result = webapp.run_tryon("pf-afn", webapp.Uploads(EX / "person.png", EX / "cloth_tshirt.png", None, None, None),
+    result = running.run_tryon("pf-afn", running.Uploads(EX / "person.png", EX / "cloth_tshirt.png", None, None, None),
                               None, lambda k, d, t: seen.append((k, d, t)))
-    pipe = webapp.pipeline("pf-afn", None)
+    pipe = running.pipeline("pf-afn", None)
     assert tuple(result.tryon.shape) == (1, 3, *reversed(pipe.card.frame))
     steps = [k for k, _, _ in seen]
     for name in ("warp_model_final.pth", "gen_model_final.pth"):
         check = steps.index(f"weights:checking the sha256 of {name} from Ravi21/smart12@7f0687b")
         assert steps[check + 1] == f"weights:converting {name} to safetensors (once; torch.load weights_only=True)"
-    assert webapp.progress_desc(steps[check + 1], 0, 1) == ("converting gen_model_final.pth to safetensors (once; "
+    assert messages.progress_desc(steps[check + 1], 0, 1) == ("converting gen_model_final.pth to safetensors (once; "
                                                             "torch.load weights_only=True)")
     for net in ("warp", "gen"):
         loaded = pipe.method.nets[net].state_dict()
@@ -445,9 +445,9 @@ def test_download_progress_goes_to_the_page_reporter_in_bytes():
         bar.update(200)
     assert got == [("downloading x", 100.0, 300.0), ("downloading x", 300.0, 300.0)]
     assert weights.hub.tqdm_class("y") is None  # outside: huggingface_hub's own console bar
-    from vton import webapp
+    from vton.web import messages
 
-    assert webapp.progress_desc("weights:downloading x", 56_000_000, 117_000_000) == "downloading x · 56/117 MB"
+    assert messages.progress_desc("weights:downloading x", 56_000_000, 117_000_000) == "downloading x · 56/117 MB"
 
 
 def test_tryon_offline_without_the_mirror_files_explains_in_one_paragraph(offline_hub, tmp_path, capsys):

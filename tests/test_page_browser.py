@@ -348,3 +348,38 @@ def test_without_weights_compare_names_each_unready_method_once_and_leaves_no_em
             assert not pg.locator(f"#compare-cell-inputs-{c.id.replace('+', '_')}").is_visible()
         assert len(text) < 1500, text  # a line per method, not a wall of paragraphs
         pg.close()
+
+
+def test_a_refusal_shows_the_stages_computed_before_it_beside_the_error(browser, tmp_path):
+    """A garment upside down is refused by the geometric method; the status names why and the stages computed up
+    to the refusal (preprocessing, the target region) are shown, so the visitor sees it (issue 20)."""
+    import numpy as np
+    from helpers_app import wait_uploaded
+    from PIL import Image
+
+    flipped = {}
+    for key in ("cloth", "cloth_mask"):
+        img = np.asarray(Image.open(GEOMETRIC[key]))[::-1]
+        flipped[key] = tmp_path / f"upside_down_{key}.png"
+        Image.fromarray(np.ascontiguousarray(img)).save(flipped[key])
+    pg = _open(browser, shared_app().url, DESKTOP)
+    pg.locator("#person-input input[type=file]").set_input_files(str(GEOMETRIC["person"]))
+    pg.locator("#cloth-input input[type=file]").set_input_files(str(flipped["cloth"]))
+    pg.locator("#person-input img").first.wait_for(state="visible")
+    pg.locator("#cloth-input img").first.wait_for(state="visible")
+    pg.locator("#overrides").get_by_text("Your own annotations").click()
+    for elem_id, path in (("pose-input", GEOMETRIC["pose"]), ("parse-input", GEOMETRIC["parse"]),
+                          ("mask-input", flipped["cloth_mask"])):
+        pg.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+        wait_uploaded(pg, elem_id, path)
+    _choose_method(pg, "geometric")
+    pg.locator("#run").click()
+    text = _wait_status(pg, "#status", "Failed")
+    assert "not upright" in text and "computed before" in text, text
+    _load_images(pg, "#section-representation")
+    captions = pg.locator("#section-representation .caption-label").all_inner_texts()
+    assert any(c.startswith(methods.card("geometric").stage("target_outline").title) for c in captions), captions
+    assert pg.locator("#section-inputs .gallery-item img").count() >= 4  # person, pose, parsing, garment, mask
+    assert pg.locator("#section-composition .gallery-item img").count() == 0  # no try-on: it was refused
+    assert "Traceback" not in pg.content()
+    pg.close()

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from vton import methods, webapp, weights
+from vton import methods, weights
 from vton.errors import InputError, WeightsError
+from vton.web import messages, readiness
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -81,7 +82,7 @@ def test_page_messages_keep_urls_and_repo_names_and_cut_server_paths():
     exc = WeightsError(f"see {url} and {hub}; Hub repo vton-lab/cp-vton-plus, file gmm_final.safetensors; the local "
                        "file /tmp/xyz/weights/cp-vton-plus/gmm_final.safetensors does not exist; press *Run try-on*; "
                        "the photo is 4.5 times longer than wide (MAX_ASPECT)")
-    msg = webapp.user_message(exc)
+    msg = messages.user_message(exc)
     assert url in msg and hub in msg and "vton-lab/cp-vton-plus" in msg
     assert "/tmp/" not in msg and "gmm_final.safetensors does not exist" in msg
     assert "*Run try-on*" in msg  # Markdown stays Markdown: the page renders it
@@ -91,12 +92,12 @@ def test_page_messages_keep_urls_and_repo_names_and_cut_server_paths():
 def test_short_reason_is_the_first_clause():
     msg = ("CP-VTON needs 2 weight files that cannot be had now (cp-vton/gmm, cp-vton/tom; not in the local weights "
            "folder w). cp-vton/gmm: not on the Hub yet")
-    assert webapp.short_reason(msg) == "CP-VTON needs 2 weight files that cannot be had now"
+    assert messages.first_clause(msg) == "CP-VTON needs 2 weight files that cannot be had now"
 
 
 def test_readiness_is_one_line_per_method_with_why_and_licence(offline_hub, tmp_path):
-    rows = webapp.method_table(tmp_path)
-    lines = webapp.readiness_lines(rows)
+    rows = readiness.method_table(tmp_path)
+    lines = readiness.readiness_lines(rows)
     assert len(lines) == len(methods.cards())
     for card, line in zip(methods.cards(), lines, strict=True):
         assert line.startswith(f"{card.title}: ") and "licence: " in line and "\n" not in line
@@ -105,7 +106,7 @@ def test_readiness_is_one_line_per_method_with_why_and_licence(offline_hub, tmp_
             assert f"not ready: weights {names} missing" in line
         else:
             assert "ready (training-free" in line
-    banner = webapp.readiness_banner(rows)
+    banner = readiness.readiness_banner(rows)
     assert "How to get the weights" in banner and "convert" not in banner
     assert banner.count("\n- ") + banner.startswith("- ") == len(rows)
 
@@ -134,8 +135,8 @@ def test_random_weights_without_onnx_fails_before_writing_anything(monkeypatch, 
 
 
 def test_geometric_declares_its_point_table_and_its_run_lists_the_pairs():
-    from vton import webapp_views
     from vton.pipeline import TryOnPipeline
+    from vton.web import edits
 
     table = methods.card("geometric").point_table
     assert table is not None
@@ -144,7 +145,7 @@ def test_geometric_declares_its_point_table_and_its_run_lists_the_pairs():
                                          parsing=EX / "geometric_person_parse.png",
                                          cloth_mask=EX / "geometric_cloth_mask.png")
     summary = result.summary()
-    headers, rows = webapp_views.control_point_rows(summary, table.key)
+    headers, rows = edits.control_point_rows(summary, table.key)
     assert len(rows) == summary["data"]["pairs"] > 0
     assert {"garment_x", "garment_y", "person_x", "person_y"} <= set(headers)
 

@@ -524,7 +524,7 @@ def test_results_backup_is_not_started_without_the_env_var(prepared, monkeypatch
 def test_the_page_config_names_no_method_and_the_page_can_join_another_blocks(prepared):
     import gradio as gr
 
-    from vton.study_ui import build_study_app
+    from vton.web.study_app import build_study_app
 
     demo = build_study_app(prepared, token="tok-123456")
     config = json.dumps(demo.get_config_file(), default=str)

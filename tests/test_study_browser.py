@@ -35,7 +35,7 @@ def _render(pair: st.Pair, method: str) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from vton.study_ui import launch_study
+    from vton.web.study_app import launch_study
 
     src = tmp_path_factory.mktemp("study-src")
     for i in range(2):

@@ -34,26 +34,26 @@ def _run_files(tmp_path: Path) -> tuple[list, dict, Image.Image, Image.Image]:
 
 
 def test_quality_readout_scores_the_try_on_against_the_framed_photo(tmp_path):
-    from vton import webapp_report
+    from vton.web import report
 
     weights = tmp_path / "w"
     bb.write_random_backbones(weights, seed=2)
     items, summary, photo, tryon = _run_files(tmp_path)
-    text = webapp_report.quality_readout(items, summary, True, weights)
+    text = report.quality_readout(items, summary, True, weights)
     assert f"SSIM **{M.ssim(tryon, photo):.4f}**" in text
     net, _ = bb.load_lpips(weights)
     assert f"LPIPS **{float(bb.lpips_distances(net, [tryon], [photo])[0]):.4f}**" in text
     assert "0.745" in text and "RANDOM" in text  # the paper's paired SSIM; random method and backbone weights
-    assert webapp_report.quality_readout(items, summary, False, weights) == webapp_report.QUALITY_HELP
-    assert "Run a try-on first" in webapp_report.quality_readout([], {}, True, weights)
+    assert report.quality_readout(items, summary, False, weights) == report.QUALITY_HELP
+    assert "Run a try-on first" in report.quality_readout([], {}, True, weights)
 
 
 def test_quality_readout_without_lpips_weights_says_which_file_is_missing(tmp_path):
-    from vton import webapp_report
+    from vton.web import report
 
-    webapp_report._lpips.cache_clear()
+    report._lpips.cache_clear()
     items, summary, photo, tryon = _run_files(tmp_path)
-    text = webapp_report.quality_readout(items, summary, True, tmp_path / "empty")
+    text = report.quality_readout(items, summary, True, tmp_path / "empty")
     assert "SSIM **" in text and "LPIPS left out" in text and "alexnet-owt-7be5be79.pth" in text
 
 

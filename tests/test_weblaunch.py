@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from vton import weblaunch
+from vton.web import launch as weblaunch
 
 
 class _SlowFirstAnswer(http.server.BaseHTTPRequestHandler):

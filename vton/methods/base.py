@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "NEEDS", "SECTIONS", "Section", "StepSpec", "StageSpec", "MethodCard", "MethodOutput", "Stage", "Trace",
     "Method", "LoadedNetwork", "TRYON_STAGE", "PASTED_STAGE", "Progress", "PointTable", "PublishedScore",
+    "OverlaySpec",
 ]
 
 _SECTION_IDS = tuple(s.id for s in SECTIONS)
@@ -54,6 +55,18 @@ class PointTable:
 
     key: str
     title: str
+
+
+@dataclass(frozen=True)
+class OverlaySpec:
+    """The picture the page shows beside its before/after slider: the warped garment over the person.
+
+    ``stage`` is that picture when ``over`` is empty; otherwise ``stage`` is the warped garment on white, laid over
+    the stage ``over`` (the framed person) where the garment is.
+    """
+
+    stage: str
+    over: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,7 @@ class MethodCard:
         factory: ``"module:Class"`` of the :class:`Method` subclass, imported only when the method is created.
         order: position in lists (lower first).
         point_table: the points the page lists under the warp (θ's control points, matched pairs), or None.
+        overlay: the warped garment over the person, as the page shows it beside the try-on, or None.
         test_overrides: network config overrides that make the networks tiny, for plumbing tests with random
             weights (``write_random_weights(..., **test_overrides)`` and ``TryOnPipeline(network_overrides=...)``).
         compile_note: what ``--compile`` costs for this method when that is notable (minutes of compile time);
@@ -128,6 +142,7 @@ class MethodCard:
     order: int = 100
     test_overrides: Mapping[str, Any] = field(default_factory=dict)
     point_table: PointTable | None = None
+    overlay: OverlaySpec | None = None
     compile_note: str = ""
     published: tuple[PublishedScore, ...] = ()
     body_mask_threshold: int = 128
@@ -148,6 +163,8 @@ class MethodCard:
                 raise ValueError(f"card {self.id!r}: stage {s.key!r} has unknown section {s.section!r}")
             if s.step not in steps and s.step != "paste_back":
                 raise ValueError(f"card {self.id!r}: stage {s.key!r} names undeclared step {s.step!r}")
+        if self.overlay is not None and self.overlay.stage not in keys:
+            raise ValueError(f"card {self.id!r}: the overlay names stage {self.overlay.stage!r}, not on the card")
         for must in ("tryon", "pasted"):
             if must not in keys:
                 raise ValueError(f"card {self.id!r}: every method shows a {must!r} stage")

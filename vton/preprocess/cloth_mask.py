@@ -41,6 +41,7 @@ from ..images import ImageSource, load_image
 
 __all__ = [
     "MIN_GARMENT_FRACTION", "ClothMask", "cloth_mask", "compute_cloth_mask", "check_cloth_mask", "background_model",
+    "on_white", "ON_WHITE_BELOW",
 ]
 
 WORK_MAX_SIDE = 1024
@@ -49,6 +50,7 @@ SHADOW_CHROMA = 6.0  # Lab chroma distance of a shadow from the background
 SOFT_STEP = 3.0  # Lab L units between neighbouring pixels; garment contours are steeper, shadows softer
 HOLE_FRACTION = 0.04
 PIECE_FRACTION = 0.05
+ON_WHITE_BELOW = 245  # a channel below this is garment on a warped or framed garment's white canvas
 _NORM_MEDIAN = 1.538  # median of |v| for v ~ N(0, I_3): turns the median residual ΔE into a per-channel σ
 
 
@@ -65,6 +67,12 @@ class ClothMask:
     mask: np.ndarray
     source: str
     background: tuple[int, int, int] = (255, 255, 255)
+
+
+def on_white(rgb: np.ndarray) -> np.ndarray:
+    """Where a garment drawn on white (a warped garment, the framed garment) is: ``(H, W) bool``, True where any
+    channel of the ``(H, W, 3) uint8`` picture is below ``ON_WHITE_BELOW``."""
+    return (np.asarray(rgb) < ON_WHITE_BELOW).any(axis=2)
 
 
 def _border(h: int, w: int, width: int) -> np.ndarray:

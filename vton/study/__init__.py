@@ -6,7 +6,7 @@ participant sees the results of two methods for the same person and garment and 
 score interval (Wilson, "Probable inference, the law of succession, and statistical inference", JASA 1927).
 
 This package is pure logic with no UI and no method names: images come from a ``render(pair, method_id)`` callable,
-the page (:mod:`vton.study_ui`) asks it for what to show and where to record an answer. See ``docs/study.md``.
+the page (:mod:`vton.web.study_app`) asks it for what to show and where to record an answer. See ``docs/study.md``.
 One job per module, each importing only those above it in this list:
 
 - :mod:`~vton.study.definition`: the study file, validated into a :class:`Study`;

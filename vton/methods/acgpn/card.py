@@ -9,6 +9,7 @@ from vton.methods.base import (
     PASTED_STAGE,
     TRYON_STAGE,
     MethodCard,
+    OverlaySpec,
     PointTable,
     PublishedScore,
     StageSpec,
@@ -65,7 +66,7 @@ CARDS = (
             "rendering": "The fused garment, skin colour and the hole image that G fills in.",
         },
         min_pose_points=4, required_keypoints=("neck",),
-        factory="vton.methods.acgpn.method:ACGPN", order=30,
+        factory="vton.methods.acgpn.method:ACGPN", order=30, overlay=OverlaySpec("warped_cloth", over="person"),
         point_table=PointTable("control_points", "θ: the STN's control points, one row per point"),
         test_overrides={"ngf": 4},
         published=(

@@ -9,6 +9,7 @@ from vton.methods.base import (
     PASTED_STAGE,
     TRYON_STAGE,
     MethodCard,
+    OverlaySpec,
     PointTable,
     PublishedScore,
     StageSpec,
@@ -58,6 +59,7 @@ def _stages(title: str, cloth_in: str, tom_in: str) -> tuple[StageSpec, ...]:
     )
 
 
+_OVERLAY = OverlaySpec("warped_overlay")
 _THETA_TABLE = PointTable("control_points", "θ: the warp's control points, one row per point")
 _NOTES = {
     "representation": "What the networks see of the person (22 channels): a blurred body shape, the head, 18 pose "
@@ -78,6 +80,7 @@ CARDS = (
         steps=STEPS, stages=_stages("CP-VTON", "garment RGB", "25 channels: representation + warped garment"),
         section_notes=_NOTES, min_pose_points=4, required_keypoints=("neck",),
         factory="vton.methods.cpvton.method:CPVTON", order=20, point_table=_THETA_TABLE,
+        overlay=_OVERLAY,
         test_overrides={"ngf": 8},
         published=(
             PublishedScore("ssim", 0.745, "paired", VITON_TEST, ACGPN_TABLE),
@@ -97,6 +100,7 @@ CARDS = (
         steps=STEPS, stages=_stages("CP-VTON+", "garment mask", "26 channels: + the re-binarised warped mask"),
         section_notes=_NOTES, min_pose_points=4, required_keypoints=("neck",),
         factory="vton.methods.cpvton.method:CPVTONPlus", order=21, point_table=_THETA_TABLE,
+        overlay=_OVERLAY,
         test_overrides={"ngf": 8},
         # CP-VTON+'s data loader counts every non-zero pixel of ``image-mask`` as body
         body_mask_threshold=1,

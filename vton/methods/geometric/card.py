@@ -9,6 +9,7 @@ from vton.methods.base import (
     PASTED_STAGE,
     TRYON_STAGE,
     MethodCard,
+    OverlaySpec,
     PointTable,
     PublishedScore,
     StageSpec,
@@ -62,6 +63,7 @@ CARDS = (
         },
         min_pose_points=3, required_keypoints=("neck", "right_shoulder", "left_shoulder"),
         factory="vton.methods.geometric.method:Geometric", order=10,
+        overlay=OverlaySpec("warped_cloth", over="person"),
         point_table=PointTable("matched_pairs",
                                "The matched pairs the TPS is fitted to: garment point → person point"),
         published=(  # VITON itself (learned): this method is only its training-free shape-context TPS step

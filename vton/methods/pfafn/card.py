@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, PublishedScore, StageSpec, StepSpec
+from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, OverlaySpec, PublishedScore, StageSpec, StepSpec
 from vton.methods.papers import PFAFN_TABLE, VITON_TEST
 
 LEVELS = 4  # flows after the four coarser pyramid levels (16 × 12 … 128 × 96); the finest is the final flow
@@ -50,7 +50,7 @@ CARDS = (
             "warp": "Appearance flows estimated coarse to fine, each level refined and composed with the last.",
             "rendering": "A residual U-Net renders the person and a composition mask.",
         },
-        factory="vton.methods.pfafn.method:PFAFN", order=40,
+        factory="vton.methods.pfafn.method:PFAFN", order=40, overlay=OverlaySpec("warped_overlay"),
         test_overrides={"num_filters": (8, 8, 8, 8, 8), "fpn_dim": 8, "ngf": 8},
         compile_note="torch.compile of PF-AFN's two networks took about 180 s on a 2-core CPU before the first "
                      "pair (issue 23's measurement); without --compile the first pair takes under 2 s",

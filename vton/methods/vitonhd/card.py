@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, StageSpec, StepSpec
+from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, OverlaySpec, StageSpec, StepSpec
 
 FRAME = (768, 1024)  # (W, H): the released weights' load size
 
@@ -71,6 +71,7 @@ CARDS = (
         frame=FRAME,
         min_pose_points=5, required_keypoints=("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip"),
         factory="vton.methods.vitonhd.method:VITONHD", order=50,
+        overlay=OverlaySpec("warped_cloth", over="person"),
         test_overrides={"ngf": 4, "norm_hidden": 8},
     ),
 )

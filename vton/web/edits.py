@@ -1,5 +1,5 @@
-"""The web app's pictures and edits: the warped-garment overlay, the parse legend, and the page's edits (keypoint
-table, painted parse map, painted garment mask) turned back into pipeline inputs.
+"""The page's edits: the editors' pictures and the parse legend, and the edits (keypoint table, painted parse map,
+painted garment mask) turned back into pipeline inputs against the run the page holds.
 
 Serves the app of this project (``app.py``), which re-implements CP-VTON (Wang et al., ECCV 2018,
 sergeywong/cp-vton@fbaf333b) and its successors; nothing here comes from their code.
@@ -20,32 +20,21 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .annotations import Parsing, Pose
-from .errors import InputError
-from .labels import COCO18, LIP
+from vton.annotations import Parsing, Pose
+from vton.errors import InputError
+from vton.labels import COCO18, LIP
 
-__all__ = ["overlay_image", "overlay_from_files", "legend_html", "brush_colours", "parse_editor_image",
+__all__ = ["legend_html", "brush_colours", "parse_editor_image",
            "mask_editor_image", "editor_image", "frame_labels_from_editor", "parsing_from_editor", "mask_from_editor",
-           "pose_from_table", "keypoint_rows", "control_point_rows", "edits_against", "KEYPOINT_HEADERS"]
+           "pose_from_table", "keypoint_rows", "control_point_rows", "edits_against", "KEYPOINT_HEADERS",
+           "keypoints_label"]
 
 KEYPOINT_HEADERS = ["keypoint", "x", "y", "score", "present"]
 
 
-def overlay_image(result: Any, alpha: float = 0.6) -> np.ndarray | None:
-    """The warped garment over the framed person: the card's ``warped_overlay`` stage when it has one, else the
-    ``warped_cloth`` stage blended (``alpha``) over the person inside the warped garment's non-white pixels."""
-    stages = {s.key: s.image for s in result.stages()}
-    if "warped_overlay" in stages:
-        return stages["warped_overlay"]
-    if "warped_cloth" not in stages or "person" not in stages:
-        return None
-    cloth = stages["warped_cloth"].astype(np.float32)
-    person = stages["person"].astype(np.float32)
-    if cloth.shape != person.shape:
-        return None
-    inside = (cloth < 245).any(axis=2, keepdims=True)  # the warped garment lies on white
-    out = np.where(inside, alpha * cloth + (1 - alpha) * person, person)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+def keypoints_label(frame: tuple[int, int]) -> str:
+    """The keypoint table's label for a method's frame ``(W, H)``."""
+    return f"Keypoints (frame pixels, {frame[0]} × {frame[1]}): edit x, y or present"
 
 
 def legend_html(label_set: Any = LIP) -> str:
@@ -166,8 +155,7 @@ def pose_from_table(rows: Any, transform: Any) -> Pose:
     return Pose(kp.astype(np.float32), scores.astype(np.float32), (w, h))
 
 
-def control_point_rows(summary: Mapping[str, Any] | None, key: str = "control_points"
-                       ) -> tuple[list[str], list[list[Any]]]:
+def control_point_rows(summary: Mapping[str, Any] | None, key: str) -> tuple[list[str], list[list[Any]]]:
     """The point table a card declares (``MethodCard.point_table``): headers and one row per item of
     ``summary["data"][key]`` (θ's control points, the matched pairs: whatever columns the method wrote); empty when
     the run has none."""
@@ -180,27 +168,6 @@ def control_point_rows(summary: Mapping[str, Any] | None, key: str = "control_po
     rows = [list(p) if isinstance(p, (list, tuple)) else [p] for p in points]
     headers = ["i", *(["x", "y"] if len(rows[0]) == 2 else [f"v{j}" for j in range(len(rows[0]))])]
     return headers, [[i, *r] for i, r in enumerate(rows)]
-
-
-def overlay_from_files(paths: Mapping[str, Any]) -> np.ndarray | None:
-    """``overlay_image`` from a run's stage files (stage key → PNG path), as the page has them."""
-    if "warped_overlay" in paths:
-        with Image.open(paths["warped_overlay"]) as im:
-            return np.asarray(im.convert("RGB"))
-    if "warped_cloth" not in paths or "person" not in paths:
-        return None
-
-    class _Stage:
-        def __init__(self, key: str, path: Any) -> None:
-            self.key = key
-            with Image.open(path) as im:
-                self.image = np.asarray(im.convert("RGB"))
-
-    class _Result:
-        def stages(self) -> list[_Stage]:
-            return [_Stage(k, paths[k]) for k in ("person", "warped_cloth")]
-
-    return overlay_image(_Result())
 
 
 def _table_equal(rows: Any, table: Sequence[Mapping[str, Any]]) -> bool:
@@ -259,6 +226,6 @@ def edits_against(pre: Any, keypoint_table: Any, parse_edit: Any, mask_edit: Any
 
 
 def _frame_to_photo(labels: np.ndarray, transform: Any) -> np.ndarray:
-    from .preprocess.framing import frame_labels
+    from vton.preprocess.framing import frame_labels
 
     return np.asarray(frame_labels(np.asarray(labels, np.uint8), transform.inverse), np.uint8)

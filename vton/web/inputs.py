@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from vton.errors import InputError
 
 __all__ = ["REFUSED", "MAX_BODY_BYTES", "InputGuard", "checked_upload", "example_names", "upload_folder",
            "app_kwargs", "short"]
@@ -56,7 +56,7 @@ def upload_folder() -> Path:
 
 def example_names() -> dict[str, Path]:
     """The shipped example files by their file name (only files ``examples/examples.json`` lists)."""
-    from .webapp import example_rows
+    from vton.web.examples import example_rows
 
     return {Path(f).name: Path(f) for row in example_rows() for f in row if f}
 
@@ -260,11 +260,15 @@ class InputGuard:
         if fn is None:
             return body
         inputs = list(getattr(fn, "inputs", []))
-        if len(payload["data"]) < len(inputs):  # Gradio would fail with an empty error
+        api_inputs = [b for b in inputs if not getattr(b, "skip_api", False)]  # a gr.State is not the caller's
+        if len(payload["data"]) < len(api_inputs):  # Gradio would fail with an empty error
             name = getattr(fn, "api_name", None) or "this event"
-            msg = (f"{name} takes {len(inputs)} values (" + ", ".join(_label(b, i) for i, b in enumerate(inputs))
+            msg = (f"{name} takes {len(api_inputs)} values ("
+                   + ", ".join(_label(b, i) for i, b in enumerate(api_inputs))
                    + f"); the call carries {len(payload['data'])}")
             raise InputError(msg, {"error": msg, "detail": msg})
+        if len(payload["data"]) < len(inputs):  # the caller's values only: Gradio adds the states
+            inputs = api_inputs
         examples = example_names()
         data, changed = payload["data"], False
         for i, block in enumerate(inputs):

@@ -16,9 +16,10 @@ from typing import Any
 
 from PIL import Image
 
-__all__ = ["quality_readout", "report_markdown", "report_chart", "build_quality", "build_report_section",
-           "QUALITY_HELP"]
+__all__ = ["quality_readout", "held_readout", "readout", "report_markdown", "report_chart", "build_quality",
+           "build_report_section", "QUALITY_HELP"]
 
+NO_RUN = "Run a try-on first: the readout compares its try-on with the framed photo."
 QUALITY_HELP = ("Tick when the garment photo shows the garment the person wears (a dataset's own pair): the try-on "
                 "is then scored against the photo, as the papers' paired SSIM and LPIPS.")
 
@@ -37,23 +38,46 @@ def _stage_paths(items: Sequence[Any] | None, summary: Mapping | None) -> dict[s
 
 def quality_readout(items: Sequence[Any] | None, summary: Mapping | None, paired: bool,
                     weights_dir: str | os.PathLike | None = None) -> str:
-    """Markdown: SSIM and LPIPS of the run's try-on against its framed photo (``items``: the run's stage gallery,
-    ``summary``: its run summary), beside the paper's paired numbers for the method; a hint when not ``paired``."""
+    """Markdown: SSIM and LPIPS of a ``/tryon`` answer's try-on against its framed photo (``items``: its stage
+    gallery, ``summary``: its run summary, whose stage rows name the gallery's items), beside the paper's paired
+    numbers for the method; a hint when not ``paired``. The page reads its held run instead (``held_readout``)."""
+    if not paired:
+        return QUALITY_HELP
+    paths = _stage_paths(items, summary)
+    if "tryon" not in paths or "person" not in paths:
+        return NO_RUN
+    try:
+        tryon = Image.open(paths["tryon"]).convert("RGB")
+        photo = Image.open(paths["person"]).convert("RGB")
+    except OSError as e:
+        return f"The quality readout failed: {e}"
+    return readout(tryon, photo, (summary or {}).get("method"), bool((summary or {}).get("random_weights")),
+                   weights_dir)
+
+
+def held_readout(held: Any, paired: bool, weights_dir: str | os.PathLike | None = None) -> str:
+    """``quality_readout`` of the run the page holds (``vton.web.held.HeldRun``): its try-on and framed photo as
+    they are in memory."""
+    if not paired:
+        return QUALITY_HELP
+    if held is None or held.pasted is None or "tryon" not in held.stages or "person" not in held.stages:
+        return NO_RUN
+    return readout(Image.fromarray(held.stages["tryon"]), Image.fromarray(held.stages["person"]), held.card.id,
+                   bool(held.summary.get("random_weights")), weights_dir)
+
+
+def readout(tryon: Image.Image, photo: Image.Image, method: str | None, random_weights: bool,
+            weights_dir: str | os.PathLike | None = None) -> str:
+    """Markdown: SSIM and LPIPS of ``tryon`` against ``photo`` (the framed photo), beside the paper's paired numbers
+    of ``method``; flagged when the method's or the LPIPS backbone's weights are RANDOM."""
     from vton import methods
     from vton.errors import VtonError
     from vton.evaluate import backbones as bb
     from vton.evaluate import metrics as M
 
-    if not paired:
-        return QUALITY_HELP
-    paths = _stage_paths(items, summary)
-    if "tryon" not in paths or "person" not in paths:
-        return "Run a try-on first: the readout compares its try-on with the framed photo."
     try:
-        tryon = Image.open(paths["tryon"]).convert("RGB")
-        photo = Image.open(paths["person"]).convert("RGB")
         parts = [f"SSIM **{M.ssim(tryon, photo):.4f}** (RGB, 11 × 11 Gaussian σ 1.5, higher is better)"]
-        flags = ["the method's weights are RANDOM"] if (summary or {}).get("random_weights") else []
+        flags = ["the method's weights are RANDOM"] if random_weights else []
         try:
             net, found = _lpips(str(weights_dir) if weights_dir else None)
             d = float(bb.lpips_distances(net, [tryon], [photo])[0])
@@ -64,7 +88,6 @@ def quality_readout(items: Sequence[Any] | None, summary: Mapping | None, paired
             parts.append(f"LPIPS left out: {str(e).split('. To get it')[0]}")
     except (OSError, VtonError) as e:
         return f"The quality readout failed: {e}"
-    method = (summary or {}).get("method")
     pubs = [p for p in methods.card(method).published if p.mode == "paired"] if method in methods.ids() else []
     lines = [f"**Quality against the photo (paired, {tryon.size[0]} × {tryon.size[1]} frame):** " + " · ".join(parts)]
     if pubs:
@@ -90,8 +113,9 @@ def report_chart(report_dir: str | os.PathLike) -> Image.Image:
     return report.render_chart(report.read(report_dir))
 
 
-def build_quality(all_stages: Any, summary: Any, weights_dir: str | os.PathLike | None) -> None:
-    """The readout's components (a tick box, a button and the text) wired to the run's gallery and summary."""
+def build_quality(run_token: Any, store: Any, weights_dir: str | os.PathLike | None) -> None:
+    """The readout's components (a tick box, a button and the text), reading the run the page holds under the
+    visitor's token (``vton.web.held.RunStore``)."""
     import gradio as gr
 
     with gr.Accordion("Quality of this try-on (paired: against the photo)", open=False, elem_id="quality"):
@@ -99,12 +123,12 @@ def build_quality(all_stages: Any, summary: Any, weights_dir: str | os.PathLike 
             paired = gr.Checkbox(label="The garment is the one in the photo (paired)", value=False,
                                  elem_id="quality-paired")
             score = gr.Button("Score against the photo", elem_id="quality-score")
-        readout = gr.Markdown(QUALITY_HELP, elem_id="quality-readout")
+        readout_md = gr.Markdown(QUALITY_HELP, elem_id="quality-readout")
 
-    def run(items, summ, is_paired):
-        return quality_readout(items, summ, bool(is_paired), weights_dir)
+    def run(token, is_paired):
+        return held_readout(store.get(token, "run"), bool(is_paired), weights_dir)
 
-    score.click(run, [all_stages, summary, paired], readout, api_visibility="private", concurrency_limit=1,
+    score.click(run, [run_token, paired], readout_md, api_visibility="private", concurrency_limit=1,
                 concurrency_id="pipeline")
 
 

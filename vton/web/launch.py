@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from . import webinputs
+from vton.web import inputs as webinputs
 
 __all__ = ["STARTUP_PROBE_SECONDS", "launch", "patient_url_ok"]
 

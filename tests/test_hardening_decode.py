@@ -183,7 +183,7 @@ def test_signed_8_bit_tiffs_are_refused(reader):
 
 @pytest.mark.parametrize("mode", sorted(Image.MODES))
 def test_every_mode_pil_makes_is_read_as_rgb_when_listed_and_refused_otherwise(mode):
-    from vton.images import _MODES
+    from vton.decoding import _MODES
 
     if mode in _MODES:
         img = load_image(Image.new(mode, (64, 64)), "person photo")

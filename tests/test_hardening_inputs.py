@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 
 import vton.datasets as datasets
 import vton.images as images
+import vton.unzip as unzip
 from vton.annotations import Parsing, Pose, check_pose
 from vton.datasets import VitonFolder, check_output_dir, check_output_file, export_dataset_zip
 from vton.errors import InputError
@@ -706,7 +707,7 @@ def test_members_outside_the_folder_are_refused(tmp_path, name):
 
 @pytest.mark.parametrize("n", [11, 50])
 def test_too_many_members_are_refused(tmp_path, monkeypatch, n):
-    monkeypatch.setattr(datasets, "MAX_ZIP_MEMBERS", 10)
+    monkeypatch.setattr(unzip, "MAX_ZIP_MEMBERS", 10)
     refused(_open_zip, tmp_path, _rezip({f"f{i}.txt": b"x" for i in range(n)}), match="MAX_ZIP_MEMBERS")
 
 

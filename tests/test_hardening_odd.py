@@ -15,6 +15,7 @@ import pytest
 from test_hardening_inputs import _export, _members, _open_zip, _rezip
 
 import vton.datasets as datasets
+import vton.unzip as unzip
 from vton.cli import main
 from vton.errors import InputError
 from vton.images import MAX_FILE_BYTES
@@ -35,7 +36,7 @@ def test_the_member_cap_is_the_largest_file_vton_reads_and_the_total_cap_is_lowe
 @pytest.mark.parametrize("size", [1, 3000, 50_000])
 @pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
 def test_a_member_inflating_beyond_the_member_cap_is_refused_naming_it(tmp_path, monkeypatch, size, compression):
-    monkeypatch.setattr(datasets, "MAX_MEMBER_BYTES", 2000)  # stands for 100 MB: the check reads the header only
+    monkeypatch.setattr(unzip, "MAX_MEMBER_BYTES", 2000)  # stands for 100 MB: the check reads the header only
     files = _members(_export(tmp_path))
     files = {k: v for k, v in files.items() if len(v) <= 2000}  # the genuine members fit the scaled cap
     files["test/image/huge.jpg"] = b"\x00" * (2000 + size)

@@ -6,12 +6,10 @@ Folder: ``<root>/<split>/{image, cloth, cloth-mask, image-parse[-new], image-mas
 ``<root>/test_pairs.txt`` with ``person.jpg cloth.jpg`` per line. The file formats inside (OpenPose JSON, parse and
 mask PNGs) are read and written by ``vton.formats``; their names are re-exported here for older imports.
 
-A dataset zip is unpacked only when every member is safe: no path leaving the folder, no symlink, no encrypted
-member, only stored/deflate/bzip2/LZMA compression, no file and folder of the same name, at most
-``MAX_ZIP_MEMBERS`` members, no member larger than ``MAX_MEMBER_BYTES`` (the largest file vton reads: an
-image of ``vton.images.MAX_FILE_BYTES``), ``MAX_UNZIPPED_BYTES`` in all, and every member's CRC intact. Names in
-the pairs list are plain file names of at most ``MAX_NAME_BYTES`` bytes. Every failure is an ``InputError`` naming
-the file.
+A dataset zip is unpacked by ``vton.unzip`` only when every member is safe (no path leaving the folder, no
+symlink, limits on members and sizes; see there). Names in the pairs list are plain file names of at most
+``MAX_NAME_BYTES`` bytes. Every failure is an ``InputError`` naming the file. The output checks
+(``check_output_file``, ``check_output_dir``) live in ``vton.outputs`` and are re-exported here for older imports.
 """
 
 from __future__ import annotations
@@ -20,10 +18,8 @@ import io
 import json
 import os
 import re
-import stat
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +45,7 @@ from .formats import (
 from .images import load_image
 from .labels import LIP, LabelSet
 from .outputs import check_output_dir, check_output_file
+from .unzip import MAX_MEMBER_BYTES, MAX_NAME_BYTES, MAX_UNZIPPED_BYTES, MAX_ZIP_MEMBERS, unpack_zip
 
 __all__ = [
     "MAX_UNZIPPED_BYTES", "MAX_MEMBER_BYTES", "MAX_ZIP_MEMBERS", "MAX_NAME_BYTES", "MAX_PAIRS_BYTES",
@@ -62,15 +59,7 @@ _IMAGE_DIR, _CLOTH_DIR, _CLOTH_MASK_DIR = "image", "cloth", "cloth-mask"
 _PARSE_DIR, _PARSE_NEW_DIR, _BODY_MASK_DIR, _POSE_DIR = "image-parse", "image-parse-new", "image-mask", "pose"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-MAX_UNZIPPED_BYTES = 2 * 1024**3  # a test split at 1024 × 768 (VITON-HD's size) fits; 256 × 192 ones are far smaller
-MAX_MEMBER_BYTES = 100 * 1024**2  # = vton.images.MAX_FILE_BYTES: a larger member is nothing vton could read
-MAX_ZIP_MEMBERS = 200_000  # VITON's train split is about 100,000 files
-MAX_NAME_BYTES = 255  # the longest file name most file systems allow
 MAX_PAIRS_BYTES = 16 * 1024**2
-_ZIP_METHODS = {
-    zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
-    zipfile.ZIP_LZMA: "LZMA",
-}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -100,81 +89,6 @@ def _check_file_name(name: str, where: str) -> str:
             f"{where}: a file name of {n} bytes ({name[:40]!r}…); file names are at most {MAX_NAME_BYTES} bytes"
         )
     return name
-
-
-def _zip_problem(members: list[zipfile.ZipInfo], dest: Path) -> str | None:
-    """What makes these members unsafe or impossible to unpack into ``dest``, or None."""
-    if len(members) > MAX_ZIP_MEMBERS:
-        return f"holds {len(members):,} members, more than the {MAX_ZIP_MEMBERS:,} vton unpacks (MAX_ZIP_MEMBERS)"
-    big = max(members, key=lambda m: m.file_size, default=None)
-    if big is not None and big.file_size > MAX_MEMBER_BYTES:
-        return (f"holds {big.filename[:200]!r}, which unpacks to {big.file_size:,} bytes, more than the "
-                f"{MAX_MEMBER_BYTES:,} of any file vton reads (MAX_MEMBER_BYTES); it is not a dataset image or "
-                "annotation")
-    total = sum(m.file_size for m in members)
-    if total > MAX_UNZIPPED_BYTES:
-        return f"unpacks to {total:,} bytes, more than the {MAX_UNZIPPED_BYTES:,} vton accepts (MAX_UNZIPPED_BYTES)"
-    root = dest.resolve()
-    files: dict[str, str] = {}
-    folders: set[str] = set()
-    for m in members:
-        name = m.filename
-        if m.flag_bits & 0x1:
-            return (f"holds an encrypted member ({name[:200]!r}); vton cannot read password-protected zips, zip it "
-                    "without a password")
-        if m.compress_type not in _ZIP_METHODS:
-            return (f"stores {name[:200]!r} with compression method {m.compress_type}, which vton cannot read; use "
-                    f"{', '.join(_ZIP_METHODS.values())}")
-        if stat.S_ISLNK(m.external_attr >> 16):
-            return f"holds a symbolic link ({name[:200]!r}); vton unpacks only plain files and folders"
-        if "\x00" in name or not (dest / name).resolve().is_relative_to(root) or name.startswith(("/", "\\")):
-            return f"holds a file outside its folder: {name[:200]!r}"
-        parts = [p for p in name.split("/") if p]
-        if any(len(p.encode("utf-8", errors="replace")) > MAX_NAME_BYTES for p in parts):
-            return f"holds a name longer than {MAX_NAME_BYTES} bytes ({name[:60]!r}…)"
-        key = "/".join(parts)
-        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
-        if m.is_dir():
-            folders.add(key)
-        elif key in files:
-            return f"holds {key[:200]!r} twice"
-        else:
-            files[key] = name
-    clash = sorted(set(files) & folders)
-    if clash:
-        return f"holds {clash[0][:200]!r} both as a file and as a folder"
-    return None
-
-
-def _unzip(path: Path, dest: Path) -> None:
-    """Unpack a dataset zip safely into the empty folder ``dest`` (see the module docstring), or raise."""
-    name = f"the dataset zip {str(path)!r}"
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
-        raise InputError(f"{name} is not a readable zip file ({_reason(e)}); re-create it") from None
-    with zf:
-        try:
-            members = zf.infolist()
-        except (zipfile.BadZipFile, ValueError) as e:
-            raise InputError(f"{name} has a damaged member list ({_reason(e)}); re-create it") from None
-        problem = _zip_problem(members, dest)
-        if problem:
-            raise InputError(f"{name} {problem}")
-        for m in members:
-            try:
-                zf.extract(m, dest)
-            except (zipfile.BadZipFile, zlib.error, EOFError) as e:
-                raise InputError(
-                    f"{name} is damaged: its member {m.filename[:200]!r} fails to unpack ({_reason(e)}); "
-                    "re-create or re-download it"
-                ) from None
-            except (NotImplementedError, RuntimeError) as e:
-                raise InputError(f"{name}: its member {m.filename[:200]!r} cannot be unpacked ({_reason(e)})") from None
-            except (OSError, ValueError) as e:
-                raise InputError(
-                    f"{name}: its member {m.filename[:200]!r} cannot be written ({type(e).__name__}: {_reason(e)})"
-                ) from None
 
 
 @dataclass(frozen=True)
@@ -245,7 +159,7 @@ class VitonFolder:
             )
         if is_zip:
             self._unpacked = tempfile.TemporaryDirectory(prefix="vton-dataset-")
-            _unzip(self.root, Path(self._unpacked.name))
+            unpack_zip(self.root, Path(self._unpacked.name), "the dataset zip")
             self.root = Path(self._unpacked.name)
         if not self.root.is_dir():
             raise InputError(f"the dataset folder {str(self.root)!r} does not exist or is not a folder")
@@ -439,27 +353,8 @@ def export_dataset_zip(
     if out is not None and target_path is None and not callable(getattr(out, "write", None)):
         raise InputError(f"the dataset zip's destination must be a path, a writable binary file or None, got "
                          f"{type(out).__name__}")
-    if name.lower().endswith(".jpg"):
-        name = name[:-4]
-    if not _NAME.match(name):
-        raise InputError(f"the dataset name {name!r} must be letters, digits, '_', '.' or '-' (no folders)")
-    person = load_image(person, "person photo")
-    cloth = load_image(cloth, "garment photo")
-    for what, size in (("person photo", person.size), ("garment photo", cloth.size), ("pose frame", pose.size)):
-        if tuple(size) != FRAME:
-            raise InputError(
-                f"the {what} is {size[0]} × {size[1]}, but the CP-VTON datasets are {FRAME[0]} × {FRAME[1]} (W × H)"
-            )
-    if parsing.label_set != LIP:
-        raise InputError(f"the CP-VTON datasets hold LIP parse maps, got a {parsing.label_set.name} map")
-    if parsing.size != FRAME:
-        raise InputError(f"the parse map is {parsing.size[0]} × {parsing.size[1]}, expected {FRAME[0]} × {FRAME[1]}")
-    cm = mask_array(cloth_mask, "cloth mask")
-    body = parsing.labels > 0 if body_mask is None else np.asarray(body_mask) > 0
-    for what, m in (("cloth mask", cm), ("body mask", body)):
-        if m.shape != (FRAME[1], FRAME[0]):
-            raise InputError(f"the {what} has shape {m.shape}, expected ({FRAME[1]}, {FRAME[0]})")
-
+    name = _checked_name(name)
+    person, cloth, cm, body = _checked_pair(person, cloth, cloth_mask, parsing, pose, body_mask)
     person_file, cloth_file = f"{name}.jpg", f"{name}_cloth.jpg"
     files = {
         f"test/image/{person_file}": _png_bytes(person),
@@ -476,7 +371,43 @@ def export_dataset_zip(
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for arcname, data in files.items():
             zf.writestr(arcname, data)
-    data = buf.getvalue()
+    return _deliver(buf.getvalue(), out, target_path)
+
+
+def _checked_name(name: str) -> str:
+    """The pair's base name without a ``.jpg``, or an ``InputError``."""
+    if name.lower().endswith(".jpg"):
+        name = name[:-4]
+    if not _NAME.match(name):
+        raise InputError(f"the dataset name {name!r} must be letters, digits, '_', '.' or '-' (no folders)")
+    return name
+
+
+def _checked_pair(person: Image.Image, cloth: Image.Image, cloth_mask: np.ndarray, parsing: Parsing, pose: Pose,
+                  body_mask: np.ndarray | None) -> tuple[Image.Image, Image.Image, np.ndarray, np.ndarray]:
+    """The photos loaded and every size checked against the datasets' frame: ``(person, cloth, cloth mask, body
+    mask)``, the masks as bool arrays (the body mask ``parse > 0`` when none is given)."""
+    person = load_image(person, "person photo")
+    cloth = load_image(cloth, "garment photo")
+    for what, size in (("person photo", person.size), ("garment photo", cloth.size), ("pose frame", pose.size)):
+        if tuple(size) != FRAME:
+            raise InputError(
+                f"the {what} is {size[0]} × {size[1]}, but the CP-VTON datasets are {FRAME[0]} × {FRAME[1]} (W × H)"
+            )
+    if parsing.label_set != LIP:
+        raise InputError(f"the CP-VTON datasets hold LIP parse maps, got a {parsing.label_set.name} map")
+    if parsing.size != FRAME:
+        raise InputError(f"the parse map is {parsing.size[0]} × {parsing.size[1]}, expected {FRAME[0]} × {FRAME[1]}")
+    cm = mask_array(cloth_mask, "cloth mask")
+    body = parsing.labels > 0 if body_mask is None else np.asarray(body_mask) > 0
+    for what, m in (("cloth mask", cm), ("body mask", body)):
+        if m.shape != (FRAME[1], FRAME[0]):
+            raise InputError(f"the {what} has shape {m.shape}, expected ({FRAME[1]}, {FRAME[0]})")
+    return person, cloth, cm, body
+
+
+def _deliver(data: bytes, out: object, target_path: Path | None) -> Path | bytes:
+    """Write the zip's bytes to the checked path or the file object; return the path, or the bytes."""
     if target_path is not None:
         try:
             target_path.write_bytes(data)
@@ -485,7 +416,7 @@ def export_dataset_zip(
         return target_path
     if out is not None:
         try:
-            out.write(data)  # type: ignore[union-attr]
+            out.write(data)  # type: ignore[attr-defined]
         except (OSError, ValueError, TypeError) as e:
             raise InputError(f"the dataset zip cannot be written to the given file object ({_reason(e)})") from None
     return data

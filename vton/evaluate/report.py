@@ -207,7 +207,7 @@ def render_chart(data: dict[str, Any]) -> Image.Image:
 
 def write(data: dict[str, Any], out: str | os.PathLike) -> dict[str, Path]:
     """Write ``metrics.json``, ``metrics.md`` and ``metrics.png`` into ``out``; their paths."""
-    from vton.datasets import check_output_dir
+    from vton.outputs import check_output_dir
 
     folder = check_output_dir(out, "report folder")
     paths = {"json": folder / "metrics.json", "md": folder / "metrics.md", "png": folder / "metrics.png"}

@@ -15,11 +15,7 @@ from vton.methods.base import (
     StageSpec,
     StepSpec,
 )
-
-# The published scores (``python -m vton evaluate`` shows them beside its own).
-_VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
-_ACGPN_TABLE = "Yang et al., ACGPN, CVPR 2020, Table 1"
-_PFAFN_TABLE = "Ge et al., PF-AFN, CVPR 2021, Table 1"
+from vton.methods.papers import ACGPN_TABLE, PFAFN_TABLE, VITON_TEST
 
 CARDS = (
     MethodCard(
@@ -74,8 +70,8 @@ CARDS = (
         point_table=PointTable("control_points", "θ: the STN's control points, one row per point"),
         test_overrides={"ngf": 4},
         published=(
-            PublishedScore("ssim", 0.845, "paired", _VITON_TEST, _ACGPN_TABLE),
-            PublishedScore("fid", 16.64, "unpaired", _VITON_TEST, _PFAFN_TABLE),
+            PublishedScore("ssim", 0.845, "paired", VITON_TEST, ACGPN_TABLE),
+            PublishedScore("fid", 16.64, "unpaired", VITON_TEST, PFAFN_TABLE),
         ),
     ),
 )

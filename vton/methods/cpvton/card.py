@@ -15,11 +15,7 @@ from vton.methods.base import (
     StageSpec,
     StepSpec,
 )
-
-# The published scores (``python -m vton evaluate`` shows them beside its own).
-_VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
-_ACGPN_TABLE = "Yang et al., ACGPN, CVPR 2020, Table 1"
-_PFAFN_TABLE = "Ge et al., PF-AFN, CVPR 2021, Table 1"
+from vton.methods.papers import ACGPN_TABLE, CPVTONPLUS_PAPER, PFAFN_TABLE, VITON_TEST
 
 STEPS = (
     StepSpec("representation", "person representation"),
@@ -87,8 +83,8 @@ CARDS = (
         overlay=_OVERLAY,
         test_overrides={"ngf": 8},
         published=(
-            PublishedScore("ssim", 0.745, "paired", _VITON_TEST, _ACGPN_TABLE),
-            PublishedScore("fid", 24.43, "unpaired", _VITON_TEST, _PFAFN_TABLE),
+            PublishedScore("ssim", 0.745, "paired", VITON_TEST, ACGPN_TABLE),
+            PublishedScore("fid", 24.43, "unpaired", VITON_TEST, PFAFN_TABLE),
         ),
     ),
     MethodCard(
@@ -110,9 +106,9 @@ CARDS = (
         body_mask_threshold=1,
         preprocess_captions={"body_mask": "The person's silhouette (CP-VTON+'s shape channel)."},
         published=(
-            PublishedScore("ssim", 0.816, "paired", _VITON_TEST, "Minar et al., CP-VTON+, CVPR-W 2020",
+            PublishedScore("ssim", 0.816, "paired", VITON_TEST, CPVTONPLUS_PAPER,
                            note="to be checked against the paper"),
-            PublishedScore("fid", 21.08, "unpaired", _VITON_TEST, _PFAFN_TABLE,
+            PublishedScore("fid", 21.08, "unpaired", VITON_TEST, PFAFN_TABLE,
                            note="to be checked against the paper"),
         ),
     ),

@@ -15,11 +15,7 @@ from vton.methods.base import (
     StageSpec,
     StepSpec,
 )
-
-# The published scores (``python -m vton evaluate`` shows them beside its own).
-_VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
-_ACGPN_TABLE = "Yang et al., ACGPN, CVPR 2020, Table 1"
-_PFAFN_TABLE = "Ge et al., PF-AFN, CVPR 2021, Table 1"
+from vton.methods.papers import ACGPN_TABLE, PFAFN_TABLE, VITON_TEST
 
 CARDS = (
     MethodCard(
@@ -71,9 +67,9 @@ CARDS = (
         point_table=PointTable("matched_pairs",
                                "The matched pairs the TPS is fitted to: garment point → person point"),
         published=(  # VITON itself (learned): this method is only its training-free shape-context TPS step
-            PublishedScore("ssim", 0.783, "paired", _VITON_TEST, _ACGPN_TABLE,
+            PublishedScore("ssim", 0.783, "paired", VITON_TEST, ACGPN_TABLE,
                            note="VITON (the full, learned method), not this training-free step"),
-            PublishedScore("fid", 55.71, "unpaired", _VITON_TEST, _PFAFN_TABLE,
+            PublishedScore("fid", 55.71, "unpaired", VITON_TEST, PFAFN_TABLE,
                            note="VITON (the full, learned method), not this training-free step"),
         ),
     ),

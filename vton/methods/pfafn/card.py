@@ -6,10 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from vton.methods.base import PASTED_STAGE, TRYON_STAGE, MethodCard, OverlaySpec, PublishedScore, StageSpec, StepSpec
-
-# The published scores (``python -m vton evaluate`` shows them beside its own).
-_VITON_TEST = "VITON test, original split (2,032 pairs, 256 × 192)"
-_PFAFN_TABLE = "Ge et al., PF-AFN, CVPR 2021, Table 1"
+from vton.methods.papers import PFAFN_TABLE, VITON_TEST
 
 LEVELS = 4  # flows after the four coarser pyramid levels (16 × 12 … 128 × 96); the finest is the final flow
 
@@ -58,7 +55,7 @@ CARDS = (
         compile_note="torch.compile of PF-AFN's two networks took about 180 s on a 2-core CPU before the first "
                      "pair (issue 23's measurement); without --compile the first pair takes under 2 s",
         published=(
-            PublishedScore("fid", 10.09, "unpaired", _VITON_TEST, _PFAFN_TABLE),
+            PublishedScore("fid", 10.09, "unpaired", VITON_TEST, PFAFN_TABLE),
             PublishedScore("fid", 27.23, "unpaired", "VITON test, cleaned split (train/test duplicates removed)",
                            "Fele et al., C-VTON, WACV 2022, Table 1 (its authors on the split: "
                            "benquick123/C-VTON#7)"),

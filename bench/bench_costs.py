@@ -128,7 +128,8 @@ def _shifted_correlation(a: torch.Tensor, b: torch.Tensor, d: int = 3) -> torch.
 
 
 def bench_correlation(runs: int) -> None:
-    from vton.methods.pfafn.networks import PFAFNConfig, local_correlation
+    from vton.methods.pfafn.flow import local_correlation
+    from vton.methods.pfafn.networks import PFAFNConfig
 
     cfg = PFAFNConfig()
     print("\nPF-AFN local correlation (256 channels, 7 × 7), per pyramid level:")

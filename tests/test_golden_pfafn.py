@@ -16,16 +16,8 @@ from tolerances import FP16_IMAGE, FUSED, GRID, LOGITS, assert_mostly_close, ato
 
 from vton.errors import WeightsError
 from vton.methods.pfafn.assembly import generator_input, generator_outputs, prepare_cloth, warp_edge
-from vton.methods.pfafn.networks import (
-    AFWM,
-    PFAFNConfig,
-    ResUnetGenerator,
-    adapt_state_dict,
-    build_pfafn_network,
-    local_correlation,
-    offset_to_grid,
-    warp_by_flow,
-)
+from vton.methods.pfafn.flow import local_correlation, offset_to_grid, warp_by_flow
+from vton.methods.pfafn.networks import AFWM, PFAFNConfig, ResUnetGenerator, adapt_state_dict, build_pfafn_network
 
 NETWORKS = {"warp": "pfafn_warp", "gen": "pfafn_gen"}
 TINY = dict(num_filters=(4, 8, 8), fpn_dim=8, ngf=4, fine_height=64, fine_width=32)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from vton.methods.pfafn.networks import warp_by_flow
+from vton.methods.pfafn.flow import warp_by_flow
 
 __all__ = ["prepare_cloth", "warp_edge", "generator_input", "generator_outputs"]
 

@@ -4,7 +4,8 @@ Ge et al., "Parser-Free Virtual Try-on via Distilling Appearance Flows", CVPR 20
 (``PF-AFN_test``, non-commercial research licence). Written from the documented facts of that code; the
 state-dict keys and shapes equal the released ``warp_model_final.pth`` / ``gen_model_final.pth``, which load with
 ``strict=True`` after :func:`adapt_state_dict`. The authors' cupy correlation kernel is replaced by
-:func:`local_correlation`, plain PyTorch (CPU and CUDA).
+:func:`.flow.local_correlation`, plain PyTorch (CPU and CUDA). The fused CPU inference path the layers take in
+eval mode lives in :mod:`.fused`.
 
 Convention: frame 256 × 192 (H × W), NCHW, images in [-1, 1]. A flow is a normalised sampling grid
 ``(B, 2, H, W)``, channel 0 = x, channel 1 = y, in ``align_corners=True`` coordinates (``-1`` and ``1`` are the
@@ -15,15 +16,16 @@ checkpoints were trained where ``grid_sample`` behaved as ``align_corners=True``
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vton.errors import WeightsError
+from vton.methods.pfafn.flow import local_correlation, offset_to_grid, warp_by_flow
+from vton.methods.pfafn.fused import Conv2d, bn_relu, fpn_level, fused_ok, run, step
 
 __all__ = [
     "PFAFNConfig",
@@ -33,9 +35,6 @@ __all__ = [
     "FeatureEncoder",
     "RefinePyramid",
     "ResUnetGenerator",
-    "local_correlation",
-    "offset_to_grid",
-    "warp_by_flow",
     "adapt_state_dict",
     "build_pfafn_network",
 ]
@@ -95,420 +94,8 @@ class PFAFNConfig:
         return (2 * self.max_displacement + 1) ** 2
 
 
-# ----------------------------------------------------------------------------------------------- flow helpers
-
-
-CORRELATION_TILE = 8  # pixels per side of the tiles ``local_correlation`` multiplies as one batch (see there)
-
-
-def local_correlation(first: torch.Tensor, second: torch.Tensor, max_displacement: int = 3) -> torch.Tensor:
-    """Local cost volume of two feature maps, as the authors' correlation kernel (stride 1, kernel 1).
-
-    Computed as one batched matrix product: the map is cut into ``T × T`` tiles (``CORRELATION_TILE``); each
-    tile's features ``(T², C)`` are multiplied with the ``(T + 2d)²`` displaced positions around it ``(C, (T+2d)²)``
-    (one ``bmm`` over all tiles), and each pixel's ``(2d+1)²`` displacements are gathered from that product. This
-    does about 4× the multiply-adds of the 49 shifted products at T = 8, but in a BLAS kernel, with one copy of
-    the displaced windows instead of 49 strided elementwise passes over the map.
-
-    Args:
-        first: ``(B, C, H, W)`` (the warped cloth features).
-        second: ``(B, C, H, W)`` (the person features); displaced, zero outside the map.
-        max_displacement: ``d``; displacements ``dx, dy`` in ``[-d, d]``.
-
-    Returns:
-        ``(B, (2d+1)², H, W)``: channel ``(dy + d)·(2d+1) + (dx + d)`` holds
-        ``mean_c first[:, c, y, x] · second[:, c, y + dy, x + dx]``.
-    """
-    if first.ndim != 4 or first.shape != second.shape:
-        raise ValueError(f"features must be equal (B, C, H, W), got {tuple(first.shape)} and {tuple(second.shape)}")
-    d = int(max_displacement)
-    k = 2 * d + 1
-    t = CORRELATION_TILE
-    s = t + 2 * d  # side of the displaced window around a tile
-    b, c, h, w = first.shape
-    ny, nx = -(-h // t), -(-w // t)  # tiles per column and row (the map is zero-padded to whole tiles)
-    hp, wp = ny * t, nx * t
-    tiles = F.pad(first, (0, wp - w, 0, hp - h)).view(b, c, ny, t, nx, t)
-    tiles = tiles.permute(0, 2, 4, 3, 5, 1).reshape(b * ny * nx, t * t, c)  # (B·tiles, T², C)
-    windows = F.pad(second, (d, d + wp - w, d, d + hp - h)).unfold(2, s, t).unfold(3, s, t)  # (B, C, ny, nx, S, S)
-    windows = windows.permute(0, 2, 3, 1, 4, 5).reshape(b * ny * nx, c, s * s)  # (B·tiles, C, S²)
-    products = torch.bmm(tiles, windows)  # (B·tiles, T², S²): every tile pixel · every window position
-    idx = _correlation_index(t, d, first.device).expand(b * ny * nx, -1, -1)  # (B·tiles, T², k²)
-    corr = products.gather(2, idx).view(b, ny, nx, t, t, k * k)
-    corr = corr.permute(0, 5, 1, 3, 2, 4).reshape(b, k * k, hp, wp)[:, :, :h, :w]  # (B, k², H, W)
-    return corr / c
-
-
-def _correlation_index(t: int, d: int, device: torch.device) -> torch.Tensor:
-    """``(1, T², (2d+1)²)``: for tile pixel ``(ty, tx)`` and displacement ``(i, j)`` (0-based), the position
-    ``(ty + i)·S + (tx + j)`` in the flattened ``S × S`` window, ``S = T + 2d``."""
-    k, s = 2 * d + 1, t + 2 * d
-    ty = torch.arange(t, device=device).view(t, 1, 1, 1)
-    tx = torch.arange(t, device=device).view(1, t, 1, 1)
-    i = torch.arange(k, device=device).view(1, 1, k, 1)
-    j = torch.arange(k, device=device).view(1, 1, 1, k)
-    return ((ty + i) * s + (tx + j)).reshape(1, t * t, k * k)
-
-
-def offset_to_grid(offset: torch.Tensor) -> torch.Tensor:
-    """Pixel offsets ``(B, 2, H, W)`` (x, y) → a normalised sampling grid ``(B, H, W, 2)`` (the authors'
-    ``apply_offset``): ``(pixel index + offset) / ((size − 1) / 2) − 1``, align_corners=True coordinates."""
-    if offset.ndim != 4 or offset.shape[1] != 2:
-        raise ValueError(f"offset must be (B, 2, H, W), got {tuple(offset.shape)}")
-    h, w = offset.shape[2:]
-    xs = torch.arange(w, device=offset.device, dtype=offset.dtype).view(1, 1, w)  # (1, 1, W)
-    ys = torch.arange(h, device=offset.device, dtype=offset.dtype).view(1, h, 1)  # (1, H, 1)
-    gx = (xs + offset[:, 0]) / ((w - 1.0) / 2.0) - 1.0  # (B, H, W)
-    gy = (ys + offset[:, 1]) / ((h - 1.0) / 2.0) - 1.0  # (B, H, W)
-    return torch.stack([gx, gy], dim=-1)  # (B, H, W, 2)
-
-
-def warp_by_flow(
-    x: torch.Tensor, flow: torch.Tensor, padding_mode: Literal["border", "zeros"] = "border", align_corners: bool = True
-) -> torch.Tensor:
-    """Sample ``x (B, C, H, W)`` at the flow ``(B, 2, H', W')`` (bilinear) → ``(B, C, H', W')``."""
-    if flow.ndim != 4 or flow.shape[1] != 2:
-        raise ValueError(f"flow must be (B, 2, H, W), got {tuple(flow.shape)}")
-    grid = flow.permute(0, 2, 3, 1)  # (B, H', W', 2)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=align_corners)
-
 
 # ------------------------------------------------------------------------------------------------------- AFWM
-
-
-class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` that runs oneDNN (``torch.mkldnn_convolution``) for CPU float32 inputs.
-
-    torch sends a batch-1 convolution whose input holds at most 20,480 values to its native
-    ``_slow_conv2d_forward`` (``use_mkldnn`` in ATen's ``Convolution.cpp``: "for some case, native is faster").
-    PF-AFN's coarse pyramid levels (8 × 6 and 16 × 12 maps, up to 256 channels) all fall under it; measured on the
-    project's CPU, oneDNN runs their 3 × 3 convolutions faster (0.37 vs 0.59 ms for 256 channels at 8 × 6), so
-    every convolution of these networks takes oneDNN. Same parameters, same state-dict keys, same numbers up to
-    float rounding (the golden tests hold).
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (x.device.type == "cpu" and x.dtype == torch.float32 and self.weight.dtype == torch.float32
-                and self.padding_mode == "zeros" and not isinstance(self.padding, str)
-                and torch.backends.mkldnn.is_available() and not torch.compiler.is_compiling()):
-            return torch.mkldnn_convolution(x.contiguous(), self.weight, self.bias, self.padding, self.stride,
-                                            self.dilation, self.groups)
-        return super().forward(x)
-
-
-# ------------------------------------------------------------------------------------- fused CPU inference path
-#
-# In inference on the CPU (float32, eval mode, no autograd) the networks run each convolution together with what
-# follows it as one oneDNN call (``mkldnn::_convolution_pointwise``): an eval-mode BatchNorm right after a
-# convolution is folded into its weights and bias, and the ReLU / LeakyReLU after it and a residual sum become
-# oneDNN post-ops, so those elementwise passes over the feature maps are not made separately. The folded weights
-# are derived from the modules' own parameters and buffers (the state dict is unchanged) and cached until one of
-# them changes (``load_state_dict``, ``.to()``, an in-place edit). Same arithmetic up to float rounding (the golden
-# tests hold); training, autograd, other devices and dtypes take the plain modules.
-
-_POINTWISE = torch.ops.mkldnn._convolution_pointwise
-
-
-_SMALL_INPUT = 20_480  # ATen's ``use_mkldnn`` threshold (values of a batch-1 input) below which it goes native
-_ACTIVATIONS = {"relu": lambda y: torch.relu_(y), "leaky_relu": lambda y, slope: F.leaky_relu_(y, slope)}
-
-
-def _fused_ok(x: torch.Tensor, module: nn.Module) -> bool:
-    """Whether ``module`` may run the fused oneDNN path on ``x``."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and not module.training
-            and not torch.is_grad_enabled() and torch.backends.mkldnn.is_available()
-            and not torch.compiler.is_compiling())  # fmt: skip
-
-
-def _tensor_key(tensors: tuple[torch.Tensor | None, ...]) -> tuple | None:
-    """Identity and version of the tensors a cached derivation was made from (None: cannot tell, do not cache)."""
-    key = []
-    for t in tensors:
-        if t is None:
-            key.append(None)
-        elif t.is_inference():
-            return None  # an inference tensor has no version counter
-        else:
-            key.append((t.data_ptr(), t._version, t.dtype))
-    return tuple(key)
-
-
-def _bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eval-mode BatchNorm as ``x · scale + shift`` per channel."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
-
-
-def _bn_relu(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-    """``ReLU(BN(x))`` of a pre-activation block in eval mode, the ReLU in place on BN's fresh output."""
-    y = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
-    return torch.relu_(y)
-
-
-def _foldable(bn: nn.Module) -> bool:
-    return (isinstance(bn, nn.BatchNorm2d) and bn.affine and bn.track_running_stats
-            and bn.running_mean is not None)  # fmt: skip
-
-
-class _ConvStep:
-    """One convolution run as one oneDNN call: ``act(conv(x) [· BN] [+ other])`` with BN folded into the weights.
-
-    ``act`` is None, ``nn.ReLU`` or ``nn.LeakyReLU``; ``other`` (the residual) is added before ``act``.
-    """
-
-    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d | None = None, act: nn.Module | None = None) -> None:
-        self.conv, self.bn = conv, bn
-        if act is None:
-            self.attr, self.scalars = "none", []
-        elif isinstance(act, nn.LeakyReLU):
-            self.attr, self.scalars = "leaky_relu", [float(act.negative_slope)]
-        elif isinstance(act, nn.ReLU):
-            self.attr, self.scalars = "relu", []
-        else:
-            raise TypeError(f"no oneDNN post-op for {type(act).__name__}")
-        self._key: tuple | None = None
-        self._wb: tuple[torch.Tensor, torch.Tensor | None] | None = None
-        self._packed: dict[tuple[int, ...], torch.Tensor] = {}
-
-    def weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The weight and bias with the BatchNorm folded in, cached while the parameters stay as they are."""
-        c, bn = self.conv, self.bn
-        tensors = (c.weight, c.bias) + ((bn.weight, bn.bias, bn.running_mean, bn.running_var) if bn else ())
-        key = _tensor_key(tensors)
-        if key is None or key != self._key:
-            w = c.weight.detach()
-            b = None if c.bias is None else c.bias.detach()
-            if bn is not None:
-                scale, shift = _bn_scale_shift(bn)
-                w = w * scale.view(-1, 1, 1, 1)
-                b = shift if b is None else b * scale + shift
-            self._wb, self._key, self._packed = self._prepare(w.contiguous(), b), key, {}
-        return self._wb
-
-    def packed(self, w: torch.Tensor, x: torch.Tensor, geometry: tuple) -> torch.Tensor:
-        """``w`` in oneDNN's own layout for inputs of ``x``'s shape where the weights outweigh the input map (the
-        coarse levels: there reordering the weights on every call costs as much as the convolution); else ``w``."""
-        if w.numel() < x.numel():
-            return w
-        shape = tuple(x.shape)
-        if shape not in self._packed:
-            self._packed[shape] = torch._C._nn.mkldnn_reorder_conv2d_weight(w.to_mkldnn(), *geometry, list(shape))
-        return self._packed[shape]
-
-    def _prepare(self, w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The weights as the oneDNN call takes them (here: as they are)."""
-        return w, b
-
-    def __call__(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
-        w, b = self.weights()
-        c = self.conv
-        geometry = (list(c.padding), list(c.stride), list(c.dilation), c.groups)
-        return _onednn_conv(x, self.packed(w, x, geometry), b, geometry, self.attr, self.scalars, other)
-
-
-def _onednn_conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, geometry: tuple, attr: str = "none",
-                 scalars: list | None = None, other: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-    """``attr(conv(x) + other)`` in one oneDNN call; ``geometry`` = (padding, stride, dilation, groups)."""
-    scalars = scalars or []
-    if other is None:
-        return _POINTWISE(x.contiguous(), w, b, *geometry, attr, scalars, "")
-    if x.numel() <= _SMALL_INPUT:  # the binary op hands such inputs to the slow native convolution
-        y = _POINTWISE(x.contiguous(), w, b, *geometry, "none", [], "").add_(other)
-        return y if attr == "none" else _ACTIVATIONS[attr](y, *scalars)
-    unary = None if attr == "none" else attr
-    return _POINTWISE.binary(x.contiguous(), other.contiguous(), w, b, *geometry, "add", None, unary, scalars, None)
-
-
-# For output row parity a, the rows (i − 1, i, i + 1) of a nearest ×2 upsampled map are the input rows
-# (i − 1 + a, i + a) with the 3 kernel rows summed into 2: ``_PARITY[a] @ (k0, k1, k2)``.
-_PARITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 1.0)), ((1.0, 1.0, 0.0), (0.0, 0.0, 1.0))
-
-
-class _UpConvStep(_ConvStep):
-    """``act(BN(conv3×3(nearest×2(x))))`` computed at the input's resolution (sub-pixel form), same numbers.
-
-    Each of the 4 output pixels of a 2 × 2 block sees only 2 × 2 distinct input pixels, so the 3 × 3 kernel folds
-    into one 2 × 2 kernel per output parity; one convolution with ``4 × out`` channels over the input, then the
-    parities are interleaved: 16 multiply-adds per input pixel and channel pair instead of 36.
-    """
-
-    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d | None = None, act: nn.Module | None = None,
-                 bias: bool = True) -> None:  # fmt: skip
-        super().__init__(conv, bn, act)
-        self.bias = bias
-
-    @staticmethod
-    def fits(up: nn.Module, conv: nn.Module) -> bool:
-        return (isinstance(up, nn.Upsample) and up.mode == "nearest" and up.size is None
-                and up.scale_factor in (2, 2.0, (2, 2), (2.0, 2.0)) and _UpConvStep.fits_conv(conv))  # fmt: skip
-
-    @staticmethod
-    def fits_conv(conv: nn.Module) -> bool:
-        return (isinstance(conv, nn.Conv2d) and conv.kernel_size == (3, 3) and conv.stride == (1, 1)
-                and conv.padding == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
-                and conv.padding_mode == "zeros")  # fmt: skip
-
-    def _prepare(self, w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(4·out, in, 2, 2)`` kernels, channel ``(a·2 + c)·out + o`` for output row parity a, column parity c."""
-        m = torch.tensor(_PARITY, dtype=torch.float64, device=w.device)  # (parity, 2 taps, 3 kernel rows)
-        sub = torch.einsum("ark,csl,oikl->acoirs", m, m, w.double()).to(w.dtype)  # sums of 1, 2 or 4 weights
-        bias = None if (b is None or not self.bias) else b.repeat(4)
-        return sub.reshape(4 * w.shape[0], w.shape[1], 2, 2).contiguous(), bias
-
-    def __call__(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
-        w, b = self.weights()
-        n, _, h, wd = x.shape
-        geometry = ([1, 1], [1, 1], [1, 1], 1)
-        out = _POINTWISE(x.contiguous(), self.packed(w, x, geometry), b, *geometry, self.attr, self.scalars, "")
-        out = out.view(n, 2, 2, -1, h + 1, wd + 1)  # (N, a, b, C, h + 1, w + 1)
-        y = out.new_empty(n, out.shape[3], h, 2, wd, 2)
-        for a in (0, 1):
-            for c in (0, 1):
-                y[:, :, :, a, :, c] = out[:, a, c, :, a : a + h, c : c + wd]
-        y = y.view(n, -1, 2 * h, 2 * wd)
-        return y if other is None else y.add_(other)
-
-
-class _ComposedStep:
-    """``smooth(adaptive(x) + other)`` of an FPN level, a 1 × 1 conv followed by a 3 × 3 conv (zero padding), as
-    one 3 × 3 conv over ``x`` with the composed kernel (``in`` instead of ``fpn_dim`` input channels) and ``other``
-    (``smooth`` of the upsampled coarser level, without bias, from :class:`_UpConvStep`) as its post-op sum.
-
-    The 1 × 1 conv's bias, seen through the 3 × 3 conv, is a constant inside the map and differs on its one-pixel
-    border, where ``smooth`` sees zero padding: the constant is the bias of the composed conv, the border's
-    difference is added to the border rows and columns (computed once per map size).
-    """
-
-    def __init__(self, adaptive: nn.Conv2d, smooth: nn.Conv2d) -> None:
-        self.adaptive, self.smooth = adaptive, smooth
-        self._key: tuple | None = None
-        self._wb: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._border: dict[tuple[int, int], torch.Tensor] = {}
-
-    @staticmethod
-    def pays(adaptive: nn.Module, smooth: nn.Module, h: int, w: int) -> bool:
-        """Whether composing (and the sub-pixel coarser term) takes fewer multiply-adds than the two convs."""
-        if not (isinstance(adaptive, nn.Conv2d) and adaptive.kernel_size == (1, 1) and adaptive.stride == (1, 1)
-                and adaptive.padding == (0, 0) and adaptive.groups == 1 and adaptive.bias is not None
-                and _UpConvStep.fits_conv(smooth) and smooth.bias is not None and h % 2 == 0 and w % 2 == 0):
-            return False  # fmt: skip
-        c, o = adaptive.in_channels, smooth.out_channels
-        plain = h * w * (c + 9 * o)
-        split = h * w * 9 * c + 16 * o * (h // 2 + 1) * (w // 2 + 1)
-        return split < 0.9 * plain
-
-    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        a, s = self.adaptive, self.smooth
-        key = _tensor_key((a.weight, a.bias, s.weight, s.bias))
-        if key is None or key != self._key:
-            ws, wa = s.weight.detach().double(), a.weight.detach().double()[:, :, 0, 0]
-            w = torch.einsum("omkl,mi->oikl", ws, wa)
-            self._bias_kernel = torch.einsum("omkl,m->okl", ws, a.bias.detach().double())  # (out, 3, 3)
-            inner = self._bias_kernel.sum((1, 2)) + s.bias.detach().double()
-            self._wb, self._key, self._border = (w.to(s.weight.dtype).contiguous(), inner.to(s.weight.dtype)), key, {}
-        return self._wb
-
-    def border(self, h: int, w: int) -> torch.Tensor:
-        """``(out, h, w)``: the bias term at each pixel minus its inner constant (zero inside the border)."""
-        if (h, w) not in self._border:
-            k = self._bias_kernel
-            ones = torch.ones(1, 1, h, w, dtype=k.dtype, device=k.device)
-            full = F.conv2d(ones, k.unsqueeze(1), padding=1)[0]  # (out, h, w): the bias map smooth would see
-            self._border[(h, w)] = (full - k.sum((1, 2)).view(-1, 1, 1)).to(self._wb[0].dtype)
-        return self._border[(h, w)]
-
-    def __call__(self, x: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-        w, b = self.weights()
-        h, wd = x.shape[2:]
-        y = _onednn_conv(x, w, b, ([1, 1], [1, 1], [1, 1], 1), other=other)
-        d = self.border(h, wd)
-        if h <= 2 or wd <= 2:
-            return y.add_(d)
-        y[:, :, 0].add_(d[:, 0])
-        y[:, :, -1].add_(d[:, -1])
-        y[:, :, 1:-1, 0].add_(d[:, 1:-1, 0])
-        y[:, :, 1:-1, -1].add_(d[:, 1:-1, -1])
-        return y
-
-
-# The same folding as a transposed convolution (stride 2, 4 × 4 kernel, padding 1): output row 2i + a takes the
-# kernel rows (1, 3) for a = 0 and (0, 2) for a = 1; ``_TRANSPOSED[tap] @ (k0, k1, k2)``.
-_TRANSPOSED = ((0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 0.0))
-
-
-class _UpTransposedStep(_UpConvStep):
-    """:class:`_UpConvStep` as one oneDNN transposed convolution, which writes the interleaved output directly
-    (faster than the sub-pixel form plus interleaving for the FPN's 256-channel maps; same multiply-adds)."""
-
-    def _prepare(self, w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(in, out, 4, 4)``, the transposed convolution's weight layout."""
-        m = torch.tensor(_TRANSPOSED, dtype=torch.float64, device=w.device)  # (4 taps, 3 kernel rows)
-        t = torch.einsum("ak,bl,oikl->ioab", m, m, w.double()).to(w.dtype)
-        return t.contiguous(), (b if self.bias else None)
-
-    def __call__(self, x: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
-        w, b = self.weights()
-        y = _TRANSPOSED_POINTWISE(x.contiguous(), w, b, [1, 1], [0, 0], [2, 2], [1, 1], 1, self.attr, self.scalars,
-                                  "")  # fmt: skip
-        return y if other is None else y.add_(other)
-
-
-_TRANSPOSED_POINTWISE = torch.ops.mkldnn._convolution_transpose_pointwise
-
-
-def _plan(layers: nn.Sequential) -> list:
-    """The steps of a Sequential for the fused path: each ``Conv2d [BatchNorm2d] [ReLU | LeakyReLU]`` run as one
-    :class:`_ConvStep`, every other module as itself. Built once per Sequential."""
-    plan = _PLANS.get(layers)
-    if plan is None:
-        mods, plan, i = list(layers), [], 0
-        while i < len(mods):
-            m = mods[i]
-            if i + 1 < len(mods) and _UpConvStep.fits(m, mods[i + 1]):
-                bn = act = None
-                j = i + 2
-                if j < len(mods) and _foldable(mods[j]):
-                    bn, j = mods[j], j + 1
-                if j < len(mods) and type(mods[j]) in (nn.ReLU, nn.LeakyReLU):
-                    act, j = mods[j], j + 1
-                plan.append(_UpConvStep(mods[i + 1], bn, act))
-                i = j
-            elif (isinstance(m, nn.Conv2d) and m.padding_mode == "zeros" and not isinstance(m.padding, str)):
-                bn = act = None
-                j = i + 1
-                if j < len(mods) and _foldable(mods[j]):
-                    bn, j = mods[j], j + 1
-                if j < len(mods) and type(mods[j]) in (nn.ReLU, nn.LeakyReLU):
-                    act, j = mods[j], j + 1
-                plan.append(_ConvStep(m, bn, act))
-                i = j
-            else:
-                plan.append(m)
-                i += 1
-        _PLANS[layers] = plan
-    return plan
-
-
-_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_UPSTEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_COMPOSED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _step(conv: nn.Conv2d, bn: nn.BatchNorm2d | None = None, act: nn.Module | None = None) -> _ConvStep:
-    """The cached :class:`_ConvStep` of ``conv`` (with ``bn`` and ``act`` after it, fixed for that conv)."""
-    step = _STEPS.get(conv)
-    if step is None:
-        step = _STEPS[conv] = _ConvStep(conv, bn, act)
-    return step
-
-
-def _run(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """``layers(x)`` through the fused path (see :func:`_plan`)."""
-    for step in _plan(layers):
-        x = step(x)
-    return x
-
 
 
 class DownSample(nn.Module):
@@ -522,9 +109,9 @@ class DownSample(nn.Module):
         )  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _fused_ok(x, self):
+        if fused_ok(x, self):
             bn, _, conv = self.block
-            return _step(conv)(_bn_relu(bn, x))
+            return step(conv)(bn_relu(bn, x))
         return self.block(x)
 
 
@@ -539,9 +126,9 @@ class ResBlock(nn.Module):
         )  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _fused_ok(x, self):
+        if fused_ok(x, self):
             bn1, _, conv1, bn2, relu2, conv2 = self.block
-            return _step(conv2)(_step(conv1, bn2, relu2)(_bn_relu(bn1, x)), x)
+            return step(conv2)(step(conv1, bn2, relu2)(bn_relu(bn1, x)), x)
         return self.block(x) + x
 
 
@@ -576,21 +163,14 @@ class RefinePyramid(nn.Module):
         """Encoder features (finest first) → FPN features (finest first), each ``(B, fpn_dim, h_i, w_i)``."""
         out: list[torch.Tensor] = []
         last = None
-        fused = _fused_ok(features[0], self)
+        fused = fused_ok(features[0], self)
         for adaptive, smooth, x in zip(self.adaptive, self.smooth, reversed(features), strict=True):
-            if fused and last is not None and _ComposedStep.pays(adaptive, smooth, *x.shape[2:]):
-                # smooth(adaptive(x) + up(last)) = composed conv of x + smooth of the upsampled last (sub-pixel)
-                top_down = _UPSTEPS.setdefault(smooth, _UpTransposedStep(smooth, bias=False))(last)
-                last = _COMPOSED.setdefault(smooth, _ComposedStep(adaptive, smooth))(x, top_down)
-                out.append(last)
-                continue
-            up = None if last is None else F.interpolate(last, scale_factor=2, mode="nearest")
             if fused:
-                last = _step(smooth)(_step(adaptive)(x, up))  # the top-down sum as the 1×1 conv's post-op
+                last = fpn_level(adaptive, smooth, x, last)
             else:
                 x = adaptive(x)
-                if up is not None:
-                    x = x + up
+                if last is not None:
+                    x = x + F.interpolate(last, scale_factor=2, mode="nearest")
                 last = smooth(x)
             out.append(last)
         return out[::-1]
@@ -712,9 +292,9 @@ class ResidualBlock(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _fused_ok(x, self):
+        if fused_ok(x, self):
             conv1, bn1, relu1, conv2, bn2 = self.block
-            return _step(conv2, bn2, self.relu)(_step(conv1, bn1, relu1)(x), x)  # ReLU(x + BN(conv)) in one call
+            return step(conv2, bn2, self.relu)(step(conv1, bn1, relu1)(x), x)  # ReLU(x + BN(conv)) in one call
         return self.relu(self.block(x) + x)
 
 
@@ -749,7 +329,7 @@ class ResUnetBlock(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = _run(self.model, x) if _fused_ok(x, self) else self.model(x)
+        y = run(self.model, x) if fused_ok(x, self) else self.model(x)
         if self.outermost:
             return y
         return torch.cat([x, y], dim=1)  # (B, 2*outer_nc, H, W)

@@ -78,8 +78,6 @@ FLOORS: dict[str, int] = {
 # pipeline and the pipeline's size with the ground layer; weights.py's size and its lazy import of the converter
 # with the weights package; app.py's size, build_demo, webapp.py and build_study_app with the web package.)
 KNOWN_UNTIL_ISSUE_19_LANDS: frozenset[tuple[str, ...]] = frozenset({
-    # geometric: the matching module (550 lines before issue 20's merge, 685 after)
-    ("module-lines", "vton.methods.geometric.matching"),
     # pfafn: networks.py, 830 lines since issue 23's fused inference path landed on main (after this list was made)
     ("module-lines", "vton.methods.pfafn.networks"),
 })

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from vton.methods.geometric import family, matching, warp  # noqa: E402
+from vton.methods.geometric import family, landmarks, matching, outline, person, warp  # noqa: E402
 from vton.synthetic import GarmentSpec, PersonSpec, draw_garment, draw_person  # noqa: E402
 
 
@@ -98,16 +98,16 @@ def _bench_size(size: tuple[int, int], repeat: int) -> None:
     cfg = warp.GeometricConfig()
     p = draw_person(size, PersonSpec())
     g = draw_garment(size, GarmentSpec(kind="longsleeve"))
-    region = matching.target_region(p.parsing, p.pose)
+    region = outline.target_region(p.parsing, p.pose)
     occ = p.parsing.mask(*warp.OCCLUDER_LABELS)
-    gc, tc = matching.garment_contour(g.mask), matching.person_contour(region, p.pose, occ)
-    go, to = matching.sample_outlines(gc, tc, cfg.n_points)
+    gc, tc = landmarks.garment_contour(g.mask), person.person_contour(region, p.pose, occ)
+    go, to = outline.sample_outlines(gc, tc, cfg.n_points)
     m = matching.match_outlines(go, to)
     grid = warp.fit_grid(m, size, size)
     warped, alpha = warp.warp_garment(g.image, g.mask, grid)
     stages = {
-        "outlines + landmarks": lambda: (matching.garment_contour(g.mask),
-                                         matching.person_contour(region, p.pose, occ)),
+        "outlines + landmarks": lambda: (landmarks.garment_contour(g.mask),
+                                         person.person_contour(region, p.pose, occ)),
         "shape context + assignment": lambda: matching.match_outlines(go, to),
         "TPS fit (per piece, λ chosen)": lambda: warp.fit_grid(m, size, size),
         "warp garment": lambda: warp.warp_garment(g.image, g.mask, grid),

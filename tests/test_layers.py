@@ -16,9 +16,8 @@ dependency) and the ones inside functions (a lazy import is still an arrow).
   jobs (every one the issue measured was 600 or more) or a function with several seams (``build_demo`` was 320)
   still fails.
 
-``KNOWN_UNTIL_ISSUE_19_LANDS`` lists the violations on ``main`` while issue 19's moves are in flight, so that this
-test is green meanwhile. Each entry must still be violated: an entry that no longer is fails the test, so the list
-only shrinks. Remove entries as the moves land; never add one to pass a new violation.
+There is no list of accepted violations: while issue 19's moves were in flight one was kept (each entry had to
+still be violated), and it emptied as they landed. A new violation is fixed, not listed.
 """
 
 from __future__ import annotations
@@ -73,14 +72,6 @@ FLOORS: dict[str, int] = {
     "app": 4,
 }
 
-# Today's violations on main, each a real one (the test fails on an entry that is no longer violated), for their
-# owners to split. (Issue 19's entries went as its branches landed: the methods ↔ pipeline circle, methods/base →
-# pipeline and the pipeline's size with the ground layer; weights.py's size and its lazy import of the converter
-# with the weights package; app.py's size, build_demo, webapp.py and build_study_app with the web package.)
-KNOWN_UNTIL_ISSUE_19_LANDS: frozenset[tuple[str, ...]] = frozenset({
-    # geometric: the matching module (550 lines before issue 20's merge, 685 after)
-    ("module-lines", "vton.methods.geometric.matching"),
-})
 
 
 @dataclass(frozen=True)
@@ -219,11 +210,8 @@ def _long_functions() -> set[tuple[str, ...]]:
 
 
 def _check(kind: str, violations: set[tuple[str, ...]]) -> None:
-    known = {k for k in KNOWN_UNTIL_ISSUE_19_LANDS if k[0] == kind}
-    new = sorted(violations - known)
-    gone = sorted(known - violations)
-    assert not new, f"new {kind} violations (fix them; do not list them as known): {new}"
-    assert not gone, f"no longer violated, remove from KNOWN_UNTIL_ISSUE_19_LANDS in tests/test_layers.py: {gone}"
+    assert not violations, f"{kind} violations (split or move the code; see this module's docstring): " \
+                           f"{sorted(violations)}"
 
 
 def test_the_parser_sees_the_imports_it_should():
@@ -254,8 +242,3 @@ def test_modules_stay_under_the_line_limit():
 
 def test_functions_stay_under_the_line_limit():
     _check("function-lines", _long_functions())
-
-
-def test_known_list_names_only_rules_this_test_checks():
-    kinds = {"cycle", "upward", "module-lines", "function-lines"}
-    assert {k[0] for k in KNOWN_UNTIL_ISSUE_19_LANDS} <= kinds

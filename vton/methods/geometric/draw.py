@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .matching import Matching, Outline
+from .matching import Matching
+from .outline import Outline
 from .warp import GeometricResult
 
 __all__ = ["draw_garment_outline", "draw_target_outline", "draw_matches", "draw_tps_grid", "draw_composition"]

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 
 from ...errors import InputError
 from ...geometry.tps import tps_kernel
-from .matching import Matching, Outline
+from .matching import Matching
+from .outline import Outline
 
 __all__ = ["PIECES", "WarpFit", "fit_warp", "fold_fraction", "piece_labels", "seam_ends"]
 
@@ -225,66 +226,7 @@ def _pieces(matching: Matching, ends: dict[str, np.ndarray]) -> dict[int, _Piece
         vertices, vsegs = [contour[np.isin(vseg, segs)]], [vseg[np.isin(vseg, segs)]]
         fixed = list(lm)
         if p == 0:
-            # the torso's armpits and seams slide (along its sides and the garment's seams): where a sleeve hangs
-            # against the body the outline's armpit lies lower than the garment's, and pinning it would stretch the
-            # torso's top and squeeze its bottom
-            for side, q in (("right", 1), ("left", 2)):
-                if side not in sleeves:
-                    continue
-                i = names.index(f"armpit_{side}")
-                fixed.remove(i)
-                side_seg = i if side == "right" else i - 1  # armpit → hem corner, or hem corner → armpit
-                end = ends.get(side)
-                armpit_at = len(tp)
-                tp += [t.landmarks[i][None], _seam(t, side, end)]
-                gp += [g.landmarks[i][None], _seam(g, side)]
-                sseg += [np.array([side_seg]), np.full(_SEAM_POINTS, 100 + q)]
-                if end is not None:
-                    # the hidden part of the torso's side, from the seam's end down to the outline's armpit (paired
-                    # below, with the rest of the side)
-                    hidden = np.vstack([end[None], _line(end, t.landmarks[i].astype(np.float64))])
-                    tp.append(hidden)
-                    gp.append(hidden)
-                    sseg += [np.full(len(hidden), side_seg)]
-                vertices.append(seam_lines[q])
-                vsegs.append(np.full(len(seam_lines[q]), 100 + q))
-                # the torso's side is the seam and the side below the armpit as one line: where the person's armpit
-                # sits higher or lower than the garment's, its points slide past the armpit onto the other part
-                for arr in (sseg, vsegs):
-                    for j, a in enumerate(arr):
-                        arr[j] = np.where(np.isin(a, [side_seg, 100 + q]), 200 + q, a)
-                # each point of that line (seam, hidden and visible side) starts paired at the garment
-                # line's point of the same relative height between shoulder and hem corner, on both sides alike, so
-                # an armpit raised on one side only (a raised arm, a hanging one) does not tilt the torso's lines
-                # (where the seam ends above a hidden armpit, the side from the seam's end down, at the garment
-                # side's relative height below its armpit)
-                hem, sh = names.index(f"hem_{side}"), names.index(f"shoulder_{side}")
-                tcat, gcat, on = np.vstack(tp), np.vstack(gp), np.concatenate(sseg) == 200 + q
-                at = sum(len(x) for x in tp[:armpit_at])
-                on[at] = False  # the armpit starts at the garment's armpit
-                verts = np.vstack(vertices)[np.concatenate(vsegs) == 200 + q]
-                (ty0, ty1), (gy0, gy1) = (t.landmarks[[sh, hem], 1], g.landmarks[[sh, hem], 1])
-                if end is not None:
-                    on[at:at + 1 + _SEAM_POINTS] = False
-                    ty0, gy0 = end[1], g.landmarks[i][1]
-                gy = gy0 + np.clip((tcat[on, 1] - ty0) / max(float(ty1 - ty0), 1e-9), 0, 1) * (gy1 - gy0)
-                if len(verts):
-                    gcat[on] = verts[np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)]
-                gp = list(np.split(gcat, np.cumsum([len(x) for x in tp])[:-1]))
-            # a side with no sleeve (cut at the region's edge, or a sleeve hanging across the body) is paired the
-            # same way, by relative height between shoulder and hem corner, so both sides of the torso agree
-            for side in ("right", "left"):
-                if side in sleeves:
-                    continue
-                sh, hem = names.index(f"shoulder_{side}"), names.index(f"hem_{side}")
-                side_seg = sh if side == "right" else hem
-                tcat, gcat, on = np.vstack(tp), np.vstack(gp), np.concatenate(sseg) == side_seg
-                verts = np.vstack(vertices)[np.concatenate(vsegs) == side_seg]
-                (ty0, ty1), (gy0, gy1) = (t.landmarks[[sh, hem], 1], g.landmarks[[sh, hem], 1])
-                gy = gy0 + np.clip((tcat[on, 1] - ty0) / max(float(ty1 - ty0), 1e-9), 0, 1) * (gy1 - gy0)
-                if len(verts) and on.any():
-                    gcat[on] = verts[np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)]
-                gp = list(np.split(gcat, np.cumsum([len(x) for x in tp])[:-1]))
+            gp = _torso_sides(g, t, sleeves, ends, seam_lines, tp, gp, sseg, vertices, vsegs, fixed)
         n_slide = sum(len(a) for a in tp)
         tp.append(t.landmarks[fixed])
         gp.append(g.landmarks[fixed])
@@ -295,6 +237,76 @@ def _pieces(matching: Matching, ends: dict[str, np.ndarray]) -> dict[int, _Piece
         out[p] = _Piece(np.vstack(tp).astype(np.float64), np.vstack(gp).astype(np.float64), n_slide,
                         np.concatenate(sseg), np.vstack(vertices), np.concatenate(vsegs))
     return out
+
+
+def _torso_sides(g: Outline, t: Outline, sleeves: list[str], ends: dict[str, np.ndarray],
+                 seam_lines: dict[int, np.ndarray], tp: list[np.ndarray], gp: list[np.ndarray],
+                 sseg: list[np.ndarray], vertices: list[np.ndarray], vsegs: list[np.ndarray], fixed: list[int]
+                 ) -> list[np.ndarray]:
+    """The torso piece's sides, added to its lists in place (``gp`` is returned anew): seams and armpits that
+    slide, and every side's points paired by relative height between shoulder and hem corner."""
+    names = t.landmark_names
+    # the torso's armpits and seams slide (along its sides and the garment's seams): where a sleeve hangs
+    # against the body the outline's armpit lies lower than the garment's, and pinning it would stretch the
+    # torso's top and squeeze its bottom
+    for side, q in (("right", 1), ("left", 2)):
+        if side not in sleeves:
+            continue
+        i = names.index(f"armpit_{side}")
+        fixed.remove(i)
+        side_seg = i if side == "right" else i - 1  # armpit → hem corner, or hem corner → armpit
+        end = ends.get(side)
+        armpit_at = len(tp)
+        tp += [t.landmarks[i][None], _seam(t, side, end)]
+        gp += [g.landmarks[i][None], _seam(g, side)]
+        sseg += [np.array([side_seg]), np.full(_SEAM_POINTS, 100 + q)]
+        if end is not None:
+            # the hidden part of the torso's side, from the seam's end down to the outline's armpit (paired
+            # below, with the rest of the side)
+            hidden = np.vstack([end[None], _line(end, t.landmarks[i].astype(np.float64))])
+            tp.append(hidden)
+            gp.append(hidden)
+            sseg += [np.full(len(hidden), side_seg)]
+        vertices.append(seam_lines[q])
+        vsegs.append(np.full(len(seam_lines[q]), 100 + q))
+        # the torso's side is the seam and the side below the armpit as one line: where the person's armpit
+        # sits higher or lower than the garment's, its points slide past the armpit onto the other part
+        for arr in (sseg, vsegs):
+            for j, a in enumerate(arr):
+                arr[j] = np.where(np.isin(a, [side_seg, 100 + q]), 200 + q, a)
+        # each point of that line (seam, hidden and visible side) starts paired at the garment
+        # line's point of the same relative height between shoulder and hem corner, on both sides alike, so
+        # an armpit raised on one side only (a raised arm, a hanging one) does not tilt the torso's lines
+        # (where the seam ends above a hidden armpit, the side from the seam's end down, at the garment
+        # side's relative height below its armpit)
+        hem, sh = names.index(f"hem_{side}"), names.index(f"shoulder_{side}")
+        tcat, gcat, on = np.vstack(tp), np.vstack(gp), np.concatenate(sseg) == 200 + q
+        at = sum(len(x) for x in tp[:armpit_at])
+        on[at] = False  # the armpit starts at the garment's armpit
+        verts = np.vstack(vertices)[np.concatenate(vsegs) == 200 + q]
+        (ty0, ty1), (gy0, gy1) = (t.landmarks[[sh, hem], 1], g.landmarks[[sh, hem], 1])
+        if end is not None:
+            on[at:at + 1 + _SEAM_POINTS] = False
+            ty0, gy0 = end[1], g.landmarks[i][1]
+        gy = gy0 + np.clip((tcat[on, 1] - ty0) / max(float(ty1 - ty0), 1e-9), 0, 1) * (gy1 - gy0)
+        if len(verts):
+            gcat[on] = verts[np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)]
+        gp = list(np.split(gcat, np.cumsum([len(x) for x in tp])[:-1]))
+    # a side with no sleeve (cut at the region's edge, or a sleeve hanging across the body) is paired the
+    # same way, by relative height between shoulder and hem corner, so both sides of the torso agree
+    for side in ("right", "left"):
+        if side in sleeves:
+            continue
+        sh, hem = names.index(f"shoulder_{side}"), names.index(f"hem_{side}")
+        side_seg = sh if side == "right" else hem
+        tcat, gcat, on = np.vstack(tp), np.vstack(gp), np.concatenate(sseg) == side_seg
+        verts = np.vstack(vertices)[np.concatenate(vsegs) == side_seg]
+        (ty0, ty1), (gy0, gy1) = (t.landmarks[[sh, hem], 1], g.landmarks[[sh, hem], 1])
+        gy = gy0 + np.clip((tcat[on, 1] - ty0) / max(float(ty1 - ty0), 1e-9), 0, 1) * (gy1 - gy0)
+        if len(verts) and on.any():
+            gcat[on] = verts[np.argmin(np.abs(verts[None, :, 1] - gy[:, None]), 1)]
+        gp = list(np.split(gcat, np.cumsum([len(x) for x in tp])[:-1]))
+    return gp
 
 
 def _fit_piece(piece: _Piece, pix: np.ndarray, k: float, tolerance: float, lambdas: tuple[float, ...],

@@ -3,11 +3,12 @@
 After VITON's shape-context TPS step (Han et al., "VITON: An Image-based Virtual Try-on Network", CVPR 2018,
 xthan/VITON@0370ca3, ``shape_context_warp.m``): the garment is warped onto the person by thin-plate splines fitted
 between the garment's outline and the person's clothing region. Here the region comes from the LIP parse (no
-first-stage network), correspondences from :mod:`.matching` (sleeves longer than the person's are cut to length
-first), the splines from :mod:`.fit` (one per garment piece, torso and sleeves, each the smoothest the outlines
-allow: affine first, bending only as needed, the regularisation chosen from the residual), and the composition keeps
-face, hair, arms and everything outside the region from the photo and inpaints the old garment's pixels that the
-new one does not cover. No learned weights.
+first-stage network), the outlines and their landmarks from :mod:`.outline`, :mod:`.landmarks` and :mod:`.person`,
+correspondences from :mod:`.matching` (sleeves longer than the person's are cut to length first, :mod:`.sleeves`),
+the splines from :mod:`.fit` (one per garment piece, torso and sleeves, each the smoothest the outlines allow:
+affine first, bending only as needed, the regularisation chosen from the residual), and the composition keeps face,
+hair, arms and everything outside the region from the photo and inpaints the old garment's pixels that the new one
+does not cover. No learned weights.
 
 Convention: images ``(H, W, 3) uint8`` RGB; masks ``(H, W) bool``; the sampling grid is ``(1, H, W, 2)`` ``(x, y)``
 in normalised ``align_corners=True`` coordinates, used with ``F.grid_sample(..., align_corners=True)``.
@@ -25,15 +26,11 @@ import torch.nn.functional as F
 from ...annotations import Parsing, Pose
 from ...errors import InputError
 from .fit import WarpFit, fit_warp, fold_fraction
-from .matching import (
-    Matching,
-    cut_sleeves,
-    garment_contour,
-    match_outlines,
-    person_contour,
-    sample_outlines,
-    target_region,
-)
+from .landmarks import garment_contour
+from .matching import Matching, match_outlines
+from .outline import sample_outlines, target_region
+from .person import person_contour
+from .sleeves import cut_sleeves
 
 __all__ = ["GeometricConfig", "GeometricResult", "WarpFit", "geometric_tryon", "fit_warp", "fit_grid", "warp_garment",
            "compose",
@@ -109,7 +106,7 @@ class GeometricResult:
         tryon: ``(H, W, 3) uint8`` the result: ``filled · (1 − α) + warped_cloth · α``.
         fit: how the warp was chosen (its ``λ``, residual, tolerance; see :class:`WarpFit`).
         garment_mask: ``(h, w) bool`` the garment mask warped (sleeves cut to the person's, see
-            :func:`.matching.cut_sleeves`).
+            :func:`.sleeves.cut_sleeves`).
     """
 
     matching: Matching

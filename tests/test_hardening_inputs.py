@@ -40,7 +40,8 @@ from vton.formats import (
 from vton.images import MAX_ASPECT, MAX_PIXELS, MIN_SIDE, load_image
 from vton.labels import COCO18, LIP
 from vton.preprocess.cloth_mask import compute_cloth_mask
-from vton.preprocess.framing import FRAME_SIZE, frame_person, frame_transform
+from vton.preprocess.framing import frame_person, frame_transform
+from vton.run import FRAME
 
 W, H = 192, 256
 
@@ -138,7 +139,7 @@ def test_photos_at_the_bounds_are_accepted(size):
     img = load_image(np.full((size[1], size[0], 3), 120, np.uint8), "person photo")
     assert img.size == size and max(size) / min(size) <= MAX_ASPECT
     framed, t = frame_person(img)
-    assert framed.size == FRAME_SIZE
+    assert framed.size == FRAME
 
 
 def test_framing_refuses_thin_photos_with_the_images_message():

@@ -31,7 +31,6 @@ from .annotations import Parsing, Pose
 from .errors import InputError
 from .errors import short_reason as _reason
 from .formats import (
-    FRAME,
     MIN_GARMENT_FRACTION,
     _png_bytes,
     mask_array,
@@ -45,6 +44,7 @@ from .formats import (
 from .images import load_image
 from .labels import LIP, LabelSet
 from .outputs import check_output_dir, check_output_file
+from .run import FRAME
 from .unzip import MAX_MEMBER_BYTES, MAX_NAME_BYTES, MAX_UNZIPPED_BYTES, MAX_ZIP_MEMBERS, unpack_zip
 
 __all__ = [

@@ -295,7 +295,7 @@ def test_shipped_example_pair_gives_a_try_on():
 
     from PIL import Image
 
-    from vton.datasets import read_mask_png, read_openpose_json, read_parse_png
+    from vton.formats import read_mask_png, read_openpose_json, read_parse_png
 
     ex = Path(__file__).resolve().parents[1] / "examples"
     person = np.asarray(Image.open(ex / "geometric_person.png").convert("RGB"))
@@ -522,7 +522,7 @@ def test_a_poor_warp_fails_the_scores():
 def test_landmarks_of_a_symmetric_example_garment_are_mirror_images(name):
     from pathlib import Path
 
-    from vton.datasets import read_mask_png
+    from vton.formats import read_mask_png
 
     mask = read_mask_png(Path(__file__).resolve().parents[1] / "examples" / name)
     xs = np.flatnonzero(mask.any(0))
@@ -633,7 +633,7 @@ def test_the_astronaut_takes_each_example_garment_with_every_stage(name):
 
     from PIL import Image
 
-    from vton.datasets import read_mask_png
+    from vton.formats import read_mask_png
     from vton.pipeline import TryOnPipeline
 
     ex = Path(__file__).resolve().parents[1] / "examples"

@@ -111,7 +111,7 @@ def test_a_pose_without_hips_is_refused_before_the_networks_run(tiny, tmp_path):
 
 
 def test_a_shared_preprocessor_frames_each_method_at_its_own_frame():
-    from vton.pipeline import Preprocessor
+    from vton.preprocess.runner import Preprocessor
 
     shared = Preprocessor(None, "cpu")
     inputs = dict(pose=EX / "geometric_person_keypoints.json", parsing=EX / "geometric_person_parse.png",

@@ -296,7 +296,7 @@ def evaluate_methods(root: str | os.PathLike, pairs: str, method_ids: Sequence[s
     from vton.datasets import VitonFolder
     from vton.evaluate import report
     from vton.outputs import check_output_dir
-    from vton.pipeline import Preprocessor
+    from vton.preprocess.runner import Preprocessor
 
     for m in method_ids:
         methods.card(m)  # an unknown id is an InputError before any work

@@ -22,10 +22,11 @@ from vton.methods.geometric.draw import (
     draw_tps_grid,
 )
 from vton.methods.geometric.family import BOUNDS, draw_case, family, run_case, score
+from vton.methods.geometric.fit import fold_fraction
 from vton.methods.geometric.landmarks import garment_contour
 from vton.methods.geometric.matching import chi2_cost, match_outlines, shape_context
 from vton.methods.geometric.outline import LANDMARKS, sample_outlines, target_region
-from vton.methods.geometric.warp import GeometricConfig, GeometricResult, fold_fraction, geometric_tryon
+from vton.methods.geometric.warp import GeometricConfig, GeometricResult, geometric_tryon
 from vton.synthetic import GarmentSpec, PersonSpec, draw_garment, draw_person
 
 PEOPLE = {

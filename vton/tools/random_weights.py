@@ -21,7 +21,7 @@ from vton.weights.checkpoint import atomic_save
 from .folder import target_name, write_model_card
 from .networks import methods_with_weights
 
-__all__ = ["methods_with_weights", "write_random_weights", "write_random_estimators"]
+__all__ = ["write_random_weights", "write_random_estimators"]
 
 
 def _reinit(sd: Mapping[str, torch.Tensor], g: torch.Generator) -> dict[str, torch.Tensor]:

@@ -33,7 +33,8 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vton import methods  # noqa: E402
-from vton.pipeline import Preprocessor, TryOnPipeline  # noqa: E402
+from vton.pipeline import TryOnPipeline  # noqa: E402
+from vton.preprocess.runner import Preprocessor  # noqa: E402
 from vton.tools.random_weights import write_random_weights  # noqa: E402
 
 EX = Path(__file__).resolve().parents[1] / "examples"

@@ -27,7 +27,8 @@ from PIL import Image
 
 from vton import methods
 from vton.errors import InputError
-from vton.pipeline import Preprocessor, TryOnPipeline
+from vton.pipeline import TryOnPipeline
+from vton.preprocess.runner import Preprocessor
 from vton.tools.random_weights import write_random_weights
 
 EX = Path(__file__).resolve().parents[1] / "examples"

@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from vton import methods
     from vton.methods.pfafn.assembly import prepare_cloth
-    from vton.pipeline import Preprocessor, TryOnPipeline
+    from vton.pipeline import TryOnPipeline
+    from vton.preprocess.runner import Preprocessor
     from vton.tools.random_weights import write_random_weights
 
     if args.threads:

@@ -68,17 +68,19 @@ def _garment_photo(size: tuple[int, int]) -> Image.Image:
 def _photo_resolution_postprocess(paf, heat, hw, size):
     """The previous post-processing: maps resized to the photo at <= 768 px, σ = 3 px there, integer peaks."""
     from vton.preprocess import pose as P
+    from vton.preprocess import pose_assembly as A
 
     w, h = size
     s = min(1.0, P.WORK_MAX_SIDE / max(w, h))
     work = (max(1, round(w * s)), max(1, round(h * s)))
-    return P.extract_people(P.maps_to_image(heat, hw, work), P.maps_to_image(paf, hw, work))
+    return A.extract_people(P.maps_to_image(heat, hw, work), P.maps_to_image(paf, hw, work))
 
 
 def bench_pose(root: str, repeat: int) -> None:
     import torch
 
     from vton.preprocess import pose as P
+    from vton.preprocess import pose_assembly as A
 
     t0 = time.perf_counter()
     est = P.PoseEstimator.from_weights(root)
@@ -89,7 +91,7 @@ def bench_pose(root: str, repeat: int) -> None:
         med, best = _time(lambda p=photo: est.forward(p), repeat)
         _row(f"pose {tag}: photo → network output (real-size network)", med, best)
         paf, heat, hw = est.forward(photo)
-        n_cand = sum(len(c) for c in P.find_peaks(P.maps_at_network(heat, hw),
+        n_cand = sum(len(c) for c in A.find_peaks(P.maps_at_network(heat, hw),
                                                   sigma=P.network_sigma(photo.size, hw), subpixel=True))
         med, best = _time(lambda a=paf, b=heat, c=hw, s=photo.size: P.postprocess(a, b, c, s), repeat)
         _row(f"pose {tag}: post-processing at 184 rows (after; {n_cand} cand.)", med, best, "ms")

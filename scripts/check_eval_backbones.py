@@ -35,6 +35,7 @@ def main() -> int:
     import pytorch_fid.inception as pfi
 
     from vton.evaluate import backbones as bb
+    from vton.evaluate import networks as nets
 
     tmp = Path(tempfile.mkdtemp(prefix="vton-check-"))
     bb.write_random_backbones(tmp, seed=3)
@@ -49,7 +50,7 @@ def main() -> int:
     slices = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
     ref.net.load_state_dict({f"slice{slices[int(k.split('.')[1])]}.{k.split('.', 1)[1]}": v
                              for k, v in trunk.items()})
-    ours = bb.LPIPS()
+    ours = nets.LPIPS()
     ours.net.load_state_dict(trunk)
     ours.heads.load_state_dict(torch.load(heads_file, map_location="cpu", weights_only=True))
     ours.eval()
@@ -64,7 +65,7 @@ def main() -> int:
     sd = torch.load(tmp / "eval" / "pt_inception-2015-12-05-6726825d.pth", weights_only=True)
     pfi.load_state_dict_from_url = lambda *a, **k: sd
     ref_inc = pfi.InceptionV3([3]).eval()
-    net = bb.FIDInceptionV3()
+    net = nets.FIDInceptionV3()
     net.load_state_dict(sd)
     net.eval()
     with torch.inference_mode():

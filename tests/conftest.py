@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from tolerances import atol_of  # noqa: F401 - re-exported: tests import it from conftest
 
 ROOT = Path(__file__).resolve().parents[1]
 

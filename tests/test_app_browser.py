@@ -25,7 +25,7 @@ from helpers_app import (
 )
 
 from vton import methods
-from vton.pipeline import PREPROCESS_STAGES
+from vton.run import PREPROCESS_STAGES
 from vton.web.galleries import section_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -228,24 +228,25 @@ def test_hub_check_is_one_quick_connect_that_decides_the_whole_run(monkeypatch):
 def test_edits_become_pipeline_inputs_in_the_photos_pixels():
     import numpy as np
 
+    from vton.labels import COCO18, LIP
     from vton.preprocess.framing import FrameTransform
     from vton.web import edits, galleries
 
     t = FrameTransform(0.25, 10.0, 0.0, (688, 1024))  # a 688 × 1024 photo, scaled by 1/4 and shifted 10 px
-    rows = [[n, 0, 0, 0, "no"] for n in edits.COCO18]
+    rows = [[n, 0, 0, 0, "no"] for n in COCO18]
     rows[0] = ["nose", 96.0, 40.0, 0.9, "yes"]
     pose = edits.pose_from_table(rows, t)
     assert pose.size == (688, 1024)
     assert np.allclose(pose.keypoints[0], [(96 - 10) * 4, 160]) and pose.scores[0] == np.float32(0.9)
     assert pose.present.sum() == 1
     frame = np.zeros((256, 192, 3), np.uint8)
-    colours = edits.LIP.colors()
+    colours = LIP.colors()
     frame[100:120, 50:90] = colours[5]  # upper clothes
     frame[100, 50] = (colours[5] * 0.8).astype(np.uint8)  # a brush's soft edge snaps to the nearest label
     parsing = edits.parsing_from_editor({"composite": frame}, t)
     assert parsing.labels.shape == (1024, 688)
     assert parsing.labels[440, 200] == 5 and parsing.labels[10, 10] == 0
-    assert edits.LIP.names[5] == "upper_clothes"
+    assert LIP.names[5] == "upper_clothes"
     mask = edits.mask_from_editor({"composite": np.full((256, 192, 3), 255, np.uint8)}, (192, 256))
     assert mask.shape == (256, 192) and mask.all()
     headers, cp = edits.control_point_rows({"data": {"control_points": [{"i": 0, "x": -1.0, "y": -1.0},

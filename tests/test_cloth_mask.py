@@ -10,7 +10,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from vton.errors import InputError
-from vton.preprocess.cloth_mask import MIN_GARMENT_FRACTION, ClothMask, check_cloth_mask, cloth_mask, compute_cloth_mask
+from vton.formats import MIN_GARMENT_FRACTION, check_cloth_mask
+from vton.preprocess.cloth_mask import ClothMask, cloth_mask, compute_cloth_mask
 
 SS = 4  # supersampling for anti-aliased edges
 NECK = (96, 50)  # a point inside the neck opening (192 × 256 image)

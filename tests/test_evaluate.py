@@ -24,7 +24,7 @@ from scipy.signal import correlate
 from vton.errors import InputError, WeightsError
 from vton.evaluate import backbones as bb
 from vton.evaluate import metrics as M
-from vton.evaluate import report, runner
+from vton.evaluate import report, runner, testset
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
@@ -310,10 +310,10 @@ def test_pred_without_ground_truth_of_its_name_is_an_error(tmp_path, random_back
 def test_hygiene_warns_about_train_pairs_in_the_test_list(tmp_path):
     train = [("a_0.jpg", "a_1.jpg"), ("b_0.jpg", "b_1.jpg")]
     test = [("b_0.jpg", "b_1.jpg"), ("c_0.jpg", "a_1.jpg")]
-    h = runner.hygiene(train, test)
+    h = testset.hygiene(train, test)
     assert (h["shared_pairs"], h["shared_persons"], h["shared_cloths"]) == (1, 1, 2)
     assert "WARNING" in h["warning"] and "b_0.jpg b_1.jpg" in h["warning"]
-    assert runner.hygiene(train, [("c_0.jpg", "c_1.jpg")])["warning"] == ""
+    assert testset.hygiene(train, [("c_0.jpg", "c_1.jpg")])["warning"] == ""
 
 
 # ----------------------------------------------------------------------------------------------------------------

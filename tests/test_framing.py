@@ -10,7 +10,6 @@ from vton.annotations import Parsing, Pose
 from vton.errors import InputError
 from vton.labels import LIP
 from vton.preprocess.framing import (
-    FRAME_SIZE,
     NECK_Y_FRACTION,
     TORSO_FRACTION,
     frame_labels,
@@ -20,6 +19,7 @@ from vton.preprocess.framing import (
     head_top,
     paste_back,
 )
+from vton.run import FRAME
 
 SIZES = [(192, 256), (384, 512), (640, 480), (100, 300), (1000, 1000), (3000, 4000), (50, 40)]
 
@@ -46,10 +46,10 @@ def test_points_round_trip_photo_frame_photo(size):
 def test_letterbox_keeps_aspect_and_fits_the_photo_inside_the_frame(size):
     t = frame_transform(size)
     corners = t.to_frame([(0, 0), size])
-    assert np.all(corners >= -1e-9) and np.all(corners <= np.array(FRAME_SIZE) + 1e-9)
+    assert np.all(corners >= -1e-9) and np.all(corners <= np.array(FRAME) + 1e-9)
     span = corners[1] - corners[0]
-    assert np.isclose(span[0], FRAME_SIZE[0]) or np.isclose(span[1], FRAME_SIZE[1])
-    np.testing.assert_allclose(corners.mean(0), np.array(FRAME_SIZE) / 2)
+    assert np.isclose(span[0], FRAME[0]) or np.isclose(span[1], FRAME[1])
+    np.testing.assert_allclose(corners.mean(0), np.array(FRAME) / 2)
 
 
 @pytest.mark.parametrize("size", [(192, 256), (640, 480), (100, 300), (3000, 4000)])
@@ -60,7 +60,7 @@ def test_a_dot_lands_where_the_transform_says_within_a_pixel(size):
     x0, y0 = int(w * 0.3), int(h * 0.6)
     arr[y0 : y0 + block, x0 : x0 + block] = 255
     framed, t = frame_person(Image.fromarray(arr).convert("RGB"))
-    assert framed.size == FRAME_SIZE and framed.mode == "RGB"
+    assert framed.size == FRAME and framed.mode == "RGB"
     # the white letterbox would pull the centroid: measure only inside the photo's area
     x_lo, y_lo, x_hi, y_hi = np.round(np.concatenate(t.to_frame([(0, 0), size]))).astype(int)
     inner = np.zeros(framed.size[::-1], np.float64)
@@ -105,10 +105,10 @@ def test_pose_centres_the_neck_and_scales_the_torso_like_viton():
     t = frame_transform(size, pose)
     neck = t.to_frame(pose.point("neck"))
     hips = t.to_frame(np.mean([pose.point("right_hip"), pose.point("left_hip")], 0))
-    np.testing.assert_allclose(neck, (FRAME_SIZE[0] / 2, NECK_Y_FRACTION * FRAME_SIZE[1]), atol=1e-6)
-    assert np.hypot(*(hips - neck)) == pytest.approx(TORSO_FRACTION * FRAME_SIZE[1])
+    np.testing.assert_allclose(neck, (FRAME[0] / 2, NECK_Y_FRACTION * FRAME[1]), atol=1e-6)
+    assert np.hypot(*(hips - neck)) == pytest.approx(TORSO_FRACTION * FRAME[1])
     framed_pose = t.frame_pose(pose)
-    assert framed_pose.size == FRAME_SIZE
+    assert framed_pose.size == FRAME
     assert framed_pose.present.sum() == pose.present.sum()
 
 
@@ -124,9 +124,9 @@ def test_full_body_is_scaled_down_so_nothing_is_cropped():
     fp = t.frame_pose(pose)
     assert fp.present.sum() == len(pts), "a keypoint fell out of the frame"
     inside = t.to_frame(np.array(list(pts.values()), float))
-    assert np.all(inside[:, 1] > 0) and np.all(inside[:, 1] < FRAME_SIZE[1])
+    assert np.all(inside[:, 1] > 0) and np.all(inside[:, 1] < FRAME[1])
     torso = np.hypot(*(t.to_frame((300, 700)) - t.to_frame((300, 230))))
-    assert torso < TORSO_FRACTION * FRAME_SIZE[1]
+    assert torso < TORSO_FRACTION * FRAME[1]
 
 
 def test_person_near_the_photo_edge_is_shifted_into_the_frame_not_cropped():
@@ -201,7 +201,7 @@ def test_paste_back_with_a_mask_only_changes_the_masked_area():
     size = (300, 400)
     photo = Image.new("RGB", size, (0, 0, 255))
     framed, t = frame_person(photo)
-    result = Image.new("RGB", FRAME_SIZE, (0, 255, 0))
+    result = Image.new("RGB", FRAME, (0, 255, 0))
     mask = np.zeros((256, 192), bool)
     mask[64:192, 48:144] = True
     back = np.asarray(paste_back(result, t, photo, mask=mask, feather=2.0))
@@ -241,7 +241,7 @@ def _paste_whole_photo(result, t, photo, mask, feather):
     alpha = np.asarray(cover, np.float32) / 255.0
     if mask is not None:
         m = np.clip(np.asarray(mask, np.float32), 0, 1)
-        if m.shape == (FRAME_SIZE[1], FRAME_SIZE[0]):
+        if m.shape == (FRAME[1], FRAME[0]):
             m_photo = Image.fromarray(m * 255.0).convert("L").transform(
                 photo.size, Image.Transform.AFFINE, data, resample=Image.Resampling.BILINEAR, fillcolor=0)
         else:

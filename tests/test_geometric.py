@@ -22,10 +22,11 @@ from vton.methods.geometric.draw import (
     draw_tps_grid,
 )
 from vton.methods.geometric.family import BOUNDS, draw_case, family, run_case, score
+from vton.methods.geometric.fit import fold_fraction
 from vton.methods.geometric.landmarks import garment_contour
 from vton.methods.geometric.matching import chi2_cost, match_outlines, shape_context
 from vton.methods.geometric.outline import LANDMARKS, sample_outlines, target_region
-from vton.methods.geometric.warp import GeometricConfig, GeometricResult, fold_fraction, geometric_tryon
+from vton.methods.geometric.warp import GeometricConfig, GeometricResult, geometric_tryon
 from vton.synthetic import GarmentSpec, PersonSpec, draw_garment, draw_person
 
 PEOPLE = {
@@ -295,7 +296,7 @@ def test_shipped_example_pair_gives_a_try_on():
 
     from PIL import Image
 
-    from vton.datasets import read_mask_png, read_openpose_json, read_parse_png
+    from vton.formats import read_mask_png, read_openpose_json, read_parse_png
 
     ex = Path(__file__).resolve().parents[1] / "examples"
     person = np.asarray(Image.open(ex / "geometric_person.png").convert("RGB"))
@@ -522,7 +523,7 @@ def test_a_poor_warp_fails_the_scores():
 def test_landmarks_of_a_symmetric_example_garment_are_mirror_images(name):
     from pathlib import Path
 
-    from vton.datasets import read_mask_png
+    from vton.formats import read_mask_png
 
     mask = read_mask_png(Path(__file__).resolve().parents[1] / "examples" / name)
     xs = np.flatnonzero(mask.any(0))
@@ -633,7 +634,7 @@ def test_the_astronaut_takes_each_example_garment_with_every_stage(name):
 
     from PIL import Image
 
-    from vton.datasets import read_mask_png
+    from vton.formats import read_mask_png
     from vton.pipeline import TryOnPipeline
 
     ex = Path(__file__).resolve().parents[1] / "examples"

@@ -10,8 +10,8 @@ import pytest
 import torch
 from tolerances import DATASET, atol_of
 
-from vton.datasets import read_mask_png, read_openpose_json, read_parse_png
 from vton.encodings import body_shape, cloth_tensors, pose_map, worn_cloth
+from vton.formats import read_mask_png, read_openpose_json, read_parse_png
 from vton.images import load_image, to_tensor
 from vton.methods.cpvton.representation import build_representation
 

@@ -27,9 +27,10 @@ import pytest
 from PIL import Image
 
 from vton.errors import InputError
-from vton.pipeline import MAX_SEED, Preprocessor, TryOnPipeline
+from vton.pipeline import MAX_SEED, TryOnPipeline
 from vton.preprocess.cache import CACHE_BYTES, CACHE_ENTRIES
 from vton.preprocess.cache import LRU as _LRU
+from vton.preprocess.runner import Preprocessor
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 PERSON, CLOTH = EX / "geometric_person.png", EX / "geometric_cloth.png"

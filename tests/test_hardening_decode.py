@@ -21,9 +21,10 @@ import pytest
 import tifffile
 from PIL import Image
 
+from vton.decoding import MAX_PNG_TEXT_BYTES
 from vton.errors import InputError
 from vton.formats import read_mask_png, read_parse_png
-from vton.images import MAX_PNG_TEXT_BYTES, load_image
+from vton.images import load_image
 
 READERS = {"photo": lambda d: load_image(d, "person photo"), "parse": read_parse_png, "mask": read_mask_png}
 

@@ -22,11 +22,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import vton.datasets as datasets
 import vton.images as images
 import vton.unzip as unzip
 from vton.annotations import Parsing, Pose, check_pose
-from vton.datasets import VitonFolder, check_output_dir, check_output_file, export_dataset_zip
+from vton.datasets import VitonFolder, export_dataset_zip
 from vton.errors import InputError
 from vton.formats import (
     MAX_JSON_DEPTH,
@@ -39,8 +38,10 @@ from vton.formats import (
 )
 from vton.images import MAX_ASPECT, MAX_PIXELS, MIN_SIDE, load_image
 from vton.labels import COCO18, LIP
+from vton.outputs import check_output_dir, check_output_file
 from vton.preprocess.cloth_mask import compute_cloth_mask
-from vton.preprocess.framing import FRAME_SIZE, frame_person, frame_transform
+from vton.preprocess.framing import frame_person, frame_transform
+from vton.run import FRAME
 
 W, H = 192, 256
 
@@ -138,7 +139,7 @@ def test_photos_at_the_bounds_are_accepted(size):
     img = load_image(np.full((size[1], size[0], 3), 120, np.uint8), "person photo")
     assert img.size == size and max(size) / min(size) <= MAX_ASPECT
     framed, t = frame_person(img)
-    assert framed.size == FRAME_SIZE
+    assert framed.size == FRAME
 
 
 def test_framing_refuses_thin_photos_with_the_images_message():
@@ -722,7 +723,7 @@ def test_a_truncated_or_fake_zip_is_refused(tmp_path, keep):
 def test_pairs_names_longer_than_a_file_name_may_be_are_refused(tmp_path, name):
     files = _members(_export(tmp_path))
     files["test_pairs.txt"] = f"{name} p_cloth.jpg\n".encode()
-    refused(_open_zip, tmp_path, _rezip(files), match=f"at most {datasets.MAX_NAME_BYTES} bytes")
+    refused(_open_zip, tmp_path, _rezip(files), match=f"at most {unzip.MAX_NAME_BYTES} bytes")
 
 
 @pytest.mark.parametrize("line", ["x" * 100_000, "a b c", "\x00 p_cloth.jpg", "p.jpg\tp\x01.jpg"])

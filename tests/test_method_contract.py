@@ -14,7 +14,8 @@ from PIL import Image
 
 from vton import methods
 from vton.methods.base import SECTIONS, Trace
-from vton.pipeline import PREPROCESS_STAGES, TryOnPipeline, preprocess_steps
+from vton.pipeline import TryOnPipeline
+from vton.run import PREPROCESS_STAGES, preprocess_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -100,7 +101,7 @@ def test_every_card_runs_end_to_end_with_every_declared_stage(card, tiny_weights
 
 
 def test_a_method_without_pose_runs_no_pose_estimator(tiny_weights, monkeypatch):
-    from vton.pipeline import Preprocessor
+    from vton.preprocess.runner import Preprocessor
 
     called = []
     monkeypatch.setattr(Preprocessor, "_estimate_pose", lambda *a: called.append("pose"))

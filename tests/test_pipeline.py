@@ -14,7 +14,8 @@ from safetensors.torch import save_file
 from tolerances import DATASET, PIPELINE_GRID, PIPELINE_WARPED
 
 from vton.errors import InputError, WeightsError
-from vton.pipeline import PREPROCESS_STAGES, TryOnPipeline
+from vton.pipeline import TryOnPipeline
+from vton.run import PREPROCESS_STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -174,7 +175,7 @@ def test_unknown_method_lists_the_methods():
 
 
 def test_preprocess_stage_specs_cover_every_preprocessing_step():
-    from vton.pipeline import preprocess_steps
+    from vton.run import preprocess_steps
 
     steps = set(preprocess_steps(frozenset({"pose", "parsing", "body_mask", "cloth_mask"})))
     assert {s.step for s in PREPROCESS_STAGES} == steps

@@ -10,6 +10,7 @@ from PIL import Image
 from vton.annotations import Pose
 from vton.errors import InputError, PersonNotFoundError, WeightsError
 from vton.preprocess import pose as P
+from vton.preprocess import pose_assembly as A
 
 # A standing person, COCO-18 order, relative to its centre (person's right = image left).
 TEMPLATE = np.array([
@@ -26,7 +27,7 @@ def _draw_person(heat: np.ndarray, paf: np.ndarray, pts: np.ndarray, amplitude: 
         if i not in missing:
             bump = amplitude * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.5**2))
             heat[:, :, i] = np.maximum(heat[:, :, i], bump)
-    for a, b, cx, cy in P.LIMBS:
+    for a, b, cx, cy in A.LIMBS:
         if a in missing or b in missing:
             continue
         pa, pb = pts[a], pts[b]
@@ -47,7 +48,7 @@ def test_one_synthetic_person_is_recovered_within_a_pixel_with_its_scores():
     heat, paf = _maps()
     pts = TEMPLATE + (48.3, 62.6)
     _draw_person(heat, paf, pts, amplitude=0.8)
-    pose = P.select_person(P.extract_people(heat, paf), (96, 128))
+    pose = A.select_person(A.extract_people(heat, paf), (96, 128))
     assert isinstance(pose, Pose) and pose.people_found == 1 and pose.size == (96, 128)
     assert pose.present.all()
     err = np.abs(pose.keypoints - pts).max()
@@ -61,10 +62,10 @@ def test_two_people_gives_the_more_confident_one_and_counts_both():
     left, right = TEMPLATE + (50, 62), TEMPLATE + (140, 62)
     _draw_person(heat, paf, left, amplitude=0.55)
     _draw_person(heat, paf, right, amplitude=0.95)
-    people = P.extract_people(heat, paf)
+    people = A.extract_people(heat, paf)
     assert len(people) == 2
     assert all(p.parts == 18 for p in people)
-    pose = P.select_person(people, (192, 128))
+    pose = A.select_person(people, (192, 128))
     assert pose.people_found == 2
     assert np.abs(pose.keypoints - right).max() <= 1.0
     assert pose.scores.min() > 0.9
@@ -75,7 +76,7 @@ def test_missing_parts_stay_missing_with_zero_score():
     pts = TEMPLATE + (48, 62)
     missing = (4, 7, 10, 13)  # wrists and ankles
     _draw_person(heat, paf, pts, amplitude=0.8, missing=missing)
-    pose = P.select_person(P.extract_people(heat, paf), (96, 128))
+    pose = A.select_person(A.extract_people(heat, paf), (96, 128))
     assert not pose.present[list(missing)].any()
     assert np.all(pose.scores[list(missing)] == 0) and np.all(pose.keypoints[list(missing)] == 0)
     others = [i for i in range(18) if i not in missing]
@@ -85,15 +86,15 @@ def test_missing_parts_stay_missing_with_zero_score():
 def test_no_peaks_means_person_not_found():
     heat, paf = _maps()
     heat[:, :, :18] = 0.05  # below the 0.1 peak threshold everywhere
-    assert P.extract_people(heat, paf) == []
+    assert A.extract_people(heat, paf) == []
     with pytest.raises(PersonNotFoundError, match="no person found in the photo"):
-        P.select_person([], (96, 128))
+        A.select_person([], (96, 128))
 
 
 def test_peaks_without_limbs_make_nobody():
     heat, paf = _maps()
     _draw_person(heat, np.zeros_like(paf), TEMPLATE + (48, 62), amplitude=0.8)  # PAFs all zero
-    assert P.extract_people(heat, paf) == []
+    assert A.extract_people(heat, paf) == []
 
 
 def test_peak_scores_are_the_unsmoothed_heatmap_values():
@@ -101,7 +102,7 @@ def test_peak_scores_are_the_unsmoothed_heatmap_values():
     heat[40, 30, 0] = 0.0
     heat[38:43, 28:33, 0] = 0.5
     heat[40, 30, 0] = 0.9
-    peaks = P.find_peaks(heat)
+    peaks = A.find_peaks(heat)
     assert peaks[0].shape == (1, 4)
     np.testing.assert_allclose(peaks[0][0, :3], (30, 40, 0.9))
     assert all(len(p) == 0 for p in peaks[1:])
@@ -217,8 +218,8 @@ def test_post_processing_equals_controlnet_aux_body_on_the_same_network(estimato
     candidate, subset = _body(estimator)(np.asarray(photo)[:, :, ::-1].copy())
     paf, heat, hw = estimator.forward(photo)
     heat, paf = P.maps_to_image(heat, hw, photo.size), P.maps_to_image(paf, hw, photo.size)
-    peaks = P.find_peaks(heat)
-    ours = P.assemble_people(peaks, P.connect_limbs(peaks, paf, heat.shape[0]))
+    peaks = A.find_peaks(heat)
+    ours = A.assemble_people(peaks, A.connect_limbs(peaks, paf, heat.shape[0]))
     np.testing.assert_allclose(np.concatenate(peaks), candidate, rtol=1e-5, atol=1e-6)
     assert ours.shape == subset.shape
     np.testing.assert_allclose(ours, subset, rtol=1e-5, atol=1e-5)
@@ -234,9 +235,9 @@ def test_network_resolution_peaks_and_people_against_controlnet_aux_body_on_a_ra
     photo = _noise_photo()
     candidate, subset = _body(estimator)(np.asarray(photo)[:, :, ::-1].copy())
     paf, heat, hw = estimator.forward(photo)
-    theirs = P.find_peaks(P.maps_to_image(heat, hw, photo.size))  # = Body's candidates, split by part
+    theirs = A.find_peaks(P.maps_to_image(heat, hw, photo.size))  # = Body's candidates, split by part
     np.testing.assert_allclose(np.concatenate(theirs), candidate, rtol=1e-5, atol=1e-6)
-    ours = P.find_peaks(P.maps_at_network(heat, hw), sigma=P.network_sigma(photo.size, hw), subpixel=True)
+    ours = A.find_peaks(P.maps_at_network(heat, hw), sigma=P.network_sigma(photo.size, hw), subpixel=True)
     k = np.array([photo.size[0] / hw[1], photo.size[1] / hw[0]])  # network px → photo px
     dist = []
     for part in range(18):
@@ -284,7 +285,7 @@ class _PersonNetwork:
         yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float64)
         heat, paf = np.zeros((1, 19, gh, gw)), np.zeros((1, 38, gh, gw))
         heat[0, :18] = np.exp(-((xx - cx[:, None, None]) ** 2 + (yy - cy[:, None, None]) ** 2) / 2)
-        for a, b, kx, ky in P.LIMBS:
+        for a, b, kx, ky in A.LIMBS:
             d = np.array([cx[b] - cx[a], cy[b] - cy[a]])
             length = np.hypot(*d)
             t = np.clip(((xx - cx[a]) * d[0] + (yy - cy[a]) * d[1]) / length**2, 0, 1)
@@ -300,7 +301,7 @@ def _photo_resolution_pose(estimator, photo) -> np.ndarray:
     w, h = photo.size
     s = min(1.0, P.WORK_MAX_SIDE / max(w, h))
     size = (round(w * s), round(h * s))
-    people = P.extract_people(P.maps_to_image(heat, hw, size), P.maps_to_image(paf, hw, size))
+    people = A.extract_people(P.maps_to_image(heat, hw, size), P.maps_to_image(paf, hw, size))
     best = max(people, key=lambda p: p.total_score)
     return (best.keypoints + 0.5) * np.array([w / size[0], h / size[1]]) - 0.5
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from vton import methods
-from vton.pipeline import Preprocessor, TryOnPipeline
+from vton.pipeline import TryOnPipeline
+from vton.preprocess.runner import Preprocessor
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 PERSON = EX / "geometric_person.png"

@@ -111,7 +111,7 @@ def test_a_pose_without_hips_is_refused_before_the_networks_run(tiny, tmp_path):
 
 
 def test_a_shared_preprocessor_frames_each_method_at_its_own_frame():
-    from vton.pipeline import Preprocessor
+    from vton.preprocess.runner import Preprocessor
 
     shared = Preprocessor(None, "cpu")
     inputs = dict(pose=EX / "geometric_person_keypoints.json", parsing=EX / "geometric_person_parse.png",
@@ -148,8 +148,8 @@ def test_mask_norm_with_an_empty_misalignment_is_plain_instance_norm():
 def test_preprocessing_at_its_own_frame_has_no_cp_vton_dataset_zip():
     """The CP-VTON dataset layout holds only its own frame: a VITON-HD run offers no dataset zip (the page and the
     CLI leave it out) instead of failing the run."""
-    from vton.datasets import FRAME
     from vton.result import dataset_zip
+    from vton.run import FRAME
 
     args = (EX / "geometric_person.png", EX / "geometric_cloth.png")
     kw = dict(pose=EX / "geometric_person_keypoints.json", parsing=EX / "geometric_person_parse.png",

@@ -168,7 +168,7 @@ def _cmd_tryon(args: argparse.Namespace) -> int:
         result = pipe(Path(args.person), Path(args.cloth), progress=_Progress(), **_annotations(args))
     except VtonError as e:  # a refusal still writes the stages computed before it, so the user sees why
         if e.stages:
-            from .pipeline import save_stages
+            from .result import save_stages
 
             paths = save_stages(list(e.stages), out)
             print(f"{len(paths)} stage files computed before the error written to {out}", file=sys.stderr)

@@ -4,12 +4,12 @@ and exporting one pair as such a folder (sergeywong/cp-vton@fbaf333b and minar09
 
 Folder: ``<root>/<split>/{image, cloth, cloth-mask, image-parse[-new], image-mask, pose}`` and the pairs list
 ``<root>/test_pairs.txt`` with ``person.jpg cloth.jpg`` per line. The file formats inside (OpenPose JSON, parse and
-mask PNGs) are read and written by ``vton.formats``; their names are re-exported here for older imports.
+mask PNGs) are read and written by ``vton.formats``.
 
 A dataset zip is unpacked by ``vton.unzip`` only when every member is safe (no path leaving the folder, no
 symlink, limits on members and sizes; see there). Names in the pairs list are plain file names of at most
-``MAX_NAME_BYTES`` bytes. Every failure is an ``InputError`` naming the file. The output checks
-(``check_output_file``, ``check_output_dir``) live in ``vton.outputs`` and are re-exported here for older imports.
+``vton.unzip.MAX_NAME_BYTES`` bytes. Every failure is an ``InputError`` naming the file. The output checks
+(``check_output_file``, ``check_output_dir``) live in ``vton.outputs``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from .annotations import Parsing, Pose
 from .errors import InputError
 from .errors import short_reason as _reason
 from .formats import (
-    FRAME,
     MIN_GARMENT_FRACTION,
     _png_bytes,
     mask_array,
@@ -44,14 +43,11 @@ from .formats import (
 )
 from .images import load_image
 from .labels import LIP, LabelSet
-from .outputs import check_output_dir, check_output_file
-from .unzip import MAX_MEMBER_BYTES, MAX_NAME_BYTES, MAX_UNZIPPED_BYTES, MAX_ZIP_MEMBERS, unpack_zip
+from .outputs import check_output_file
+from .run import FRAME
+from .unzip import MAX_NAME_BYTES, unpack_zip
 
-__all__ = [
-    "MAX_UNZIPPED_BYTES", "MAX_MEMBER_BYTES", "MAX_ZIP_MEMBERS", "MAX_NAME_BYTES", "MAX_PAIRS_BYTES",
-    "read_openpose_json", "write_openpose_json", "read_parse_png", "write_parse_png", "read_mask_png",
-    "write_mask_png", "VitonItem", "VitonFolder", "export_dataset_zip", "check_output_file", "check_output_dir",
-]
+__all__ = ["MAX_PAIRS_BYTES", "VitonItem", "VitonFolder", "export_dataset_zip"]
 
 PathLike = str | os.PathLike
 

@@ -18,14 +18,13 @@ from .annotations import Parsing, Pose
 from .errors import InputError
 from .formats import mask_array
 from .images import mask_to_tensor, to_tensor
-from .run import FRAME
+from .run import FRAME  # (W, H)
 
 __all__ = [
-    "HEIGHT", "WIDTH", "POSE_RADIUS", "CLOTH_LABELS", "pose_map", "body_shape", "cloth_tensors", "worn_cloth",
+    "POSE_RADIUS", "CLOTH_LABELS", "pose_map", "body_shape", "cloth_tensors", "worn_cloth",
     "person_tensor", "check_parsing", "names_mask",
 ]
 
-WIDTH, HEIGHT = FRAME
 POSE_RADIUS = 5
 SHAPE_DOWNSAMPLE = 16  # the body mask is blurred by a bilinear trip through (W/16) × (H/16)
 
@@ -39,7 +38,7 @@ def _gray_to_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy((arr / 255.0 - 0.5) / 0.5)[None, None].contiguous()
 
 
-def pose_map(pose: Pose, height: int = HEIGHT, width: int = WIDTH, radius: int = POSE_RADIUS) -> torch.Tensor:
+def pose_map(pose: Pose, height: int = FRAME[1], width: int = FRAME[0], radius: int = POSE_RADIUS) -> torch.Tensor:
     """The 18-channel pose map of the CP-VTON dataset code.
 
     Each present keypoint (x > 1, y > 1, score > 0) becomes a filled square drawn with PIL
@@ -96,24 +95,24 @@ def body_shape(mask: np.ndarray, *, blur: bool = True) -> torch.Tensor:
 
 def person_tensor(person: Image.Image | np.ndarray) -> torch.Tensor:
     if isinstance(person, Image.Image):
-        if person.size != (WIDTH, HEIGHT):
+        if person.size != FRAME:
             raise InputError(
-                f"the person photo must be {WIDTH} × {HEIGHT} (W × H), got {person.size[0]} × {person.size[1]}; "
+                f"the person photo must be {FRAME[0]} × {FRAME[1]} (W × H), got {person.size[0]} × {person.size[1]}; "
                 "frame it first"
             )
         return to_tensor(person.convert("RGB"))
     arr = np.asarray(person)
-    if arr.shape != (HEIGHT, WIDTH, 3):
-        raise InputError(f"the person photo array must be ({HEIGHT}, {WIDTH}, 3) RGB, got shape {arr.shape}")
+    if arr.shape != (FRAME[1], FRAME[0], 3):
+        raise InputError(f"the person photo array must be ({FRAME[1]}, {FRAME[0]}, 3) RGB, got shape {arr.shape}")
     if arr.dtype != np.uint8:
         raise InputError(f"the person photo array must be uint8, got {arr.dtype}")
     return to_tensor(arr)
 
 
 def check_parsing(parsing: Parsing) -> None:
-    if parsing.labels.shape != (HEIGHT, WIDTH):
+    if parsing.labels.shape != (FRAME[1], FRAME[0]):
         raise InputError(
-            f"the parse map must be {HEIGHT} × {WIDTH} (H × W) like the person photo, "
+            f"the parse map must be {FRAME[1]} × {FRAME[0]} (H × W) like the person photo, "
             f"got {parsing.labels.shape[0]} × {parsing.labels.shape[1]}"
         )
 
@@ -151,11 +150,11 @@ def cloth_tensors(cloth: Image.Image, mask: np.ndarray | Image.Image) -> tuple[t
     """
     if not isinstance(cloth, Image.Image):
         raise InputError(f"the garment photo must be a PIL image, got {type(cloth).__name__}")
-    if cloth.size != (WIDTH, HEIGHT):
+    if cloth.size != FRAME:
         raise InputError(
-            f"the garment photo must be {WIDTH} × {HEIGHT} (W × H), got {cloth.size[0]} × {cloth.size[1]}"
+            f"the garment photo must be {FRAME[0]} × {FRAME[1]} (W × H), got {cloth.size[0]} × {cloth.size[1]}"
         )
     m = mask_array(mask, "cloth mask")
-    if m.shape != (HEIGHT, WIDTH):
-        raise InputError(f"the cloth mask must be {HEIGHT} × {WIDTH} (H × W), got shape {m.shape}")
+    if m.shape != (FRAME[1], FRAME[0]):
+        raise InputError(f"the cloth mask must be {FRAME[1]} × {FRAME[0]} (H × W), got shape {m.shape}")
     return to_tensor(cloth.convert("RGB")), mask_to_tensor(m)

@@ -27,14 +27,15 @@ import numpy as np
 from PIL import Image
 
 from .annotations import Parsing, Pose, check_pose
+from .decoding import decode_image
 from .errors import InputError, PersonNotFoundError
 from .errors import short_reason as _reason
-from .images import check_file_size, check_image_size, decode_image, open_image, read_path_bytes
+from .images import check_file_size, check_image_size, open_image, read_path_bytes
 from .labels import COCO18, LIP, LabelSet, palette
 from .run import FRAME  # (W, H) of the authors' datasets; their code does not resize
 
 __all__ = [
-    "FRAME", "MAX_POSE_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_INT_DIGITS", "MIN_GARMENT_FRACTION",
+    "MAX_POSE_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_INT_DIGITS", "MIN_GARMENT_FRACTION",
     "read_openpose_json", "write_openpose_json", "read_parse_png", "write_parse_png", "read_mask_png",
     "write_mask_png", "mask_array", "check_cloth_mask",
 ]

@@ -24,14 +24,14 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .decoding import MAX_PNG_TEXT_BYTES, check_encoded, decode_image, float_to_uint8, to_8bit
+from .decoding import check_encoded, decode_image, float_to_uint8, to_8bit
 from .errors import InputError
 from .errors import short_reason as _reason
 
 __all__ = [
-    "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "MAX_FILE_BYTES", "MAX_PNG_TEXT_BYTES", "ImageSource",
-    "check_image_size", "check_file_size", "open_image", "decode_image", "SourceBytes", "read_source_bytes",
-    "read_path_bytes", "array_to_image", "load_image", "to_tensor", "mask_to_tensor", "to_uint8", "to_pil",
+    "MAX_PIXELS", "MIN_SIDE", "MAX_ASPECT", "MAX_FILE_BYTES", "ImageSource", "check_image_size", "check_file_size",
+    "open_image", "SourceBytes", "read_source_bytes", "read_path_bytes", "array_to_image", "load_image", "to_tensor",
+    "mask_to_tensor", "to_uint8", "to_pil",
 ]
 
 MAX_PIXELS = 40_000_000  # larger images are refused from their header, before any pixel is decoded

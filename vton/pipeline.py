@@ -24,11 +24,10 @@ from .images import to_pil
 from .methods.base import Method, MethodCard, MethodOutput
 from .preprocess.runner import Preprocessor, check_weights_dir
 from .preprocess.sides import Preprocessed
-from .result import TryOnResult, save_stages
-from .run import NEEDS, PREPROCESS_STAGES, Progress, Trace, preprocess_steps
+from .result import TryOnResult
+from .run import NEEDS, Progress, Trace, preprocess_steps
 
-__all__ = ["Preprocessed", "Preprocessor", "TryOnResult", "TryOnPipeline", "save_stages", "PREPROCESS_STAGES",
-           "preprocess_steps", "MAX_SEED"]
+__all__ = ["TryOnPipeline", "MAX_SEED"]
 
 log = logging.getLogger(__name__)
 

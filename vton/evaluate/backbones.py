@@ -41,10 +41,9 @@ from vton.evaluate.networks import (
 )
 
 __all__ = [
-    "ALEXNET_KEY", "LPIPS_KEY", "INCEPTION_KEY", "BACKBONE_KEYS", "RESIZE_MODES", "AlexNetFeatures", "LPIPSHeads",
-    "LPIPS", "FIDInceptionV3", "convert_alexnet_state_dict", "BackboneWeights", "find_backbone", "load_lpips",
-    "load_inception", "inception_input", "inception_features", "lpips_distances", "write_random_backbones",
-    "fetch_pinned",
+    "ALEXNET_KEY", "LPIPS_KEY", "INCEPTION_KEY", "BACKBONE_KEYS", "RESIZE_MODES", "BackboneWeights", "find_backbone",
+    "load_lpips", "load_inception", "inception_input", "inception_features", "lpips_distances",
+    "write_random_backbones", "fetch_pinned",
 ]
 
 ALEXNET_KEY = "eval/alexnet"

@@ -31,8 +31,8 @@ from vton.evaluate import backbones as bb
 from vton.evaluate import metrics as M
 from vton.evaluate.testset import ImageSet, hygiene, pair_by_name, read_image_folder, read_pairs_list
 
-__all__ = ["METRICS", "PAIRED_METRICS", "SET_METRICS", "EvalSettings", "ImageSet", "Scorer", "select_metrics",
-           "read_image_folder", "pair_by_name", "hygiene", "read_pairs_list", "run_method", "score_record"]
+__all__ = ["METRICS", "PAIRED_METRICS", "SET_METRICS", "EvalSettings", "Scorer", "select_metrics", "run_method",
+           "score_record"]
 
 METRICS = ("ssim", "lpips", "fid", "kid")
 PAIRED_METRICS = ("ssim", "lpips")
@@ -296,7 +296,7 @@ def evaluate_methods(root: str | os.PathLike, pairs: str, method_ids: Sequence[s
     from vton.datasets import VitonFolder
     from vton.evaluate import report
     from vton.outputs import check_output_dir
-    from vton.pipeline import Preprocessor
+    from vton.preprocess.runner import Preprocessor
 
     for m in method_ids:
         methods.card(m)  # an unknown id is an InputError before any work

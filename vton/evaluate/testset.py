@@ -1,5 +1,5 @@
 """The test set's side of ``python -m vton evaluate``: folders of images paired by name, pairs lists, and what
-a train list shares with the test list (test-set hygiene). :mod:`vton.evaluate.runner` re-exports these.
+a train list shares with the test list (test-set hygiene).
 """
 
 from __future__ import annotations

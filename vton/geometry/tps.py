@@ -31,6 +31,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..run import FRAME  # (W, H): the default output of TpsGridGen, as the authors' (256 × 192, H × W)
+
 __all__ = [
     "control_points",
     "tps_kernel",
@@ -329,7 +331,7 @@ class TpsGridGen(nn.Module):
     ``module.to(...)``. For float64 grids at full precision use :func:`tps_grid`.
     """
 
-    def __init__(self, out_h: int = 256, out_w: int = 192, grid_size: int = 5) -> None:
+    def __init__(self, out_h: int = FRAME[1], out_w: int = FRAME[0], grid_size: int = 5) -> None:
         super().__init__()
         _check_grid_size(grid_size)
         _check_out_size(out_h, out_w)

@@ -103,7 +103,7 @@ def content(key: str, src: Any) -> tuple[Any, str | None]:
         try:
             pixels = src.tobytes()
         except Exception as e:  # noqa: BLE001 - a lazily opened image whose data is damaged
-            from ..images import decode_image
+            from ..decoding import decode_image
 
             decode_image(src, f"the {what}")  # the readers' own message for a damaged image
             raise InputError(f"the {what} cannot be decoded ({type(e).__name__})") from None

@@ -19,7 +19,8 @@ background, which is separated from it:
    the garment and is opened; garment pieces smaller than 5 % of the largest (speckles) are dropped.
 
 A mask covering less than ``MIN_GARMENT_FRACTION`` of the photo (an all-transparent PNG, a blank photo, a few
-specks) is refused by ``check_cloth_mask``, which the pipeline also applies to supplied masks.
+specks) is refused by ``check_cloth_mask`` (both in ``vton.formats``), which the pipeline also applies to supplied
+masks.
 
 Limits: a garment of the background's own colour is found only through a visible contour, and only while the
 photo's noise stays well below the garment/background difference; a background that is not roughly uniform
@@ -40,8 +41,7 @@ from ..formats import MIN_GARMENT_FRACTION, check_cloth_mask
 from ..images import ImageSource, load_image
 
 __all__ = [
-    "MIN_GARMENT_FRACTION", "ClothMask", "cloth_mask", "compute_cloth_mask", "check_cloth_mask", "background_model",
-    "on_white", "ON_WHITE_BELOW",
+    "ClothMask", "cloth_mask", "compute_cloth_mask", "background_model", "on_white", "ON_WHITE_BELOW",
 ]
 
 WORK_MAX_SIDE = 1024

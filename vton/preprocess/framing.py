@@ -37,15 +37,14 @@ from ..annotations import Parsing, Pose
 from ..errors import InputError
 from ..images import ImageSource, check_image_size, load_image
 from ..labels import COCO18
-from ..run import FRAME
+from ..run import FRAME  # (W, H): the default frame (a run frames to its card's ``frame``)
 
 __all__ = [
-    "FRAME_SIZE", "TORSO_FRACTION", "NECK_Y_FRACTION", "HEAD_ABOVE_FACE", "HEAD_ABOVE_NECK", "FrameTransform",
+    "TORSO_FRACTION", "NECK_Y_FRACTION", "HEAD_ABOVE_FACE", "HEAD_ABOVE_NECK", "FrameTransform",
     "head_top", "frame_transform", "frame_person",
     "frame_image", "frame_mask", "frame_labels", "paste_back",
 ]
 
-FRAME_SIZE = FRAME  # (W, H): the default frame (a run frames to its card's ``frame``)
 TORSO_FRACTION = 0.43  # neck-to-hips / frame height
 NECK_Y_FRACTION = 0.23  # neck height / frame height
 HEAD_ABOVE_FACE = 1.1  # head top above the highest face point, in face-to-neck lengths
@@ -71,7 +70,7 @@ class FrameTransform:
     offset_x: float
     offset_y: float
     src_size: tuple[int, int]
-    frame_size: tuple[int, int] = FRAME_SIZE
+    frame_size: tuple[int, int] = FRAME
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.scale) and self.scale > 0):
@@ -144,7 +143,7 @@ def head_top(pose: Pose) -> float | None:
 
 
 def frame_transform(src_size: tuple[int, int], pose: Pose | None = None,
-                    frame_size: tuple[int, int] = FRAME_SIZE, *, what: str = "person photo") -> FrameTransform:
+                    frame_size: tuple[int, int] = FRAME, *, what: str = "person photo") -> FrameTransform:
     """The photo → frame transform of the framing rule (see the module docstring).
 
     Raises:
@@ -205,7 +204,7 @@ def frame_image(image: ImageSource, transform: FrameTransform) -> Image.Image:
     return _warp(img, transform, Image.Resampling.BICUBIC, WHITE)
 
 
-def frame_person(image: ImageSource, pose: Pose | None = None, size: tuple[int, int] = FRAME_SIZE, *,
+def frame_person(image: ImageSource, pose: Pose | None = None, size: tuple[int, int] = FRAME, *,
                  what: str = "person photo") -> tuple[Image.Image, FrameTransform]:
     """Frame a person photo as the datasets are framed.
 

@@ -6,9 +6,9 @@ controlnet-aux package (whose ``__init__`` imports every detector and needs torc
 ours, written from the published facts: the input (BGR, one scale ``0.5 · 368 / H``, padded right/bottom to a
 multiple of 8 with 128, ``x / 256 − 0.5``) and the post-processing, which keeps every keypoint's score:
 
-1. ``find_peaks``, 2. ``connect_limbs``, 3. ``assemble_people`` (see :mod:`vton.preprocess.pose_assembly`, where
-they live; their names are re-exported here). ``extract_people`` runs all three, ``select_person`` picks the most
-confident person (by total score) as a ``vton.annotations.Pose``.
+1. ``find_peaks``, 2. ``connect_limbs``, 3. ``assemble_people`` (all in :mod:`vton.preprocess.pose_assembly`).
+``extract_people`` runs all three, ``select_person`` picks the most confident person (by total score) as a
+``vton.annotations.Pose``.
 
 The estimator runs them at the network's own resolution (the maps ×8, cut to the 184-px scaled photo), not at
 the photo's: the Gaussian's σ is 3 px of the photo analysed at ≤ 768 px on its longer side (controlnet-aux
@@ -38,22 +38,12 @@ import numpy as np
 from ..annotations import Pose
 from ..errors import WeightsError
 from ..images import ImageSource, load_image
-from .pose_assembly import (
-    HEATMAP_SIGMA,
-    LIMBS,
-    PersonCandidate,
-    assemble_people,
-    connect_limbs,
-    extract_people,
-    find_peaks,
-    select_person,
-)
+from .pose_assembly import HEATMAP_SIGMA, PersonCandidate, extract_people, select_person
 
 __all__ = [
-    "LIMBS", "MAX_ASPECT_RATIO", "PersonCandidate", "PoseEstimator", "estimate_pose", "build_body_model",
-    "convert_openpose_state_dict", "check_photo_shape", "network_input_size", "prepare_input", "maps_to_image",
-    "maps_at_network", "network_sigma", "postprocess", "find_peaks", "connect_limbs", "assemble_people",
-    "extract_people", "select_person",
+    "MAX_ASPECT_RATIO", "PoseEstimator", "estimate_pose", "build_body_model", "convert_openpose_state_dict",
+    "check_photo_shape", "network_input_size", "prepare_input", "maps_to_image", "maps_at_network", "network_sigma",
+    "postprocess",
 ]
 
 BOX_SIZE = 368

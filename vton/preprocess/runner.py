@@ -26,7 +26,7 @@ from ..run import FRAME, NEEDS, Trace, preprocess_steps
 from .cache import CACHE_BYTES, CACHE_ENTRIES, LRU, content
 from .sides import GarmentSide, PersonSide, Preprocessed
 
-__all__ = ["Preprocessor", "MethodFacts", "check_weights_dir", "CACHE_ENTRIES", "CACHE_BYTES"]
+__all__ = ["Preprocessor", "MethodFacts", "check_weights_dir"]
 
 _PERSON_STEPS = frozenset({"pose", "framing", "parsing", "body_mask"})
 _GARMENT_STEPS = ("cloth_mask", "cloth_framing")

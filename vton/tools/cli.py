@@ -201,7 +201,7 @@ def run_random_weights(args: argparse.Namespace) -> int:
         from vton.preprocess.standins import require_onnx
 
         require_onnx()  # before anything is written (not even the folder): a failure leaves nothing behind
-    from vton.datasets import check_output_dir
+    from vton.outputs import check_output_dir
 
     out = check_output_dir(args.dir, "weights folder")  # a file, /proc or an overlong name: refused before writing
     if todo:

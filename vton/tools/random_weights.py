@@ -21,7 +21,7 @@ from vton.weights.checkpoint import atomic_save
 from .folder import target_name, write_model_card
 from .networks import methods_with_weights
 
-__all__ = ["methods_with_weights", "write_random_weights", "write_random_estimators"]
+__all__ = ["write_random_weights", "write_random_estimators"]
 
 
 def _reinit(sd: Mapping[str, torch.Tensor], g: torch.Generator) -> dict[str, torch.Tensor]:
@@ -54,7 +54,7 @@ def write_random_weights(out_dir: str | os.PathLike, methods: Iterable[str] | No
     says the output is noise.
     """
     from vton import methods as registry
-    from vton.datasets import check_output_dir
+    from vton.outputs import check_output_dir
 
     out_dir = check_output_dir(out_dir, "weights folder")
     for method in (methods_with_weights() if methods is None else tuple(methods)):

@@ -98,7 +98,7 @@ def _evict_pipelines(keep: tuple[str, str | None]) -> None:
 def preprocessor(weights_dir: str | Path | None):
     """The shared ``Preprocessor`` (estimators + content cache) of ``weights_dir`` (at most ``MAX_PREPROCESSORS``
     kept)."""
-    from vton.pipeline import Preprocessor
+    from vton.preprocess.runner import Preprocessor
 
     key = str(weights_dir) if weights_dir else None
     with _pipelines_lock:

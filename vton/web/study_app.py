@@ -31,10 +31,9 @@ from vton.study import (
 )
 from vton.web import launch as weblaunch
 from vton.web.study_participant import build_participant
-from vton.web.study_results import METHOD_HEADERS, PAIRWISE_HEADERS, build_results, summary_markdown
+from vton.web.study_results import build_results
 
-__all__ = ["build_study_app", "launch_study", "serve_study", "random_weights_notice", "summary_markdown", "main",
-           "METHOD_HEADERS", "PAIRWISE_HEADERS"]
+__all__ = ["build_study_app", "launch_study", "serve_study", "random_weights_notice", "main"]
 
 log = logging.getLogger(__name__)
 

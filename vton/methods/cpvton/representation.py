@@ -20,9 +20,10 @@ import torch
 from PIL import Image
 
 from vton.annotations import Parsing, Pose
-from vton.encodings import HEIGHT, WIDTH, body_shape, check_parsing, names_mask, person_tensor, pose_map
+from vton.encodings import body_shape, check_parsing, names_mask, person_tensor, pose_map
 from vton.errors import InputError
 from vton.images import mask_to_tensor
+from vton.run import FRAME  # (W, H)
 
 __all__ = ["HEAD_LABELS", "Variant", "Stage", "PersonRepresentation", "head_labels", "build_representation"]
 
@@ -108,11 +109,11 @@ def build_representation(
     check_parsing(parsing)
     if variant == "plus" and body_mask is not None:
         bm = np.asarray(body_mask)
-        if bm.shape != (HEIGHT, WIDTH):
-            raise InputError(f"the body mask must be {HEIGHT} × {WIDTH} (H × W), got shape {bm.shape}")
+        if bm.shape != (FRAME[1], FRAME[0]):
+            raise InputError(f"the body mask must be {FRAME[1]} × {FRAME[0]} (H × W), got shape {bm.shape}")
         body = bm > 0
     else:
         body = parsing.labels > 0
     head_mask = mask_to_tensor(names_mask(parsing, HEAD_LABELS[(variant, stage)]))
     head = im * head_mask - (1 - head_mask)
-    return PersonRepresentation(shape=body_shape(body), head=head, pose=pose_map(pose, HEIGHT, WIDTH))
+    return PersonRepresentation(shape=body_shape(body), head=head, pose=pose_map(pose, FRAME[1], FRAME[0]))

@@ -37,8 +37,8 @@ import numpy as np
 from ...annotations import Pose
 from ...errors import InputError
 from ...labels import COCO18
+from ...run import FRAME
 from ...synthetic import (
-    FRAME,
     GarmentSpec,
     PersonSpec,
     SyntheticGarment,

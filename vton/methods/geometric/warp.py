@@ -25,16 +25,15 @@ import torch.nn.functional as F
 
 from ...annotations import Parsing, Pose
 from ...errors import InputError
-from .fit import WarpFit, fit_warp, fold_fraction
+from .fit import WarpFit, fit_warp
 from .landmarks import garment_contour
 from .matching import Matching, match_outlines
 from .outline import sample_outlines, target_region
 from .person import person_contour
 from .sleeves import cut_sleeves
 
-__all__ = ["GeometricConfig", "GeometricResult", "WarpFit", "geometric_tryon", "fit_warp", "fit_grid", "warp_garment",
-           "compose",
-           "PROTECTED_LABELS", "OCCLUDER_LABELS", "fold_fraction"]
+__all__ = ["GeometricConfig", "GeometricResult", "geometric_tryon", "fit_grid", "warp_garment", "compose",
+           "PROTECTED_LABELS", "OCCLUDER_LABELS"]
 
 # Parts that stay in front of the new garment (LIP names).
 PROTECTED_LABELS: tuple[str, ...] = ("hat", "hair", "glove", "sunglasses", "scarf", "face", "left_arm", "right_arm")

@@ -177,18 +177,21 @@ class TryOnHandlers:
                            zip_stages=cleared, zip_dataset=cleared).to(self.page)
 
     def fill_editors(self, token: Any) -> dict:
-        """The editors, filled from the held run's preprocessing (in its frame)."""
+        """The editors and their help, filled from the held run's preprocessing in the frame of its card (the
+        canvases take that size, so a painted parse map or mask comes back in the run's frame)."""
         held = self.store.get(token, "run")
         if held is None or held.pre is None:
             return {}
-        pre = held.pre
+        pre, frame = held.pre, tuple(held.card.frame)
         parse = None
         if pre.parsing is not None:
             parse = str(self.downloads.write("parse_frame.png", png_bytes(ed.parse_editor_image(pre.parsing))))
         mask = str(self.downloads.write("cloth_mask_frame.png", png_bytes(ed.mask_editor_image(pre.cloth_mask))))
         rows = ed.keypoint_rows(pre.keypoint_table())
-        keypoints = gr.update(value=rows, label=ed.keypoints_label(held.card.frame))  # the run's frame
-        return EditorsRecord(keypoints, parse, mask).to(self.page)
+        return EditorsRecord(keypoints=gr.update(value=rows, label=ed.keypoints_label(frame)),
+                             parse_editor=gr.update(value=parse, canvas_size=frame),
+                             mask_editor=gr.update(value=mask, canvas_size=frame),
+                             edit_help=ed.edit_help(frame)).to(self.page)
 
     def method_layout(self, method: Any) -> LayoutRecord:
         """Per section: its heading (with the method's note) and whether it is shown (a method without a stage in a

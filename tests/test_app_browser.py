@@ -14,6 +14,7 @@ import pytest
 from helpers_app import (
     ARTIFACTS,
     EXAMPLE,
+    RUN_WAIT_MS,
     AppServer,
     app_env,
     click_and_wait,
@@ -236,6 +237,7 @@ def test_painted_parse_edit_reruns_and_changes_the_downstream_stages(page):
     _choose_method(page, "cp-vton+")
     click_and_wait(page, "#run", "Done")
     page.locator("#section-representation img").first.wait_for(state="visible")
+    before_src = page.locator("#section-representation img").first.get_attribute("src")
     before = _img_bytes(page, "#section-representation img")
     page.get_by_role("tab", name="Edit & re-run").click()
     page.locator("#parse-editor button[aria-label='Brush']").click()
@@ -253,7 +255,11 @@ def test_painted_parse_edit_reruns_and_changes_the_downstream_stages(page):
     status = page.locator("#status").inner_text()
     assert "cached: cloth_framing, cloth_mask" in status  # only what follows the edit ran again
     page.get_by_role("tab", name="Stages").click()
-    page.locator("#section-representation img").first.wait_for(state="visible")
+    # the status is written by the run, the galleries by the step after it: wait until the gallery shows this run's
+    # picture (a new file) before reading it
+    page.wait_for_function("s => { const img = document.querySelector('#section-representation img');"
+                           " return img !== null && img.getAttribute('src') !== s; }", arg=before_src,
+                           timeout=RUN_WAIT_MS)
     after = _img_bytes(page, "#section-representation img")
     assert after != before  # the body shape the representation is built from changed
     caps = {c.split(" — ")[0]: c for c in _captions(page, "inputs")}

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers_app import ARTIFACTS, GEOMETRIC, AppServer, app_env, shared_app, wait_status
+from helpers_app import ARTIFACTS, GEOMETRIC, AppServer, app_env, click_and_wait, shared_app, wait_status
 
 from vton import methods, weights
 
@@ -51,9 +51,22 @@ def _open(browser, url: str, viewport: dict):
 
 
 def _click_example(page, stem: str) -> None:
+    """Click the example ``stem`` (``<person stem> + <cloth stem>``) and wait until both photos shown are the
+    example's (by file name in the image's URL): the example fills the photos and its annotations in one update,
+    so a photo left from an earlier upload must not pass for it."""
     page.locator("#examples").get_by_text(re.compile("^" + re.escape(stem) + " · ")).first.click()
-    page.locator("#person-input img").first.wait_for(state="visible")
-    page.locator("#cloth-input img").first.wait_for(state="visible")
+    person, cloth = stem.split(" + ")
+    for selector, name in (("#person-input", person), ("#cloth-input", cloth)):
+        page.wait_for_function("([s, n]) => { const img = document.querySelector(s + ' img');"
+                               " return img !== null && img.src.includes(n + '.'); }",
+                               arg=[selector, name], timeout=RUN_S)
+
+
+def _click_wait(page, button: str, selector: str, text: str) -> str:
+    """Click ``button`` and return ``selector``'s text once it shows ``text`` from this click (not a status left
+    over from the previous run); fails at once with the app's message when the run failed instead."""
+    click_and_wait(page, button, text, selector, timeout_ms=RUN_S)
+    return page.locator(selector).inner_text()
 
 
 def _choose_method(page, method_id: str) -> None:
@@ -150,8 +163,7 @@ def test_geometric_run_shows_captions_under_images_an_aligned_slider_and_its_mat
     pg = _open(browser, shared_app().url, DESKTOP)
     _click_example(pg, "geometric_person + geometric_cloth")
     _choose_method(pg, "geometric")
-    pg.locator("#run").click()
-    status = _wait_status(pg, "#status", "Done")
+    status = _click_wait(pg, "#run", "#status", "Done")
     assert "Geometric" in status
     assert not pg.locator("#section-rendering").is_visible()  # no rendering stage: the section is left out
     assert not pg.locator("#head-rendering").is_visible()
@@ -210,8 +222,7 @@ def test_phone_first_upload_near_the_top_and_nothing_spills(browser):
         assert cell.bounding_box()["height"] < 40, (elem, cell.bounding_box())  # one line, not a column of letters
     _no_spill(pg, PHONE["width"])
     _choose_method(pg, "cp-vton+")
-    pg.locator("#run").click()
-    _wait_status(pg, "#status", "Done")
+    _click_wait(pg, "#run", "#status", "Done")
     pg.locator("#zip-stages").get_by_text(".zip").first.wait_for(state="visible")
     name = pg.locator("#zip-stages td.filename").first
     assert name.inner_text().replace("\n", "").replace(" ", "") == "vton_cp-vton__stages.zip"
@@ -227,13 +238,15 @@ def test_phone_first_upload_near_the_top_and_nothing_spills(browser):
 def test_after_an_error_the_status_names_it_keeps_urls_whole_and_marks_the_earlier_result(browser, tmp_path):
     pg = _open(browser, shared_app().url, DESKTOP)
     # photos without pose or parse map: the estimators' weights are not here and the Hub is offline
-    pg.locator("#person-input input[type=file]").set_input_files(str(GEOMETRIC["person"]))
-    pg.locator("#cloth-input input[type=file]").set_input_files(str(GEOMETRIC["cloth"]))
-    pg.locator("#person-input img").first.wait_for(state="visible")
-    pg.locator("#cloth-input img").first.wait_for(state="visible")
+    # uploaded under other names than the example's, so that the example's photos are told apart when they arrive
+    for kind in ("person", "cloth"):
+        upload = tmp_path / f"uploaded_{kind}.png"
+        upload.write_bytes(GEOMETRIC[kind].read_bytes())
+        pg.locator(f"#{kind}-input input[type=file]").set_input_files(str(upload))
+        pg.wait_for_function("s => document.querySelector(s + ' img')?.src.includes('uploaded_')",
+                             arg=f"#{kind}-input", timeout=RUN_S)
     _choose_method(pg, "geometric")
-    pg.locator("#run").click()
-    text = _wait_status(pg, "#status", "Failed")
+    text = _click_wait(pg, "#run", "#status", "Failed")
     assert "Running" not in text and "openpose/body" in text and "schp/lip" in text
     url = weights.entry("openpose/body").hub_url
     assert url in text  # the URL whole, not "https:/…/"
@@ -241,16 +254,14 @@ def test_after_an_error_the_status_names_it_keeps_urls_whole_and_marks_the_earli
     assert "earlier run" not in text  # there was none
     # a good run, then a text file as the person photo: the error is named, the good result stays, marked
     _click_example(pg, "geometric_person + geometric_cloth")
-    pg.locator("#run").click()
-    _wait_status(pg, "#status", "Done")
+    _click_wait(pg, "#run", "#status", "Done")
     src = pg.locator("#result img").first.get_attribute("src")
     bad = tmp_path / "person.png"
     bad.write_text("not a picture")
     pg.locator("#person-input input[type=file]").set_input_files(str(bad))
     pg.wait_for_function("() => !document.querySelector('#person-input img') || "
                          "document.querySelector('#person-input img').src.includes('person.png')")
-    pg.locator("#run").click()
-    text = _wait_status(pg, "#status", "Failed")
+    text = _click_wait(pg, "#run", "#status", "Failed")
     assert "Running" not in text and "not an image" in text and "earlier run" in text, text
     assert pg.locator("#result img").first.get_attribute("src") == src
     assert "Traceback" not in pg.content()
@@ -261,13 +272,11 @@ def test_rerun_without_edits_keeps_the_result(browser):
     pg = _open(browser, shared_app().url, DESKTOP)
     _click_example(pg, "geometric_person + geometric_cloth")
     _choose_method(pg, "geometric")
-    pg.locator("#run").click()
-    _wait_status(pg, "#status", "Done")
+    _click_wait(pg, "#run", "#status", "Done")
     src = pg.locator("#result img").first.get_attribute("src")
     pg.get_by_role("tab", name="Edit & re-run").click()
     pg.locator("#keypoints").get_by_text("nose").first.wait_for(state="visible")  # the editors are filled
-    pg.locator("#rerun").click()
-    text = _wait_status(pg, "#status", "Nothing was edited")
+    text = _click_wait(pg, "#rerun", "#status", "Nothing was edited")
     assert "unchanged" in text
     assert pg.locator("#result img").first.get_attribute("src") == src
     pg.get_by_role("tab", name="Stages").click()
@@ -289,8 +298,7 @@ def test_compare_opens_with_every_ready_method_ticked_and_shows_five_side_by_sid
     for i in range(5, len(cards)):  # five side by side (the first five cards), the rest unticked
         boxes.nth(i).click()
     ready = ready[:5]
-    pg.locator("#run-compare").click()
-    text = _wait_status(pg, "#compare-status", "Compared")
+    text = _click_wait(pg, "#run-compare", "#compare-status", "Compared")
     assert "Compared 5 of 5" in text and "Not run" not in text
     for c in ready:  # the columns are laid out right after the status (wait for them, do not race them)
         pg.locator(f"#compare-head-{c.id.replace('+', '_')}").wait_for(state="visible")
@@ -337,8 +345,7 @@ def test_without_weights_compare_names_each_unready_method_once_and_leaves_no_em
             if not t:
                 boxes.nth(i).click()
         _click_example(pg, "geometric_person + geometric_cloth")
-        pg.locator("#run-compare").click()
-        text = _wait_status(pg, "#compare-status", "Compared")
+        text = _click_wait(pg, "#run-compare", "#compare-status", "Compared")
         assert f"Compared 1 of {len(methods.cards())}" in text and "Not run" in text
         pg.locator("#compare-head-geometric").wait_for(state="visible")  # the columns are laid out
         pg.locator("#compare-cell-inputs-geometric").wait_for(state="visible")
@@ -373,8 +380,7 @@ def test_a_refusal_shows_the_stages_computed_before_it_beside_the_error(browser,
         pg.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
         wait_uploaded(pg, elem_id, path)
     _choose_method(pg, "geometric")
-    pg.locator("#run").click()
-    text = _wait_status(pg, "#status", "Failed")
+    text = _click_wait(pg, "#run", "#status", "Failed")
     assert "not upright" in text and "computed before" in text, text
     _load_images(pg, "#section-representation")
     captions = pg.locator("#section-representation .caption-label").all_inner_texts()

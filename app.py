@@ -107,11 +107,7 @@ INTRO = """# vton · classic virtual try-on, every stage
 Upload a **person photo** and a **garment photo** (or click an example), pick a method and press **Run try-on**:
 the page shows every stage in between. **Compare methods** runs several on the same preprocessing; **Edit & re-run**
 lets you move keypoints or paint the parse map and garment mask."""
-EDIT_HELP = """Edit in the 192 × 256 frame the methods read, then press **Re-run from my edits**: only what follows
-the edit runs again (unchanged preprocessing is reused and says *cached, 0 s*). Keypoints: change x / y (frame
-pixels) or set *present* to `no`. Parse map: paint with the label colours (the brush colours are the LIP palette,
-in label order; the legend below names them). Garment mask: paint white (garment) or black. Edits are mapped back
-to the photo's pixels, so the result is still pasted into the photo at its own size."""
+EDIT_HELP = views.edit_help(FRAME)  # the default frame; a run's editors and help follow its card's frame
 
 
 PRIVATE = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}  # the page's own quick events
@@ -224,7 +220,7 @@ def _stages_tab(page: Page, layout: LayoutRecord) -> None:
 def _edit_tab(page: Page) -> gr.Button:
     """The keypoint table, the parse-map and garment-mask editors, and the re-run button (returned)."""
     with gr.Tab("Edit & re-run", id="edit", elem_id="tab-edit"):
-        gr.Markdown(EDIT_HELP)
+        page.edit_help = gr.Markdown(EDIT_HELP, elem_id="edit-help")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=320):
                 page.keypoints = gr.Dataframe(
@@ -309,7 +305,8 @@ def _wire_tryon(page: Page, h: TryOnHandlers, ui: dict[str, Any]) -> None:
     pre_ran = ui["run_pre"].click(**start).then(
         h.preprocess, inputs=[*inputs, state], outputs=outputs_of(PreprocessRecord, page), api_name="preprocess",
         preprocess=False, show_progress_on=[page.status], **PIPELINE)
-    pre_ran.success(h.show_views, state, views_out, **PRIVATE)
+    pre_ran.success(h.show_views, state, views_out, **PRIVATE).success(  # edits re-run the held preprocessing
+        h.fill_editors, state, outputs_of(EditorsRecord, page), **PRIVATE)
     pre_ran.failure(h.show_failure, failed, views_out, **PRIVATE)
     ui["method"].change(h.show_layout, ui["method"], outputs_of(LayoutRecord, page), **PRIVATE)
 

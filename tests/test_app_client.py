@@ -13,6 +13,8 @@ from helpers_app import EXAMPLE, shared_app
 from PIL import Image
 
 from vton import methods
+from vton.evaluate import metrics as M
+from vton.web import galleries, report
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +60,7 @@ def test_tryon_endpoint_returns_a_method_independent_value(client):
     assert len(items) == len(keys)
     for (path, caption), row in zip(items, summary["stages"], strict=True):
         assert path and Path(path).is_file(), row["key"]
+        assert Path(path).name == row["file"], (path, row)  # the name survives the client: items are found by it
         assert caption.startswith(row["title"] + " — "), (caption, row)
         size = Image.open(path).size
         if row["key"] not in ("parsing", "pasted"):
@@ -68,6 +71,11 @@ def test_tryon_endpoint_returns_a_method_independent_value(client):
     assert summary["sources"]["pose"] == "supplied" and summary["sources"]["parsing"] == "supplied"
     assert len(summary["data"]["theta"]) == 50 and len(summary["data"]["control_points"]) == 25
     assert len(summary["keypoints"]) == 18
+
+    # the readout finds the try-on and the framed photo by their stage rows, whatever the gallery's order
+    path_of = {row["key"]: path for (path, _), row in zip(items, summary["stages"], strict=True)}
+    ssim = M.ssim(Image.open(path_of["tryon"]).convert("RGB"), Image.open(path_of["person"]).convert("RGB"))
+    assert f"SSIM **{ssim:.4f}**" in report.quality_readout(list(reversed(gallery)), summary, True)
 
     assert Path(stages_zip).name == "vton_cp-vton__stages.zip"
     with zipfile.ZipFile(stages_zip) as zf:
@@ -140,6 +148,13 @@ def test_compare_endpoint_runs_methods_on_one_preprocessing(client):
     titles = [methods.card(m).title for m in summary["methods"] for _ in results[m]["stages"]]
     for (path, caption), title in zip(items, titles, strict=True):
         assert Path(path).is_file() and caption.startswith(title + " · "), caption
+    grouped = galleries.split_compare(list(reversed(gallery)), summary)  # by file name, not by place
+    for m in summary["methods"]:
+        for sid, per_method in summary["sections"].items():
+            names = [row["file"] for row in results[m]["stages"] if row["section"] == sid]
+            assert [Path(galleries.item_path(it)).name for it in grouped.get((m, sid), [])] == names, (m, sid)
+            assert len(names) == len(per_method[m])
+    assert sum(len(v) for v in grouped.values()) == len(items)
 
 
 def test_compare_reports_a_failing_method_in_its_place(client):

@@ -255,6 +255,9 @@ def test_edits_become_pipeline_inputs_in_the_photos_pixels():
     assert headers == ["i", "x", "y"] and cp == [[0, -1.0, -1.0], [1, 0.0, -1.0]]
     assert edits.control_point_rows({"data": {}}, "control_points") == ([], [])
     assert "upper clothes" in edits.legend_html() and len(edits.brush_colours()) == 20
-    assert galleries.split_compare([1, 2, 3], {"methods": ["a", "b"], "results": {
-        "a": {"stages": [{"section": "inputs"}, {"section": "warp"}]}, "b": {"stages": [{"section": "warp"}]}}}) == {
-        ("a", "inputs"): [1], ("a", "warp"): [2], ("b", "warp"): [3]}
+    # the /compare gallery's items (a tuple, gradio_client's dict, a path) in another order than the summary's rows
+    one, two, three = ("/c/1/a-0-00_person.png", "1"), {"image": {"path": "/c/2/a-0-01_warp.png"}}, "/c/3/b-1-00_w.png"
+    rows_a = [{"section": "inputs", "file": "a-0-00_person.png"}, {"section": "warp", "file": "a-0-01_warp.png"}]
+    assert galleries.split_compare([three, one, two], {"methods": ["a", "b"], "results": {
+        "a": {"stages": rows_a}, "b": {"stages": [{"section": "warp", "file": "b-1-00_w.png"}]}}}) == {
+        ("a", "inputs"): [one], ("a", "warp"): [two], ("b", "warp"): [three]}

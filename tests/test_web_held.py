@@ -106,6 +106,9 @@ def test_views_editors_and_rerun_read_the_held_run_and_never_preprocess_again(pa
     table = views[page.control_points]
     assert table["value"] and len(table["value"]) == len(held.summary["data"]["matched_pairs"])
     editors = h.fill_editors(token)
+    frame = tuple(held.card.frame)  # the default frame: the help and the canvases say so
+    assert editors[page.parse_editor]["canvas_size"] == editors[page.mask_editor]["canvas_size"] == frame
+    assert f"{frame[0]} × {frame[1]} frame" in editors[page.edit_help]
     rows = editors[page.keypoints]["value"]
     assert [r[0] for r in rows] == [r["name"] for r in held.pre.keypoint_table()]
     unchanged = h.rerun(rows, None, None, token, progress=_no_progress)
@@ -153,3 +156,80 @@ def test_one_request_resolves_its_method_id_to_a_card_once(page_and_handlers, mo
     h.show_views(token)
     h.fill_editors(token)
     assert asked == [METHOD]  # the views and the editors read the held run's card
+
+
+TOYS = Path(__file__).resolve().parent / "toy_methods"
+
+
+@pytest.fixture()
+def framed_toy(page_and_handlers, monkeypatch):
+    """The test-only method with its own frame (``tests/toy_methods/framed_toy``, as in test_own_frame_method.py),
+    registered, with the page's handlers knowing it."""
+    import sys
+
+    from vton import methods
+
+    monkeypatch.setattr(methods, "__path__", [*methods.__path__, str(TOYS)])
+    methods._registry.cache_clear()
+    card = methods.card("framed-toy")
+    page, h, uploads = page_and_handlers
+    h.titles = {card.id: card.title}
+    yield card, page, h
+    methods._registry.cache_clear()
+    for name in [m for m in sys.modules if m.startswith("vton.methods.framed_toy")]:
+        del sys.modules[name]
+    vars(methods).pop("framed_toy", None)
+
+
+def _painted(path: str) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
+def test_editing_a_run_of_a_method_with_its_own_frame_paints_and_reruns_in_that_frame(framed_toy):
+    from vton.labels import LIP
+    from vton.run import FRAME
+
+    card, page, h = framed_toy
+    w, hh = card.frame
+    assert (w, hh) != tuple(FRAME)
+    token = h.running(card.id, None)[page.run_token]
+    out = h.tryon("person_photo.jpg", "cloth_tshirt.png", card.id, "person_photo_keypoints.json",
+                  "person_photo_parse.png", None, token, progress=_no_progress)
+    assert out[page.status].startswith("**Done**")
+    held = h.store.get(token, "run")
+    editors = h.fill_editors(token)
+    parse, mask = editors[page.parse_editor], editors[page.mask_editor]
+    assert parse["canvas_size"] == mask["canvas_size"] == (w, hh)
+    assert _painted(parse["value"]).shape[:2] == _painted(mask["value"]).shape[:2] == (hh, w)
+    assert f"{w} × {hh} frame" in editors[page.edit_help] and f"{FRAME[0]} × {FRAME[1]}" not in editors[page.edit_help]
+    assert f"{w} × {hh}" in editors[page.keypoints]["label"]
+
+    # paint the torso as background and take the garment's top rows out of its mask, both in the run's frame
+    labels = held.pre.parsing.labels
+    ys, xs = np.nonzero(labels == LIP.names.index("upper_clothes"))
+    y0, x0 = int(np.median(ys)), int(np.median(xs))
+    box = (slice(y0 - 8, y0 + 8), slice(x0 - 8, x0 + 8))
+    painted_parse = _painted(parse["value"])
+    painted_parse[box] = LIP.colors()[0]
+    painted_mask = _painted(mask["value"])
+    rows_on = np.nonzero(painted_mask[..., 0].any(axis=1))[0]
+    painted_mask[rows_on[0]:rows_on[0] + 10] = 0
+    rows = editors[page.keypoints]["value"]
+    again = h.rerun(rows, {"composite": painted_parse}, {"composite": painted_mask}, token, progress=_no_progress)
+    assert again[page.status].startswith("**Re-ran from your edits (parse map, garment mask)**")
+    rerun = h.store.get(token, "run")
+    assert rerun.pre.person.size == (w, hh) and rerun.pre.parsing.labels.shape == (hh, w)
+    inner = (slice(y0 - 4, y0 + 4), slice(x0 - 4, x0 + 4))  # mapped to the photo and framed again: the inside holds
+    assert (rerun.pre.parsing.labels[inner] == 0).all() and (labels[inner] != 0).all()
+    assert np.array_equal(rerun.pre.cloth_mask, painted_mask[..., 0] > 127)
+
+    # a picture painted in another frame (the default one) is refused with both sizes named, not resized
+    small = np.zeros((FRAME[1], FRAME[0], 3), np.uint8)
+    for kind, args in (("parse map", (small, None)), ("garment mask", (None, small))):
+        edits = [{"composite": a} if a is not None else None for a in args]
+        with pytest.raises(gr.Error) as e:
+            h.rerun(rows, *edits, token, progress=_no_progress)
+        message = e.value.message
+        assert f"{kind} editor holds a {FRAME[0]} × {FRAME[1]} picture" in message, message
+        assert f"frame is {w} × {hh}" in message, message

@@ -28,8 +28,10 @@ def _run_files(tmp_path: Path) -> tuple[list, dict, Image.Image, Image.Image]:
     tryon = Image.fromarray(np.clip(np.asarray(photo) + rng.normal(0, 30, (256, 192, 3)), 0, 255).astype(np.uint8))
     photo.save(tmp_path / "00_person.png")
     tryon.save(tmp_path / "01_tryon.png")
-    items = [(str(tmp_path / "00_person.png"), "Person"), (str(tmp_path / "01_tryon.png"), "Try-on")]
-    summary = {"method": "cp-vton", "random_weights": True, "stages": [{"key": "person"}, {"key": "tryon"}]}
+    # the gallery's items in another order than the summary's rows: each is found by the file its row names
+    items = [(str(tmp_path / "01_tryon.png"), "Try-on"), (str(tmp_path / "00_person.png"), "Person")]
+    summary = {"method": "cp-vton", "random_weights": True,
+               "stages": [{"key": "person", "file": "00_person.png"}, {"key": "tryon", "file": "01_tryon.png"}]}
     return items, summary, photo, tryon
 
 

@@ -20,7 +20,7 @@ from vton.web.messages import Failures, first_clause, user_message
 from vton.web.records import CompareRecord, CompareStartRecord, CompareView, Page
 from vton.web.running import Uploads, run_compare
 from vton.web.space import gpu
-from vton.web.tryon import reporter, uploads_of
+from vton.web.tryon import reporter, safe_name, uploads_of
 
 __all__ = ["CompareHandlers"]
 
@@ -52,21 +52,20 @@ class CompareHandlers:
                 progress=gr.Progress(), request: gr.Request = None) -> dict:  # noqa: B008
         """Run several methods on the same pair and the same preprocessing; returns status, every method's stages as
         (image, "method · caption") one method after another, and a JSON summary (per method its run summary or
-        error; per section each method's stage keys)."""
+        error, its stage rows naming their files; per section each method's stage keys). The files are named
+        ``<method>-<n>-NN_<key>.png`` (``n``: the method's place in the run), so every gallery item is found by
+        its name (``vton.web.galleries.split_compare``)."""
         try:
             up = uploads_of(person, cloth, pose_json, parse_png, cloth_mask_png)
             if isinstance(method_list, str):
                 method_list = [m.strip() for m in method_list.split(",") if m.strip()]
             results = _compare_on_device(list(method_list or []), up, self.weights_dir, progress)
-            summary = compare_summary(results, user_message)
-            runs: dict[str, HeldRun] = {}
-            items: list[tuple[str, str]] = []
-            for card, r in results:
-                if isinstance(r, BaseException):
-                    continue
-                files = write_stages(r.stages(), self.downloads)
-                runs[card.id] = HeldRun(card, up, files, {}, summary=summary["results"][card.id])
-                items += files.items(prefix=f"{card.title} · ")
+            files = {card.id: write_stages(r.stages(), self.downloads, prefix=f"{safe_name(card.id)}-{j}-")
+                     for j, (card, r) in enumerate(results) if not isinstance(r, BaseException)}
+            summary = compare_summary(results, user_message, files)  # each stage row names its file
+            runs = {c.id: HeldRun(c, up, files[c.id], {}, summary=summary["results"][c.id])
+                    for c, _ in results if c.id in files}
+            items = [it for c, _ in results if c.id in files for it in files[c.id].items(prefix=f"{c.title} · ")]
         except Exception as e:
             message = user_message(e)
             self.failures.put(request, message)

@@ -4,11 +4,13 @@ painted garment mask) turned back into pipeline inputs against the run the page 
 Serves the app of this project (``app.py``), which re-implements CP-VTON (Wang et al., ECCV 2018,
 sergeywong/cp-vton@fbaf333b) and its successors; nothing here comes from their code.
 
-**Where edits live.** Every editor works in the methods' 192 × 256 frame (the keypoint table, the parse map and
-the garment mask the page shows are the framed ones). A re-run maps them back to the inputs' own pixels: keypoints
-and the parse map through the inverse of the run's ``FrameTransform`` (``pre.transform``; nearest-neighbour for
-labels), so the result is still pasted into the photo at its own size; the garment mask is passed with the
-*framed* garment (``pre.cloth``, 192 × 256, whose framing is the identity), so it needs no mapping.
+**Where edits live.** Every editor works in the frame of the run it edits (the method card's ``frame``: 192 × 256
+for most methods, 768 × 1024 for VITON-HD; the keypoint table, the parse map and the garment mask the page shows are
+the framed ones). A painted picture of another size is refused with the sizes named, never resized. A re-run maps
+the edits back to the inputs' own pixels: keypoints and the parse map through the inverse of the run's
+``FrameTransform`` (``pre.transform``; nearest-neighbour for labels), so the result is still pasted into the photo at
+its own size; the garment mask is passed with the *framed* garment (``pre.cloth``, in the frame, whose framing is
+the identity), so it needs no mapping.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from vton.labels import COCO18, LIP
 __all__ = ["legend_html", "brush_colours", "parse_editor_image",
            "mask_editor_image", "editor_image", "frame_labels_from_editor", "parsing_from_editor", "mask_from_editor",
            "pose_from_table", "keypoint_rows", "control_point_rows", "edits_against", "KEYPOINT_HEADERS",
-           "keypoints_label"]
+           "keypoints_label", "edit_help", "editor_is_empty"]
 
 KEYPOINT_HEADERS = ["keypoint", "x", "y", "score", "present"]
 
@@ -35,6 +37,16 @@ KEYPOINT_HEADERS = ["keypoint", "x", "y", "score", "present"]
 def keypoints_label(frame: tuple[int, int]) -> str:
     """The keypoint table's label for a method's frame ``(W, H)``."""
     return f"Keypoints (frame pixels, {frame[0]} × {frame[1]}): edit x, y or present"
+
+
+def edit_help(frame: tuple[int, int]) -> str:
+    """The edit tab's help for a method's frame ``(W, H)`` (the held run's card's, or the default before a run)."""
+    return (f"Edit in the {frame[0]} × {frame[1]} frame the method reads, then press **Re-run from my edits**: only "
+            "what follows the edit runs again (unchanged preprocessing is reused and says *cached, 0 s*). Keypoints: "
+            "change x / y (frame pixels) or set *present* to `no`. Parse map: paint with the label colours (the "
+            "brush colours are the LIP palette, in label order; the legend below names them). Garment mask: paint "
+            "white (garment) or black. Edits are mapped back to the photo's pixels, so the result is still pasted "
+            "into the photo at its own size.")
 
 
 def legend_html(label_set: Any = LIP) -> str:
@@ -63,6 +75,23 @@ def mask_editor_image(mask: np.ndarray) -> Image.Image:
     return Image.fromarray(np.repeat((m * 255).astype(np.uint8)[..., None], 3, 2))
 
 
+def editor_is_empty(value: Any) -> bool:
+    """Whether an ``ImageEditor`` value holds no picture at all (nothing to compare with the run)."""
+    if isinstance(value, Mapping):
+        return value.get("composite") is None and value.get("background") is None
+    return value is None
+
+
+def _check_frame(shape: tuple[int, ...], frame_size: tuple[int, int], what: str) -> None:
+    """Refuses a painted picture that is not in the run's frame ``(W, H)``: it is never resized (a picture of
+    another size or aspect would put every label or mask pixel somewhere else)."""
+    fw, fh = (int(v) for v in frame_size)
+    if tuple(shape[:2]) != (fh, fw):
+        raise InputError(f"the {what} editor holds a {shape[1]} × {shape[0]} picture, but this run's frame is "
+                         f"{fw} × {fh} (width × height); run the try-on again so the editors are filled in its "
+                         "frame, then paint on them")
+
+
 def editor_image(value: Any, what: str) -> np.ndarray:
     """The composite of an ``ImageEditor`` value (a dict with ``composite``, or an image) as ``(H, W, 3) uint8``."""
     if isinstance(value, Mapping):
@@ -87,11 +116,10 @@ def editor_image(value: Any, what: str) -> np.ndarray:
 
 def frame_labels_from_editor(value: Any, frame_size: tuple[int, int], label_set: Any = LIP) -> np.ndarray:
     """The painted parse map → ``(H, W) uint8`` labels in the frame: each pixel takes the label of the nearest
-    palette colour (a brush's soft edge is not a palette colour)."""
+    palette colour (a brush's soft edge is not a palette colour). A picture of another size than ``frame_size``
+    ``(W, H)`` is refused (``InputError``)."""
     rgb = editor_image(value, "parse map").astype(np.int32)
-    fw, fh = frame_size
-    if rgb.shape[:2] != (fh, fw):
-        rgb = np.asarray(Image.fromarray(rgb.astype(np.uint8)).resize((fw, fh), Image.Resampling.NEAREST), np.int32)
+    _check_frame(rgb.shape, frame_size, "parse map")
     colours = label_set.colors().astype(np.int32)
     dist = ((rgb[:, :, None, :] - colours[None, None, :, :]) ** 2).sum(-1)  # (H, W, labels)
     return dist.argmin(-1).astype(np.uint8)
@@ -105,10 +133,10 @@ def parsing_from_editor(value: Any, transform: Any, label_set: Any = LIP) -> Par
 
 
 def mask_from_editor(value: Any, size: tuple[int, int]) -> np.ndarray:
-    """The painted garment mask → ``(H, W) bool`` of ``size`` (W, H): white (grey > 127) is garment."""
+    """The painted garment mask → ``(H, W) bool`` of ``size`` (W, H), the run's frame: white (grey > 127) is
+    garment. A picture of another size is refused (``InputError``)."""
     grey = editor_image(value, "garment mask").mean(axis=2)
-    if (grey.shape[1], grey.shape[0]) != tuple(size):
-        grey = np.asarray(Image.fromarray(grey.astype(np.uint8)).resize(tuple(size), Image.Resampling.NEAREST))
+    _check_frame(grey.shape, size, "garment mask")
     return grey > 127
 
 
@@ -190,7 +218,12 @@ def _table_equal(rows: Any, table: Sequence[Mapping[str, Any]]) -> bool:
 def edits_against(pre: Any, keypoint_table: Any, parse_edit: Any, mask_edit: Any) -> tuple[dict[str, Any], list[str]]:
     """The page's editors compared with the unedited preprocessing ``pre``: the pipeline arguments that replace
     what was edited (``pose``, ``parsing`` in the photo's pixels; ``cloth`` + ``cloth_mask`` as the framed garment
-    and its mask) and the names of the edits. Unedited parts are left out, so they stay cached."""
+    and its mask) and the names of the edits. Unedited parts (and empty editors) are left out, so they stay cached.
+
+    Raises:
+        InputError: a painted picture is not in the run's frame (``pre.transform.frame_size``), or is no colour
+            picture, or the painted garment mask is empty.
+    """
     edits: dict[str, Any] = {}
     what: list[str] = []
     if pre.pose is not None and keypoint_table is not None:
@@ -198,20 +231,14 @@ def edits_against(pre: Any, keypoint_table: Any, parse_edit: Any, mask_edit: Any
         if not _table_equal(keypoint_table, table):
             edits["pose"] = pose_from_table(keypoint_table, pre.transform)
             what.append("keypoints")
-    if pre.parsing is not None and parse_edit is not None:
-        try:
-            edited = frame_labels_from_editor(parse_edit, pre.transform.frame_size, pre.parsing.label_set)
-        except InputError:
-            edited = None
-        if edited is not None and not np.array_equal(edited, pre.parsing.labels):
+    if pre.parsing is not None and not editor_is_empty(parse_edit):
+        edited = frame_labels_from_editor(parse_edit, pre.transform.frame_size, pre.parsing.label_set)
+        if not np.array_equal(edited, pre.parsing.labels):
             edits["parsing"] = Parsing(_frame_to_photo(edited, pre.transform), pre.parsing.label_set)
             what.append("parse map")
-    if mask_edit is not None:
-        try:
-            mask = mask_from_editor(mask_edit, pre.cloth.size)
-        except InputError:
-            mask = None
-        if mask is not None and not np.array_equal(mask, np.asarray(pre.cloth_mask, bool)):
+    if not editor_is_empty(mask_edit):
+        mask = mask_from_editor(mask_edit, pre.cloth.size)
+        if not np.array_equal(mask, np.asarray(pre.cloth_mask, bool)):
             if not mask.any():
                 raise InputError("the painted garment mask is empty; paint the garment white")
             edits["cloth"] = pre.cloth

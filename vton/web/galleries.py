@@ -23,7 +23,8 @@ import numpy as np
 from vton.run import SECTIONS
 
 __all__ = ["section_title", "stage_caption", "png_bytes", "stage_summaries", "DownloadFolder", "StageFiles",
-           "write_stages", "by_section", "compare_summary", "split_compare", "garment_over_person"]
+           "write_stages", "by_section", "compare_summary", "split_compare", "item_path", "items_by_file",
+           "garment_over_person"]
 
 
 def section_title(section_id: str) -> str:
@@ -44,9 +45,50 @@ def png_bytes(image: Any) -> bytes:
     return buf.getvalue()
 
 
-def stage_summaries(stages: list[Any]) -> list[dict[str, Any]]:
-    """JSON rows for the API: key, title, caption, section, step, seconds, shared_with, cached, size."""
-    return [s.summary() for s in stages]
+def stage_summaries(stages: list[Any], files: StageFiles | None = None) -> list[dict[str, Any]]:
+    """JSON rows for the API: key, title, caption, section, step, seconds, shared_with, cached, size; with
+    ``files``, the ``file`` each stage was written to (the name its gallery item has)."""
+    names = files.names() if files is not None else {}
+    return [{**s.summary(), **({"file": names[s.key]} if s.key in names else {})} for s in stages]
+
+
+def item_path(item: Any) -> str | None:
+    """The image path of one gallery item as an API client holds it: ``(path, caption)``, gradio_client's
+    ``{"image": path or {"path": ...}, "caption": ...}``, or a path."""
+    if isinstance(item, Mapping):
+        item = item.get("image", item.get("path"))
+        if isinstance(item, Mapping):
+            item = item.get("path")
+    elif isinstance(item, (list, tuple)):
+        item = item[0] if item else None
+    return str(item) if item is not None else None
+
+
+def items_by_file(items: list[Any] | None) -> dict[str, Any]:
+    """Gallery items by the name of their file (the ``file`` of their stage row in a ``/tryon``, ``/preprocess``
+    or ``/compare`` summary): the name survives Gradio's cache and gradio_client's download, the folder does not."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        path = item_path(item)
+        if path:
+            out[Path(path).name] = item
+    return out
+
+
+def split_compare(items: list[Any] | None, summary: Mapping | None) -> dict[tuple[str, str], list[Any]]:
+    """The ``/compare`` gallery grouped by ``(method, section)``, each item found by its file name in the stage
+    rows of the summary (``summary["results"][method]["stages"][i]["file"]``), in stage order: for an API client
+    holding the two outputs (the page keeps its runs and reads them by stage key instead). Items no row names are
+    left out; a row whose item is missing is skipped."""
+    found = items_by_file(items)
+    out: dict[tuple[str, str], list[Any]] = {}
+    results = (summary or {}).get("results", {})
+    for m in (summary or {}).get("methods", []):
+        for row in results.get(m, {}).get("stages", []):
+            item = found.get(str(row.get("file", "")))
+            if item is not None:
+                out.setdefault((m, row["section"]), []).append(item)
+    return out
 
 
 class DownloadFolder:
@@ -103,22 +145,6 @@ class DownloadFolder:
         return self.write_many({name: data})[name]
 
 
-def split_compare(items: list[Any], summary: Mapping | None) -> dict[tuple[str, str], list[Any]]:
-    """The ``/compare`` gallery (every method's stages, method after method) grouped by ``(method, section)``, read
-    along the summary's stage rows: for an API client holding the two outputs (the page keeps its runs and reads
-    them by stage key instead)."""
-    out: dict[tuple[str, str], list[Any]] = {}
-    it = iter(items or [])
-    for m in (summary or {}).get("methods", []):
-        for row in (summary or {}).get("results", {}).get(m, {}).get("stages", []):
-            item = next(it, None)
-            if item is None:
-                return out
-            out.setdefault((m, row["section"]), []).append(item)
-    return out
-
-
-
 @dataclass(frozen=True)
 class StageFiles:
     """A run's stages as the page shows them: per stage key its PNG (a file of this request's own) and caption, in
@@ -133,22 +159,26 @@ class StageFiles:
         """``(path, caption)`` per stage, in display order (a gallery's value); ``prefix`` goes before captions."""
         return [(self.paths[k], f"{prefix}{self.captions[k]}") for k in self.keys]
 
+    def names(self) -> dict[str, str]:
+        """The file name of each stage, by key (the summary's ``file``, the gallery item's name)."""
+        return {k: Path(self.paths[k]).name for k in self.keys}
+
     def section(self, section_id: str) -> list[tuple[str, str]]:
         """The gallery value of one section."""
         return [(self.paths[k], self.captions[k]) for k in self.keys if self.sections[k] == section_id]
 
 
-def write_stages(stages: list[Any], downloads: DownloadFolder) -> StageFiles:
-    """Every stage written as ``NN_<key>.png`` into a folder of this request's own: concurrent requests never hand
-    Gradio the same file (identical images of two requests would otherwise share one cache file, written by one
-    while the other is being sent)."""
+def write_stages(stages: list[Any], downloads: DownloadFolder, prefix: str = "") -> StageFiles:
+    """Every stage written as ``<prefix>NN_<key>.png`` into a folder of this request's own: concurrent requests never
+    hand Gradio the same file (identical images of two requests would otherwise share one cache file, written by one
+    while the other is being sent). A comparison gives each method its own ``prefix``, so every name is unique."""
     from PIL import Image
 
     files = {}
     for i, s in enumerate(stages):
         buf = io.BytesIO()
         Image.fromarray(s.image).save(buf, format="PNG")
-        files[f"{i:02d}_{s.key}.png"] = buf.getvalue()
+        files[f"{prefix}{i:02d}_{s.key}.png"] = buf.getvalue()
     paths = downloads.write_many(files)
     return StageFiles(tuple(s.key for s in stages),
                       {s.key: str(paths[name]) for name, s in zip(files, stages, strict=True)},
@@ -160,18 +190,22 @@ def by_section(files: StageFiles | None) -> dict[str, list[tuple[str, str]]]:
     return {s.id: files.section(s.id) if files is not None else [] for s in SECTIONS}
 
 
-def compare_summary(results: list[tuple[Any, Any]], message: Any) -> dict[str, Any]:
+def compare_summary(results: list[tuple[Any, Any]], message: Any,
+                    files: Mapping[str, StageFiles] | None = None) -> dict[str, Any]:
     """The ``/compare`` JSON: the methods in order; per method its run summary (or its error, worded by
-    ``message``); per section the stage keys of each method (the rows the page aligns).
+    ``message``), whose stage rows name the files written for it; per section the stage keys of each method (the
+    rows the page aligns).
 
     Args:
         results: ``(card, TryOnResult or exception)`` per method, in the order run.
         message: ``exception -> str``, the page's wording of an error.
+        files: per method id, its stage files (``write_stages``); their names are the rows' ``file``.
     """
     out: dict[str, Any] = {"methods": [c.id for c, _ in results], "results": {}, "sections": {}}
     for c, r in results:
+        names = files[c.id].names() if files and c.id in files else None
         out["results"][c.id] = ({"error": message(r), "title": c.title} if isinstance(r, BaseException)
-                                else r.summary())
+                                else r.summary(names))
     for sec in SECTIONS:
         out["sections"][sec.id] = {m: [row["key"] for row in res.get("stages", []) if row["section"] == sec.id]
                                    for m, res in out["results"].items()}

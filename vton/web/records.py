@@ -44,6 +44,7 @@ class Page:
     control_points: Any = None
     slider: Any = None
     overlay: Any = None
+    edit_help: Any = None
     keypoints: Any = None
     parse_editor: Any = None
     mask_editor: Any = None
@@ -138,11 +139,12 @@ class ViewsRecord(Record):
 
 @dataclass
 class EditorsRecord(Record):
-    """The editors, filled from the held run's preprocessing."""
+    """The editors, filled from the held run's preprocessing, and the edit tab's help (both in the run's frame)."""
 
     keypoints: Any = KEEP
     parse_editor: Any = KEEP
     mask_editor: Any = KEEP
+    edit_help: Any = KEEP
 
 
 @dataclass

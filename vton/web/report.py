@@ -31,16 +31,21 @@ def _lpips(weights_dir: str | None):
     return bb.load_lpips(weights_dir, download=False)
 
 
-def _stage_paths(items: Sequence[Any] | None, summary: Mapping | None) -> dict[str, Any]:
-    return {row["key"]: (item[0] if isinstance(item, (list, tuple)) else item)
-            for item, row in zip(items or [], (summary or {}).get("stages", []), strict=False)}
+def _stage_paths(items: Sequence[Any] | None, summary: Mapping | None) -> dict[str, str]:
+    """The items' image paths by stage key: each item found by its file name in the summary's stage rows."""
+    from vton.web.galleries import item_path, items_by_file
+
+    found = items_by_file(list(items or []))
+    rows = (summary or {}).get("stages", [])
+    return {row["key"]: item_path(found[row["file"]]) for row in rows if row.get("file") in found}
 
 
 def quality_readout(items: Sequence[Any] | None, summary: Mapping | None, paired: bool,
                     weights_dir: str | os.PathLike | None = None) -> str:
     """Markdown: SSIM and LPIPS of a ``/tryon`` answer's try-on against its framed photo (``items``: its stage
-    gallery, ``summary``: its run summary, whose stage rows name the gallery's items), beside the paper's paired
-    numbers for the method; a hint when not ``paired``. The page reads its held run instead (``held_readout``)."""
+    gallery, in any order; ``summary``: its run summary, whose stage rows name each item's file and stage key),
+    beside the paper's paired numbers for the method; a hint when not ``paired``. The page reads its held run
+    instead (``held_readout``)."""
     if not paired:
         return QUALITY_HELP
     paths = _stage_paths(items, summary)

@@ -97,7 +97,8 @@ class TryOnHandlers:
     def tryon(self, person, cloth, method, pose_json, parse_png, cloth_mask_png, token=None,
               progress=gr.Progress(), request: gr.Request = None) -> dict:  # noqa: B008
         """Run the try-on; returns status, the pasted result, every stage as (image, caption) in card order, a JSON
-        summary (provenance, stage keys, timings, method data) and two zips (stages; dataset layout, when the
+        summary (provenance, stage rows with their keys and the names of their gallery files, timings, method data)
+        and two zips (stages; dataset layout, when the
         method has a pose and a parse map)."""
         self.store.take(token, "refused")
         card = up = None
@@ -117,10 +118,10 @@ class TryOnHandlers:
             up = uploads_of(person, cloth, pose_json, parse_png, cloth_mask_png)
             pre = _preprocess_on_device(card, up, self.weights_dir, progress)
             stages = pre.stages()
-            summary = {"sources": pre.sources, "timings_s": {k: round(v, 6) for k, v in pre.timings.items()},
-                       "keypoints": pre.keypoint_table(), "stages": stage_summaries(stages),
-                       "inputs_sha256": pre.input_sha256}
             files = write_stages(stages, self.downloads)
+            summary = {"sources": pre.sources, "timings_s": {k: round(v, 6) for k, v in pre.timings.items()},
+                       "keypoints": pre.keypoint_table(), "stages": stage_summaries(stages, files),
+                       "inputs_sha256": pre.input_sha256}
         except Exception as e:
             raise self._fail(e, request) from None
         self.store.put(token, "run", HeldRun(card, up, files, {s.key: s.image for s in stages}, pre=light(pre),
@@ -177,18 +178,21 @@ class TryOnHandlers:
                            zip_stages=cleared, zip_dataset=cleared).to(self.page)
 
     def fill_editors(self, token: Any) -> dict:
-        """The editors, filled from the held run's preprocessing (in its frame)."""
+        """The editors and their help, filled from the held run's preprocessing in the frame of its card (the
+        canvases take that size, so a painted parse map or mask comes back in the run's frame)."""
         held = self.store.get(token, "run")
         if held is None or held.pre is None:
             return {}
-        pre = held.pre
+        pre, frame = held.pre, tuple(held.card.frame)
         parse = None
         if pre.parsing is not None:
             parse = str(self.downloads.write("parse_frame.png", png_bytes(ed.parse_editor_image(pre.parsing))))
         mask = str(self.downloads.write("cloth_mask_frame.png", png_bytes(ed.mask_editor_image(pre.cloth_mask))))
         rows = ed.keypoint_rows(pre.keypoint_table())
-        keypoints = gr.update(value=rows, label=ed.keypoints_label(held.card.frame))  # the run's frame
-        return EditorsRecord(keypoints, parse, mask).to(self.page)
+        return EditorsRecord(keypoints=gr.update(value=rows, label=ed.keypoints_label(frame)),
+                             parse_editor=gr.update(value=parse, canvas_size=frame),
+                             mask_editor=gr.update(value=mask, canvas_size=frame),
+                             edit_help=ed.edit_help(frame)).to(self.page)
 
     def method_layout(self, method: Any) -> LayoutRecord:
         """Per section: its heading (with the method's note) and whether it is shown (a method without a stage in a
@@ -215,13 +219,13 @@ class TryOnHandlers:
 
     # -- helpers ---------------------------------------------------------------------------------------------------
     def _hold(self, token: Any, card: MethodCard, up: Uploads, result: Any, head: str) -> RunRecord:
-        summary = result.summary()
+        files = write_stages(result.stages(), self.downloads)
+        summary = result.summary(files.names())  # each stage row names the file of its gallery item
         name = safe_name(card.id)
         stages_zip = self.downloads.write(f"vton_{name}_stages.zip", result.stages_zip())
         dataset_zip = (self.downloads.write("vton_dataset.zip", result.dataset_zip())
                        if result.pre.has_dataset_layout else None)
         pasted = str(self.downloads.write(f"vton_{name}_tryon.png", png_bytes(result.pasted_image)))
-        files = write_stages(result.stages(), self.downloads)
         self.store.put(token, "run", HeldRun(card, up, files, {s.key: s.image for s in result.stages()},
                                              pre=light(result.pre), pasted=pasted, summary=summary))
         return RunRecord(run_status(result, head), pasted, files.items(), summary, str(stages_zip),

@@ -65,6 +65,9 @@ def test_every_card_runs_end_to_end_with_every_declared_stage(card, tiny_weights
                   parsing=EX / "geometric_person_parse.png", cloth_mask=EX / "geometric_cloth_mask.png",
                   progress=lambda k, d, t: seen.append((k, d, t)))
     stages = {s.key: s for s in result.stages()}
+    # a stage's picture is drawn when something shows or writes it (a garment swap draws nothing nobody looks at):
+    # right after the run nothing but (for some methods) the try-on itself is drawn
+    assert {k for k, s in stages.items() if s.drawn} <= {"tryon"}
     pre_expected = [s.key for s in PREPROCESS_STAGES if s.step in preprocess_steps(card.needs)
                     and (s.key != "body_mask" or "body_mask" in card.needs)]
     assert list(stages) == pre_expected + list(card.stage_keys)

@@ -53,20 +53,19 @@ class ACGPN(Method):
         noise = {k: v.to(dev) for k, v in noise.items()}
         s = run_acgpn(self.nets, inputs, noise, step=trace.step)
 
-        trace.record("acgpn_labels", _labels_image(label))
-        trace.record("all_clothes", _labels_image(s["all_clothes_label"]))
-        trace.record("layout", _labels_image(s["layout"]))
-        trace.record("cloth_mask_pred", vis.mask_image(s["predicted_cloth_mask"]))
-        refined = _labels_image(s["refined_layout"])[:, : label.shape[3]]
-        occl = vis.mask_image(s["occlusion"])
-        trace.record("arm_fixup", np.concatenate([refined, occl], 1))
+        trace.record("acgpn_labels", lambda: _labels_image(label))
+        trace.record("all_clothes", lambda: _labels_image(s["all_clothes_label"]))
+        trace.record("layout", lambda: _labels_image(s["layout"]))
+        trace.record("cloth_mask_pred", lambda: vis.mask_image(s["predicted_cloth_mask"]))
+        trace.record("arm_fixup", lambda: np.concatenate([_labels_image(s["refined_layout"])[:, : label.shape[3]],
+                                                          vis.mask_image(s["occlusion"])], 1))
         cp = s["control_points"][0].detach().cpu().numpy()  # (25, 2) (x, y) normalised
-        trace.record("stn_control_points", vis.control_points_image(s["cloth"].cpu(), cp))
-        trace.record("tps_grid", vis.deformed_grid_image(s["warped_cloth"].cpu(), s["sampling_grid"].cpu()))
-        trace.record("warped_cloth", vis.tensor_image(s["warped_cloth"]))
-        trace.record("fused_cloth", vis.tensor_image(s["fused_cloth"]))
-        trace.record("skin_color", vis.tensor_image(s["skin_color"]))
-        trace.record("hole_image", vis.tensor_image(s["hole_image"]))
+        trace.record("stn_control_points", lambda: vis.control_points_image(s["cloth"].cpu(), cp))
+        trace.record("tps_grid", lambda: vis.deformed_grid_image(s["warped_cloth"].cpu(), s["sampling_grid"].cpu()))
+        trace.record("warped_cloth", lambda: vis.tensor_image(s["warped_cloth"]))
+        trace.record("fused_cloth", lambda: vis.tensor_image(s["fused_cloth"]))
+        trace.record("skin_color", lambda: vis.tensor_image(s["skin_color"]))
+        trace.record("hole_image", lambda: vis.tensor_image(s["hole_image"]))
         trace.record("tryon", vis.tensor_image(s["tryon"]))
 
         fg = (label[0, 0] > 0) | (s["predicted_cloth_mask"][0, 0] > 0.5)

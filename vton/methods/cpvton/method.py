@@ -8,6 +8,7 @@ in); CP-VTON+'s TOM also reads the warped mask re-binarised at 0.5.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -48,17 +49,16 @@ class _CPVTONBase(Method):
         def representation():  # the person's side: computed once per person, drawings included
             kw = dict(variant=self.variant, body_mask=pre.body_mask)
             rep_gmm = build_representation(pre.person, pre.parsing, pre.pose, stage="gmm", **kw)
-            drawings = {"representation_shape": vis.shape_image(rep_gmm.shape),
-                        "representation_head": vis.tensor_image(rep_gmm.head),
-                        "representation_pose": vis.pose_map_image(rep_gmm.pose)}
-            for image in drawings.values():  # shared by every result of this person: read-only
-                image.flags.writeable = False
+            # drawn when first shown, then shared by every result of this person (read-only)
+            drawings = {"representation_shape": _drawn_once(vis.shape_image, rep_gmm.shape),
+                        "representation_head": _drawn_once(vis.tensor_image, rep_gmm.head),
+                        "representation_pose": _drawn_once(vis.pose_map_image, rep_gmm.pose)}
             return (rep_gmm, build_representation(pre.person, pre.parsing, pre.pose, stage="tom", **kw), drawings)
 
         rep_gmm, rep_tom, drawings = trace.step("representation",
                                                 lambda: self.person_cached(pre, ("representation",), representation))
-        for key, image in drawings.items():
-            trace.record(key, image)
+        for key, draw in drawings.items():
+            trace.record(key, draw)
 
         c, cm = cloth_tensors(pre.cloth, pre.cloth_mask)
         c, cm = c.to(dev), cm.to(dev)
@@ -119,3 +119,15 @@ class CPVTON(_CPVTONBase):
 
 class CPVTONPlus(_CPVTONBase):
     variant: Variant = "plus"
+
+
+def _drawn_once(draw, value):
+    """A function that draws ``draw(value)`` on its first call and returns that same read-only picture after."""
+
+    @functools.cache
+    def picture():
+        image = draw(value)
+        image.flags.writeable = False
+        return image
+
+    return picture

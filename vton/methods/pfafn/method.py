@@ -8,6 +8,7 @@ rendering differs visibly from the photo (grown by a few pixels), since no parse
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -53,33 +54,27 @@ class PFAFN(Method):
             return prepare_cloth(c.to(dev), cm.to(dev))
 
         clothes, edge = trace.step("inputs", inputs)
-        trace.record("edge", vis.mask_image(edge))
+        trace.record("edge", lambda: vis.mask_image(edge))
         def warp():
             weights_id = (self.loaded["warp"].sha256 if "warp" in self.loaded else id(warp_net), str(dev))
             pyramid = self.person_cached(pre, ("person_pyramid", *weights_id), lambda: warp_net.person_pyramid(person))
             return warp_net(person, clothes, person_pyramid=pyramid)
 
         out = trace.step("warp", warp)
-        garment = vis.tensor_image(clothes)
+        garment = functools.cache(lambda: vis.tensor_image(clothes))  # drawn once, when a flow panel is first shown
         for i, level in enumerate(out.level_flows[:LEVELS]):
-            grid = level.permute(0, 2, 3, 1)  # (1, h, w, 2): a normalised sampling grid
-            flow = vis.grid_to_pixel_flow(grid)
-            # displacement in frame pixels, shown at frame size
-            up = np.asarray(Image.fromarray(flow[..., 0]).resize(pre.person.size, Image.Resampling.BILINEAR))
-            vp = np.asarray(Image.fromarray(flow[..., 1]).resize(pre.person.size, Image.Resampling.BILINEAR))
-            scale = pre.person.size[0] / grid.shape[2]
-            trace.record(f"flow_level_{i}", vis.flow_panel(np.stack([up, vp], -1) * scale, garment,
-                                                           legend=f"level {i + 1} ({grid.shape[1]}x{grid.shape[2]})"))
+            trace.record(f"flow_level_{i}", functools.partial(_level_panel, level, i, pre.person.size, garment))
         final = out.flow.permute(0, 2, 3, 1)  # (1, H, W, 2)
-        trace.record("flow", vis.flow_panel(vis.grid_to_pixel_flow(final), garment, legend="final"))
-        trace.record("warped_cloth", vis.tensor_image(out.warped_cloth))
+        trace.record("flow", lambda: vis.flow_panel(vis.grid_to_pixel_flow(final), garment(), legend="final"))
+        trace.record("warped_cloth", lambda: vis.tensor_image(out.warped_cloth))
         warped_edge = trace.step("edge", lambda: warp_edge(edge, out.flow, ac))
-        trace.record("warped_edge", vis.mask_image(warped_edge))
-        trace.record("warped_overlay", vis.overlay_image(pre.person, out.warped_cloth.cpu(), warped_edge.cpu()))
+        trace.record("warped_edge", lambda: vis.mask_image(warped_edge))
+        trace.record("warped_overlay",
+                     lambda: vis.overlay_image(pre.person, out.warped_cloth.cpu(), warped_edge.cpu()))
         raw = trace.step("gen", lambda: gen(generator_input(person, out.warped_cloth, warped_edge)))
         rendered, m, tryon = trace.step("composition", lambda: generator_outputs(raw, out.warped_cloth, warped_edge))
-        trace.record("rendered", vis.tensor_image(rendered))
-        trace.record("composition_mask", vis.mask_image(m))
+        trace.record("rendered", lambda: vis.tensor_image(rendered))
+        trace.record("composition_mask", lambda: vis.mask_image(m))
         trace.record("tryon", vis.tensor_image(tryon))
 
         changed = (warped_edge[0, 0] > 0.5) | ((tryon - person).abs().mean(1)[0] > CHANGE_THRESHOLD)
@@ -91,3 +86,15 @@ class PFAFN(Method):
                    "composition_mask": cpu(m)}
         return MethodOutput(cpu(tryon), np.asarray(region, np.float32) / 255.0,
                             {"framing": pre.sources.get("framing")}, tensors)
+
+
+def _level_panel(level, i: int, size: tuple[int, int], garment) -> np.ndarray:
+    """The flow of pyramid level ``i`` as a panel over the garment: displacement in frame pixels, shown at frame
+    ``size`` (W, H); ``garment`` draws the garment picture."""
+    grid = level.permute(0, 2, 3, 1)  # (1, h, w, 2): a normalised sampling grid
+    flow = vis.grid_to_pixel_flow(grid)
+    up = np.asarray(Image.fromarray(flow[..., 0]).resize(size, Image.Resampling.BILINEAR))
+    vp = np.asarray(Image.fromarray(flow[..., 1]).resize(size, Image.Resampling.BILINEAR))
+    scale = size[0] / grid.shape[2]
+    return vis.flow_panel(np.stack([up, vp], -1) * scale, garment(),
+                          legend=f"level {i + 1} ({grid.shape[1]}x{grid.shape[2]})")

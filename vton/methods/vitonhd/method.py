@@ -96,22 +96,23 @@ class VITONHD(Method):
         s = run_vitonhd(self.nets, inputs, s_noise.to(dev), {k: v.to(dev) for k, v in a_noise.items()},
                         step=trace.step)
 
-        trace.record("vitonhd_parse", _labels_image(parse, VITONHD_PARSE))
-        trace.record("parse_agnostic", _labels_image(group_labels(agn_parse, PARSE_TO_SEG_TABLE), SEG_LABELS))
-        trace.record("img_agnostic", np.asarray(agn_img))
-        trace.record("pose_image", np.asarray(pose_img))
-        trace.record("seg_noise", vis.mask_image(s_noise))
-        trace.record("segmentation", _labels_image(s["parse_pred"], SEG_LABELS))
-        trace.record("alias_parse", _labels_image(s["parse_alias"], ALIAS_LABELS))
-        trace.record("gmm_inputs", np.concatenate(
+        trace.record("vitonhd_parse", lambda: _labels_image(parse, VITONHD_PARSE))
+        trace.record("parse_agnostic",
+                     lambda: _labels_image(group_labels(agn_parse, PARSE_TO_SEG_TABLE), SEG_LABELS))
+        trace.record("img_agnostic", lambda: np.asarray(agn_img))
+        trace.record("pose_image", lambda: np.asarray(pose_img))
+        trace.record("seg_noise", lambda: vis.mask_image(s_noise))
+        trace.record("segmentation", lambda: _labels_image(s["parse_pred"], SEG_LABELS))
+        trace.record("alias_parse", lambda: _labels_image(s["parse_alias"], ALIAS_LABELS))
+        trace.record("gmm_inputs", lambda: np.concatenate(
             [vis.mask_image(s["parse_cloth_gmm"]), vis.tensor_image(s["pose_gmm"]),
              vis.tensor_image(s["agnostic_gmm"]), vis.tensor_image(s["c_gmm"])], 1))
-        trace.record("tps_grid", vis.deformed_grid_image(s["warped_c"].cpu(), s["warped_grid"].cpu(),
-                                                         align_corners=False))
-        trace.record("warped_cloth", vis.tensor_image(s["warped_c"]))
-        trace.record("warped_mask", vis.mask_image(s["warped_cm"]))
-        trace.record("misalign_mask", vis.mask_image(s["misalign_mask"]))
-        trace.record("alias_inputs", np.concatenate(
+        trace.record("tps_grid", lambda: vis.deformed_grid_image(s["warped_c"].cpu(), s["warped_grid"].cpu(),
+                                                                 align_corners=False))
+        trace.record("warped_cloth", lambda: vis.tensor_image(s["warped_c"]))
+        trace.record("warped_mask", lambda: vis.mask_image(s["warped_cm"]))
+        trace.record("misalign_mask", lambda: vis.mask_image(s["misalign_mask"]))
+        trace.record("alias_inputs", lambda: np.concatenate(
             [vis.tensor_image(inputs.img_agnostic), vis.tensor_image(inputs.pose), vis.tensor_image(s["warped_c"])],
             1))
         trace.record("tryon", vis.tensor_image(s["output"]))

@@ -305,28 +305,28 @@ def _plan(layers: nn.Sequential) -> list:
         while i < len(mods):
             m = mods[i]
             if i + 1 < len(mods) and _UpConvStep.fits(m, mods[i + 1]):
-                bn = act = None
-                j = i + 2
-                if j < len(mods) and _foldable(mods[j]):
-                    bn, j = mods[j], j + 1
-                if j < len(mods) and type(mods[j]) in (nn.ReLU, nn.LeakyReLU):
-                    act, j = mods[j], j + 1
-                plan.append(_UpConvStep(mods[i + 1], bn, act))
-                i = j
+                conv = mods[i + 1]
+                bn, act, i = _norm_and_activation(mods, i + 2)
+                plan.append(_UpConvStep(conv, bn, act))
             elif (isinstance(m, nn.Conv2d) and m.padding_mode == "zeros" and not isinstance(m.padding, str)):
-                bn = act = None
-                j = i + 1
-                if j < len(mods) and _foldable(mods[j]):
-                    bn, j = mods[j], j + 1
-                if j < len(mods) and type(mods[j]) in (nn.ReLU, nn.LeakyReLU):
-                    act, j = mods[j], j + 1
+                bn, act, i = _norm_and_activation(mods, i + 1)
                 plan.append(_ConvStep(m, bn, act))
-                i = j
             else:
                 plan.append(m)
                 i += 1
         _PLANS[layers] = plan
     return plan
+
+
+def _norm_and_activation(mods: list, j: int) -> tuple:
+    """The optional foldable BatchNorm and then the optional ReLU / LeakyReLU at ``mods[j:]`` that a convolution
+    takes in: ``(bn or None, act or None, index after them)``."""
+    bn = act = None
+    if j < len(mods) and _foldable(mods[j]):
+        bn, j = mods[j], j + 1
+    if j < len(mods) and type(mods[j]) in (nn.ReLU, nn.LeakyReLU):
+        act, j = mods[j], j + 1
+    return bn, act, j
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

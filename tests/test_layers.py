@@ -23,9 +23,13 @@ still be violated), and it emptied as they landed. A new violation is fixed, not
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -234,6 +238,24 @@ def test_no_import_cycles():
 
 def test_no_module_imports_from_a_higher_floor():
     _check("upward", _upward())
+
+
+def test_the_run_vocabulary_imports_nothing_of_vton():
+    """``vton.run`` is the bottom of the run: stricter than its floor, it imports no other vton module at all."""
+    assert [i.target for i in imports() if i.source == "vton.run"] == []
+
+
+def test_the_pipeline_does_not_reach_into_the_datasets():
+    """Same floor, still the wrong way: the output checks the pipeline needs live in ``vton.outputs``."""
+    assert [i.target for i in imports() if i.source == "vton.pipeline" and i.target.startswith("vton.datasets")] == []
+
+
+@pytest.mark.parametrize("first", ["vton.methods", "vton.methods.base", "vton.preprocess.runner", "vton.result"])
+def test_each_layer_imports_on_its_own(first):
+    """No import circle at run time either: each module imports first in a fresh interpreter."""
+    out = subprocess.run([sys.executable, "-c", f"import {first}"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
 
 
 def test_modules_stay_under_the_line_limit():

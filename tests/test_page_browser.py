@@ -135,6 +135,15 @@ def _no_spill(page, width: int) -> None:
     assert scroll <= width + 1, scroll
 
 
+def _fits_the_phone(page, selector: str) -> None:
+    """At phone width: every image under ``selector`` loaded with its caption under it, nothing wider than the
+    screen."""
+    page.set_viewport_size(PHONE)
+    _load_images(page, selector)
+    _check_captions(page, selector, PHONE["width"])
+    _no_spill(page, PHONE["width"])
+
+
 def test_first_screen_has_the_uploads_and_examples_and_one_line_per_method(browser):
     server = shared_app()
     assert "vton: Hub offline" in server.log()  # app.py says the Hub state and each method's readiness at start
@@ -201,10 +210,7 @@ def test_geometric_run_shows_captions_under_images_an_aligned_slider_and_its_mat
     pg.evaluate("window.scrollTo(0, 0)")
     _shot(pg, "geometric")
     # the same run on a phone: captions still under their images, nothing wider than the screen
-    pg.set_viewport_size(PHONE)
-    _load_images(pg, ".stage-gallery")
-    _check_captions(pg, ".stage-gallery", PHONE["width"])
-    _no_spill(pg, PHONE["width"])
+    _fits_the_phone(pg, ".stage-gallery")
     pg.close()
 
 
@@ -227,9 +233,7 @@ def test_phone_first_upload_near_the_top_and_nothing_spills(browser):
     name = pg.locator("#zip-stages td.filename").first
     assert name.inner_text().replace("\n", "").replace(" ", "") == "vton_cp-vton__stages.zip"
     assert name.bounding_box()["height"] < 60  # one or two lines, not a column of letters
-    _load_images(pg, ".stage-gallery")
-    _check_captions(pg, ".stage-gallery", PHONE["width"])
-    _no_spill(pg, PHONE["width"])
+    _fits_the_phone(pg, ".stage-gallery")
     pg.evaluate("window.scrollTo(0, 0)")
     _shot(pg, "phone")
     pg.close()
@@ -314,10 +318,7 @@ def test_compare_opens_with_every_ready_method_ticked_and_shows_five_side_by_sid
     assert _check_captions(pg, "#tab-compare .stage-gallery", DESKTOP["width"]) == n
     _no_spill(pg, DESKTOP["width"])
     _shot(pg, "compare-five")
-    pg.set_viewport_size(PHONE)
-    _load_images(pg, "#tab-compare .stage-gallery")
-    _check_captions(pg, "#tab-compare .stage-gallery", PHONE["width"])
-    _no_spill(pg, PHONE["width"])
+    _fits_the_phone(pg, "#tab-compare .stage-gallery")
     pg.close()
 
 
